@@ -1,0 +1,15 @@
+"""Errors of the top layer; see :mod:`panelgate.drivers.errors` for the whole tree."""
+
+from __future__ import annotations
+
+from panelgate.drivers.errors import PanelgateError
+
+__all__ = ["ConfigError", "UsageError"]
+
+
+class ConfigError(PanelgateError, ValueError):
+    """A configuration file is unreadable or invalid; the message lists every problem found."""
+
+
+class UsageError(PanelgateError, ValueError):
+    """A command-line argument is invalid."""

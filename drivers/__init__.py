@@ -1,0 +1,35 @@
+"""Detector contracts, frames and the exception root: the bottom layer of panelgate.
+
+Nothing here imports any other panelgate package.
+"""
+
+import logging
+
+from .detector import Detector, DetectorInfo, DetectorState, DetectorStatus
+from .errors import (
+    DetectorTimeout,
+    DriverError,
+    IncompatibleState,
+    InvalidSetting,
+    PanelgateError,
+    TransportError,
+)
+from .frame import Frame, FrameMeta, ReadoutMode
+
+__all__ = [
+    "Detector",
+    "DetectorInfo",
+    "DetectorState",
+    "DetectorStatus",
+    "DetectorTimeout",
+    "DriverError",
+    "Frame",
+    "FrameMeta",
+    "IncompatibleState",
+    "InvalidSetting",
+    "PanelgateError",
+    "ReadoutMode",
+    "TransportError",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

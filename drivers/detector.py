@@ -1,0 +1,254 @@
+"""The detector contract every panel driver and simulator implements.
+
+Public methods check the state and the arguments, log, and keep the state machine
+honest; subclasses implement only the private ``_do_*`` hooks that touch the hardware
+(the pattern of python-microscope's ``abc.py``). A radiographic exposure is::
+
+    connect() → configure(mode) → arm() → trigger() → read_frame(timeout_s) → ... → close()
+
+``abort()`` is allowed in any connected state and always returns the detector to IDLE.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+
+from .errors import IncompatibleState
+from .frame import Frame, ReadoutMode
+
+__all__ = ["Detector", "DetectorInfo", "DetectorState", "DetectorStatus"]
+
+_log = logging.getLogger(__name__)
+
+
+class DetectorState(enum.Enum):
+    """Where a detector is in its acquisition cycle."""
+
+    DISCONNECTED = "disconnected"
+    IDLE = "idle"
+    ARMED = "armed"
+    ACQUIRING = "acquiring"
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """Identity of a detector, as it reports itself.
+
+    Parameters
+    ----------
+    serial : str
+        Serial number; calibration sets are tied to it.
+    model, manufacturer, firmware : str
+        As reported by the device.
+    pixel_pitch_mm : float
+        Pixel pitch at the detector surface, in millimetres (unbinned).
+    bits_stored : int
+        Significant bits per pixel (14 or 16).
+    detector_type : str
+        DICOM Detector Type (0018,7004): ``SCINTILLATOR`` or ``DIRECT``.
+    counts_per_ugy : float or None
+        Factory dose calibration at RQA5 (counts per µGy of air kerma), from which the
+        Exposure Index of IEC 62494-1 is computed; None when the detector has none.
+    """
+
+    serial: str
+    model: str
+    manufacturer: str
+    firmware: str
+    pixel_pitch_mm: float
+    bits_stored: int = 16
+    detector_type: str = "SCINTILLATOR"
+    counts_per_ugy: float | None = None
+
+
+@dataclass(frozen=True)
+class DetectorStatus:
+    """A snapshot of a detector's state, for display and for the workflow."""
+
+    state: DetectorState
+    mode: ReadoutMode | None
+    temp_c: float
+    frames_read: int
+
+
+class Detector(abc.ABC):
+    """Base class of every panel driver.
+
+    Subclasses implement ``_do_connect``, ``_do_close``, ``_do_configure``, ``_do_arm``,
+    ``_do_trigger``, ``_do_read`` and ``_do_abort``; the public methods here validate and
+    sequence them. Methods are safe to call from several threads: one lock orders them,
+    except :meth:`abort`, which may interrupt a :meth:`read_frame` in progress.
+    """
+
+    def __init__(self) -> None:
+        self._state = DetectorState.DISCONNECTED
+        self._mode: ReadoutMode | None = None
+        self._frames_read = 0
+        self._lock = threading.RLock()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def connect(self) -> DetectorInfo:
+        """Open the link and identify the detector.
+
+        Returns
+        -------
+        DetectorInfo
+            Who the detector says it is.
+
+        Raises
+        ------
+        TransportError
+            The detector cannot be reached.
+        """
+        with self._lock:
+            if self._state is not DetectorState.DISCONNECTED:
+                raise IncompatibleState(f"connect() while {self._state.value}")
+            info = self._do_connect()
+            self._state = DetectorState.IDLE
+            _log.info("connected to %s %s (serial %s)", info.manufacturer, info.model, info.serial)
+            return info
+
+    def close(self) -> None:
+        """Release the detector; safe to call more than once."""
+        with self._lock:
+            if self._state is DetectorState.DISCONNECTED:
+                return
+            try:
+                if self._state is not DetectorState.IDLE:
+                    self._do_abort()
+            finally:
+                self._state = DetectorState.DISCONNECTED
+                self._do_close()
+
+    def __enter__(self) -> Detector:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- acquisition -------------------------------------------------------------------
+    @property
+    def info(self) -> DetectorInfo:
+        """Identity of the connected detector."""
+        self._require(DetectorState.IDLE, DetectorState.ARMED, DetectorState.ACQUIRING)
+        return self._do_info()
+
+    @property
+    def mode(self) -> ReadoutMode:
+        """The readout mode last configured."""
+        if self._mode is None:
+            raise IncompatibleState("no readout mode configured yet: call configure() first")
+        return self._mode
+
+    def configure(self, mode: ReadoutMode) -> None:
+        """Set the readout mode (size, binning, gain mode, integration time).
+
+        Raises
+        ------
+        IncompatibleState
+            Not idle.
+        InvalidSetting
+            The detector does not support the mode.
+        """
+        with self._lock:
+            self._require(DetectorState.IDLE)
+            self._do_configure(mode)
+            self._mode = mode
+
+    def arm(self) -> None:
+        """Prepare the panel for an exposure (scrub, reset the integration)."""
+        with self._lock:
+            self._require(DetectorState.IDLE)
+            if self._mode is None:
+                raise IncompatibleState("arm() before configure(): no readout mode set")
+            self._do_arm()
+            self._state = DetectorState.ARMED
+
+    def trigger(self) -> None:
+        """Start integration now (software trigger)."""
+        with self._lock:
+            self._require(DetectorState.ARMED)
+            self._do_trigger()
+            self._state = DetectorState.ACQUIRING
+
+    def read_frame(self, timeout_s: float) -> Frame:
+        """Wait for the frame of the current exposure and return it.
+
+        Parameters
+        ----------
+        timeout_s : float
+            Longest wait in seconds; must be positive and finite.
+
+        Raises
+        ------
+        DetectorTimeout
+            No complete frame arrived within ``timeout_s``; the detector stays acquiring
+            and may be read again or aborted.
+        """
+        if not (math.isfinite(timeout_s) and timeout_s > 0):
+            raise ValueError(f"timeout_s must be positive and finite, got {timeout_s!r}")
+        with self._lock:
+            self._require(DetectorState.ACQUIRING)
+        frame = self._do_read(timeout_s)
+        with self._lock:
+            self._frames_read += 1
+            self._state = DetectorState.IDLE
+        return frame
+
+    def abort(self) -> None:
+        """Stop whatever the detector is doing and return to IDLE."""
+        if self._state is DetectorState.DISCONNECTED:
+            raise IncompatibleState("abort() on a detector that is not connected")
+        self._do_abort()
+        with self._lock:
+            self._state = DetectorState.IDLE
+
+    def status(self) -> DetectorStatus:
+        """Return the current state, mode, temperature and frame count."""
+        temp_c = math.nan if self._state is DetectorState.DISCONNECTED else self._do_temperature()
+        return DetectorStatus(self._state, self._mode, temp_c, self._frames_read)
+
+    def _require(self, *allowed: DetectorState) -> None:
+        if self._state not in allowed:
+            names = " or ".join(s.value for s in allowed)
+            raise IncompatibleState(f"detector is {self._state.value}; this needs {names}")
+
+    # -- hooks for subclasses ------------------------------------------------------------
+    @abc.abstractmethod
+    def _do_connect(self) -> DetectorInfo: ...
+
+    @abc.abstractmethod
+    def _do_close(self) -> None: ...
+
+    @abc.abstractmethod
+    def _do_info(self) -> DetectorInfo: ...
+
+    @abc.abstractmethod
+    def _do_configure(self, mode: ReadoutMode) -> None: ...
+
+    @abc.abstractmethod
+    def _do_arm(self) -> None: ...
+
+    @abc.abstractmethod
+    def _do_trigger(self) -> None: ...
+
+    @abc.abstractmethod
+    def _do_read(self, timeout_s: float) -> Frame: ...
+
+    @abc.abstractmethod
+    def _do_abort(self) -> None: ...
+
+    @abc.abstractmethod
+    def _do_temperature(self) -> float: ...

@@ -1,0 +1,127 @@
+"""What the DX builder needs to know beyond the pixels: who, what, how."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ANATOMY_CODES",
+    "VIEW_CODES",
+    "ExposureIndex",
+    "StudyContext",
+    "Technique",
+    "exposure_index",
+]
+
+ANATOMY_CODES: dict[str, tuple[str, str]] = {
+    # Body Part Examined -> SCT code of CID 4031 "Common Anatomic Regions" (PS3.16).
+    "CHEST": ("816094009", "Chest"),
+    "ABDOMEN": ("818981001", "Abdomen"),
+    "PELVIS": ("816092008", "Pelvis"),
+    "SKULL": ("89546000", "Skull"),
+    "HAND": ("85562004", "Hand"),
+    "FOOT": ("56459004", "Foot"),
+    "KNEE": ("72696002", "Knee"),
+}
+
+VIEW_CODES: dict[str, tuple[str, str]] = {
+    # View Position (0018,5101) -> SCT code of CID 4010 "DX View" (PS3.16).
+    "PA": ("272479007", "postero-anterior"),
+}
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """Patient and study identity, from the worklist or from the technician.
+
+    Values are validated against their VRs when the instance is built.
+    """
+
+    patient_name: str
+    patient_id: str
+    patient_birth_date: str = ""
+    patient_sex: str = ""
+    accession_number: str = ""
+    study_instance_uid: str | None = None
+    study_description: str = ""
+    study_id: str = "1"
+    referring_physician_name: str = ""
+
+
+@dataclass(frozen=True)
+class Technique:
+    """How the exposure was made, as the generator reports it.
+
+    Parameters
+    ----------
+    kvp : float or None
+        Peak tube voltage in kV.
+    exposure_uas : float or None
+        Tube current-time product in µAs.
+    exposure_time_ms : float or None
+        Exposure duration in ms.
+    body_part : str
+        Body Part Examined (0018,0015); must be a key of :data:`ANATOMY_CODES`.
+    view_position : str
+        View Position (0018,5101): a key of :data:`VIEW_CODES`, or empty when unknown.
+    image_laterality : str
+        Image Laterality (0020,0062): ``R``, ``L``, ``U`` or ``B``.
+    patient_orientation : tuple of str
+        Patient Orientation (0020,0020), row then column direction (PS3.3 C.7.6.1.1.1).
+    """
+
+    kvp: float | None = None
+    exposure_uas: float | None = None
+    exposure_time_ms: float | None = None
+    body_part: str = "CHEST"
+    view_position: str = "PA"
+    image_laterality: str = "U"
+    patient_orientation: tuple[str, str] = ("L", "F")
+
+
+@dataclass(frozen=True)
+class ExposureIndex:
+    """Exposure Index, Target Exposure Index and Deviation Index after IEC 62494-1."""
+
+    ei: float
+    target_ei: float
+
+    @property
+    def deviation_index(self) -> float:
+        """DI = 10 · log10(EI / EI_T): +1 ≈ 26 % over target, −3 ≈ half the target dose."""
+        return 10.0 * math.log10(self.ei / self.target_ei)
+
+
+def exposure_index(
+    linear_counts: npt.NDArray[np.integer],
+    pedestal_counts: float,
+    counts_per_ugy: float,
+    target_ei: float = 400.0,
+) -> ExposureIndex:
+    """Estimate the Exposure Index from linear (unprocessed) detector data.
+
+    EI = 100 · K, with K the detector air kerma in µGy (IEC 62494-1: EI 100 ≈ 1 µGy at
+    RQA5). The value of interest is the median of the central third of the field, a
+    simple and robust stand-in for the anatomy-dependent region of the standard.
+
+    Parameters
+    ----------
+    linear_counts : numpy.ndarray
+        Offset- and gain-corrected frame, linear in dose.
+    pedestal_counts : float
+        Constant the correction added, removed before conversion.
+    counts_per_ugy : float
+        Detector's calibrated response at RQA5 in counts per µGy.
+    target_ei : float
+        Target Exposure Index of the protocol.
+    """
+    if counts_per_ugy <= 0 or target_ei <= 0:
+        raise ValueError("counts_per_ugy and target_ei must be positive")
+    h, w = linear_counts.shape
+    roi = linear_counts[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3]
+    signal = max(float(np.median(roi)) - pedestal_counts, 1e-3)
+    return ExposureIndex(ei=round(100.0 * signal / counts_per_ugy, 1), target_ei=target_ei)

@@ -1,0 +1,130 @@
+"""C-STORE SCU: send Part-10 files to a destination and classify every reply (PS3.4 Annex B)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE
+from pynetdicom.presentation import build_context
+
+from panelgate.gateway.errors import DeliveryError
+
+from .destination import Destination
+from .status import Outcome, classify, describe
+
+__all__ = ["StoreResult", "store_files"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """The outcome of storing one file."""
+
+    path: Path
+    sop_instance_uid: str
+    outcome: Outcome
+    status: str
+
+
+def store_files(paths: Sequence[Path], destination: Destination) -> list[StoreResult]:
+    """Send DICOM files to ``destination`` over one association.
+
+    Parameters
+    ----------
+    paths : sequence of pathlib.Path
+        Part-10 files; each is proposed in its own transfer syntax plus the two
+        uncompressed little-endian ones.
+    destination : Destination
+        The peer and its timeouts.
+
+    Returns
+    -------
+    list of StoreResult
+        One per file, in order, each with its classified outcome. A file the peer
+        refused is reported, not raised: the caller decides what to do with it.
+
+    Raises
+    ------
+    DeliveryError
+        A file cannot be read, or no association could be made (peer unreachable,
+        association rejected or aborted). ``retryable`` tells whether to try again.
+    """
+    if not paths:
+        return []
+    headers = [_read_header(Path(p)) for p in paths]
+    ae = AE(ae_title=destination.calling_ae)
+    ae.connection_timeout = destination.connect_s
+    ae.acse_timeout = destination.acse_s
+    ae.dimse_timeout = destination.dimse_s
+    ae.network_timeout = destination.network_s
+    contexts: dict[str, set[str]] = {}
+    for sop_class, _uid, syntax in headers:
+        contexts.setdefault(sop_class, {ExplicitVRLittleEndian, ImplicitVRLittleEndian}).add(syntax)
+    requested = [build_context(c, sorted(s)) for c, s in contexts.items()]
+    assoc = ae.associate(
+        destination.host,
+        destination.port,
+        contexts=requested,
+        ae_title=destination.called_ae,
+        max_pdu=destination.max_pdu,
+    )
+    if not assoc.is_established:
+        raise _association_error(assoc, destination)
+    results: list[StoreResult] = []
+    try:
+        for path, (_cls, sop_uid, _ts) in zip(paths, headers, strict=True):
+            try:
+                status = assoc.send_c_store(Path(path))
+            except RuntimeError:  # the association went away under us
+                results.append(StoreResult(Path(path), sop_uid, Outcome.RETRY, "association lost"))
+                continue
+            except ValueError as exc:  # the peer accepted no context for this file
+                results.append(StoreResult(Path(path), sop_uid, Outcome.FAIL, str(exc)))
+                continue
+            outcome = classify(status)
+            _log.info("C-STORE %s to %s: %s", sop_uid, destination, describe(status))
+            results.append(StoreResult(Path(path), sop_uid, outcome, describe(status)))
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    return results
+
+
+def _read_header(path: Path) -> tuple[str, str, str]:
+    try:
+        ds = dcmread(path, stop_before_pixels=True)
+        meta = ds.file_meta
+        return (
+            str(meta.MediaStorageSOPClassUID),
+            str(meta.MediaStorageSOPInstanceUID),
+            str(meta.TransferSyntaxUID),
+        )
+    except (OSError, InvalidDicomError, AttributeError) as exc:
+        raise DeliveryError(
+            f"cannot send {path}: not a readable DICOM Part-10 file ({exc})", retryable=False
+        ) from exc
+
+
+def _association_error(assoc: object, destination: Destination) -> DeliveryError:
+    if getattr(assoc, "is_rejected", False):
+        # PS3.8 9.3.4: result 1 = rejected-permanent, 2 = rejected-transient.
+        acceptor = getattr(assoc, "acceptor", None)
+        result = getattr(getattr(acceptor, "primitive", None), "result", None)
+        return DeliveryError(
+            f"{destination} rejected the association (check the AE titles: called "
+            f"{destination.called_ae!r}, calling {destination.calling_ae!r})",
+            retryable=result == 2,
+        )
+    if getattr(assoc, "is_aborted", False):
+        return DeliveryError(f"{destination} aborted the association", retryable=True)
+    return DeliveryError(
+        f"cannot reach PACS {destination}: no DICOM association (is it running and listening?)",
+        retryable=True,
+    )

@@ -1,0 +1,231 @@
+"""A simulated panel behind the :class:`~panelgate.drivers.Detector` contract, URL ``sim://``.
+
+The detector runs in-process: a trigger starts a readout thread that integrates whatever
+dose was delivered with :meth:`SimulatedDetector.irradiate` (as the generator would
+during the integration window) and hands the frame over after the readout time.
+Faults can be injected to exercise the error paths of everything above it.
+"""
+
+from __future__ import annotations
+
+import enum
+import queue
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from panelgate.drivers import (
+    Detector,
+    DetectorInfo,
+    DetectorTimeout,
+    Frame,
+    FrameMeta,
+    InvalidSetting,
+    ReadoutMode,
+)
+
+from .panel import PanelModel, PanelSpec
+
+__all__ = ["Fault", "SimulatedDetector"]
+
+
+class Fault(enum.Enum):
+    """Faults the simulated detector can be told to show on the next exposure."""
+
+    NONE = "none"
+    NO_FRAME = "no-frame"  #: the readout never completes: read_frame times out
+
+
+@dataclass
+class _Dose:
+    air_kerma_ugy: float
+    transmission: npt.NDArray[np.float32] | None
+
+
+class SimulatedDetector(Detector):
+    """A detector whose frames come from a :class:`PanelModel`.
+
+    Parameters
+    ----------
+    spec : PanelSpec
+        Panel physics and identity.
+    seed : int
+        Seed of the panel's fixed pattern and noise.
+    readout_s : float
+        Simulated readout time after the integration window, in seconds.
+    temp_c : float
+        Panel temperature it reports, in degrees Celsius.
+    """
+
+    def __init__(
+        self,
+        spec: PanelSpec | None = None,
+        seed: int = 0,
+        readout_s: float = 0.0,
+        temp_c: float = 31.5,
+    ) -> None:
+        super().__init__()
+        self.spec = spec or PanelSpec()
+        self.model = PanelModel(self.spec, seed)
+        self.readout_s = readout_s
+        self.temp_c = temp_c
+        self.fault = Fault.NONE
+        self._pending: _Dose | None = None
+        self._frames: queue.Queue[Frame] = queue.Queue(maxsize=1)
+        self._cancel = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._frame_id = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> SimulatedDetector:
+        """Build a simulated detector from ``sim://[?width=W&height=H&seed=S&serial=X&bits=B]``.
+
+        Raises
+        ------
+        InvalidSetting
+            The URL is not ``sim://`` or names an unknown or malformed parameter.
+        """
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "sim" or parts.netloc or parts.path not in ("", "/"):
+            raise InvalidSetting(f"not a simulator URL (expected sim://?key=value...): {url!r}")
+        params = urllib.parse.parse_qs(parts.query, keep_blank_values=True, strict_parsing=False)
+        known = {"width": int, "height": int, "seed": int, "bits": int, "serial": str}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise InvalidSetting(
+                f"unknown simulator parameter(s) {unknown} in {url!r}; known: {sorted(known)}"
+            )
+        values: dict[str, int | str] = {}
+        for key, values_list in params.items():
+            try:
+                values[key] = known[key](values_list[-1])
+            except ValueError:
+                raise InvalidSetting(
+                    f"simulator parameter {key}={values_list[-1]!r} is not valid in {url!r}"
+                ) from None
+        spec_kwargs: dict[str, int | str] = {}
+        for key, field in (
+            ("width", "width"),
+            ("height", "height"),
+            ("bits", "bits_stored"),
+            ("serial", "serial"),
+        ):
+            if key in values:
+                spec_kwargs[field] = values[key]
+        try:
+            spec = PanelSpec(**spec_kwargs)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise InvalidSetting(f"{exc} (from {url!r})") from None
+        seed = values.get("seed", 0)
+        return cls(spec, seed=int(seed))
+
+    # -- simulator controls (no real panel has these) ------------------------------------
+    def irradiate(
+        self, air_kerma_ugy: float, transmission: npt.NDArray[np.float32] | None = None
+    ) -> None:
+        """Deliver dose to the next exposure, as the X-ray generator would.
+
+        Parameters
+        ----------
+        air_kerma_ugy : float
+            Open-beam air kerma at the detector in µGy.
+        transmission : numpy.ndarray, optional
+            Phantom in the beam (0..1), of the panel's shape.
+        """
+        if air_kerma_ugy < 0:
+            raise InvalidSetting(f"air_kerma_ugy must be >= 0, got {air_kerma_ugy}")
+        self._pending = _Dose(air_kerma_ugy, transmission)
+
+    # -- Detector hooks --------------------------------------------------------------------
+    def _do_connect(self) -> DetectorInfo:
+        return self._do_info()
+
+    def _do_info(self) -> DetectorInfo:
+        return DetectorInfo(
+            serial=self.spec.serial,
+            model=self.spec.model,
+            manufacturer="panelgate simulator",
+            firmware="sim-1",
+            pixel_pitch_mm=self.spec.pixel_pitch_mm,
+            bits_stored=self.spec.bits_stored,
+            counts_per_ugy=self.spec.counts_per_ugy,
+        )
+
+    def _do_close(self) -> None:
+        self._stop_worker()
+
+    def _do_configure(self, mode: ReadoutMode) -> None:
+        if (mode.width, mode.height) != (self.spec.width, self.spec.height) or mode.binning != 1:
+            raise InvalidSetting(
+                f"the simulator reads {self.spec.width}x{self.spec.height} unbinned; "
+                f"asked for {mode.width}x{mode.height} binning {mode.binning}"
+            )
+
+    def _do_arm(self) -> None:
+        self._drain()
+
+    def _do_trigger(self) -> None:
+        dose, self._pending = self._pending, None
+        self._cancel.clear()
+        self._worker = threading.Thread(
+            target=self._readout, args=(dose,), name="sim-readout", daemon=True
+        )
+        self._worker.start()
+
+    def _do_read(self, timeout_s: float) -> Frame:
+        try:
+            return self._frames.get(timeout=timeout_s)
+        except queue.Empty:
+            raise DetectorTimeout(
+                f"no frame from simulated detector {self.spec.serial} within {timeout_s:g} s"
+            ) from None
+
+    def _do_abort(self) -> None:
+        self._pending = None
+        self._stop_worker()
+
+    def _do_temperature(self) -> float:
+        return self.temp_c
+
+    # -- internals ---------------------------------------------------------------------------
+    def _readout(self, dose: _Dose | None) -> None:
+        mode = self.mode
+        fault = self.fault
+        deadline = time.monotonic() + mode.exposure_s + self.readout_s
+        pixels = (
+            self.model.read(dose.air_kerma_ugy, dose.transmission) if dose else self.model.read()
+        )
+        if fault is Fault.NO_FRAME:
+            self.fault = Fault.NONE
+            return
+        if self._cancel.wait(max(0.0, deadline - time.monotonic())):
+            return
+        self._frame_id += 1
+        meta = FrameMeta(
+            frame_id=self._frame_id,
+            t_mono_s=time.monotonic(),
+            mode=mode,
+            serial=self.spec.serial,
+            temp_c=self.temp_c,
+            model=self.spec.model,
+            firmware="sim-1",
+        )
+        self._frames.put(Frame(pixels, meta))
+
+    def _stop_worker(self) -> None:
+        self._cancel.set()
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._frames.get_nowait()
+            except queue.Empty:
+                return
