@@ -1,0 +1,81 @@
+"""Shared fixtures: real peers on loopback, dciodvfy, and a small demo run.
+
+With ``PANELGATE_REQUIRE_PEERS=1`` (set by .ci/run) a test whose peer program is missing
+fails instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REQUIRE_PEERS = os.environ.get("PANELGATE_REQUIRE_PEERS") == "1"
+
+
+def require_program(name: str) -> str:
+    """Return the path of a peer program, or skip (fail under PANELGATE_REQUIRE_PEERS=1)."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"peer program {name!r} is not installed (Debian packages: see README)"
+        if REQUIRE_PEERS:
+            pytest.fail(message + " and PANELGATE_REQUIRE_PEERS=1")
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def require_peer() -> Callable[[str], str]:
+    """``require_peer("storescp")`` returns the program's path, or skips / fails (see module)."""
+    return require_program
+
+
+@pytest.fixture
+def get_free_port() -> Callable[[], int]:
+    """``get_free_port()`` returns a TCP port on 127.0.0.1 that was free a moment ago."""
+    return free_port
+
+
+def run_dciodvfy(path: Path) -> tuple[list[str], list[str]]:
+    """Validate a DICOM file with dicom3tools; return its Error and Warning lines.
+
+    dciodvfy's exit status is unreliable: the verdict is the count of lines starting
+    with ``Error``.
+    """
+    exe = require_program("dciodvfy")
+    proc = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=120, check=False)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    errors = [line for line in lines if line.startswith("Error")]
+    warnings = [line for line in lines if line.startswith("Warning")]
+    return errors, warnings
+
+
+@pytest.fixture
+def dciodvfy() -> Callable[[Path], tuple[list[str], list[str]]]:
+    require_program("dciodvfy")
+    return run_dciodvfy
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One demo run on a 256x256 simulated panel into the embedded PACS."""
+    from panelgate.acquisition.config import CalibrationConfig, Config
+    from panelgate.acquisition.demo import run_demo
+    from panelgate.simulators import PanelSpec, SimulatedDetector
+
+    out = tmp_path_factory.mktemp("demo")
+    config = Config(calibration=CalibrationConfig(dark_frames=4, flood_frames=4))
+    detector = SimulatedDetector(PanelSpec(width=256, height=256), seed=11)
+    return run_demo(out, config, detector=detector)
