@@ -55,7 +55,9 @@ def run_dciodvfy(path: Path) -> tuple[list[str], list[str]]:
     with ``Error``.
     """
     exe = require_program("dciodvfy")
-    proc = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [exe, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
     lines = (proc.stdout + proc.stderr).splitlines()
     errors = [line for line in lines if line.startswith("Error")]
     warnings = [line for line in lines if line.startswith("Warning")]

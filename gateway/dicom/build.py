@@ -162,6 +162,7 @@ def build_dx_for_presentation(
         pixels,
         photometric_interpretation="MONOCHROME1" if monochrome1 else "MONOCHROME2",
         bits_stored=detector.bits_stored,
+        generate_instance_uid=False,  # pydicom would otherwise replace our SOP Instance UID
     )
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = DX_FOR_PRESENTATION

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.presentation import build_context
 
 from panelgate.gateway.errors import DeliveryError
@@ -68,15 +68,17 @@ def store_files(paths: Sequence[Path], destination: Destination) -> list[StoreRe
     for sop_class, _uid, syntax in headers:
         contexts.setdefault(sop_class, {ExplicitVRLittleEndian, ImplicitVRLittleEndian}).add(syntax)
     requested = [build_context(c, sorted(s)) for c, s in contexts.items()]
+    connected: list[bool] = []
     assoc = ae.associate(
         destination.host,
         destination.port,
         contexts=requested,
         ae_title=destination.called_ae,
         max_pdu=destination.max_pdu,
+        evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.append(True))],
     )
     if not assoc.is_established:
-        raise _association_error(assoc, destination)
+        raise _association_error(assoc, destination, tcp_connected=bool(connected))
     results: list[StoreResult] = []
     try:
         for path, (_cls, sop_uid, _ts) in zip(paths, headers, strict=True):
@@ -112,7 +114,15 @@ def _read_header(path: Path) -> tuple[str, str, str]:
         ) from exc
 
 
-def _association_error(assoc: object, destination: Destination) -> DeliveryError:
+def _association_error(
+    assoc: object, destination: Destination, *, tcp_connected: bool
+) -> DeliveryError:
+    if not tcp_connected:
+        return DeliveryError(
+            f"cannot reach PACS {destination}: no TCP connection within "
+            f"{destination.connect_s:g} s (is it running and listening there?)",
+            retryable=True,
+        )
     if getattr(assoc, "is_rejected", False):
         # PS3.8 9.3.4: result 1 = rejected-permanent, 2 = rejected-transient.
         acceptor = getattr(assoc, "acceptor", None)
@@ -125,6 +135,7 @@ def _association_error(assoc: object, destination: Destination) -> DeliveryError
     if getattr(assoc, "is_aborted", False):
         return DeliveryError(f"{destination} aborted the association", retryable=True)
     return DeliveryError(
-        f"cannot reach PACS {destination}: no DICOM association (is it running and listening?)",
+        f"{destination} accepted the connection but no association followed within "
+        f"{destination.acse_s:g} s (is it a DICOM service?)",
         retryable=True,
     )
