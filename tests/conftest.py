@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from panelgate.acquisition.config import CalibrationConfig, Config
+from panelgate.acquisition.demo import run_demo
+from panelgate.simulators import PanelSpec, SimulatedDetector
+
 REQUIRE_PEERS = os.environ.get("PANELGATE_REQUIRE_PEERS") == "1"
 
 
@@ -73,10 +77,6 @@ def dciodvfy() -> Callable[[Path], tuple[list[str], list[str]]]:
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """One demo run on a 256x256 simulated panel into the embedded PACS."""
-    from panelgate.acquisition.config import CalibrationConfig, Config
-    from panelgate.acquisition.demo import run_demo
-    from panelgate.simulators import PanelSpec, SimulatedDetector
-
     out = tmp_path_factory.mktemp("demo")
     config = Config(calibration=CalibrationConfig(dark_frames=4, flood_frames=4))
     detector = SimulatedDetector(PanelSpec(width=256, height=256), seed=11)

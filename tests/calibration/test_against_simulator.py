@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from panelgate.calibration import CalibrationSet, FrameAverager, correct, defect_map, gain_map
+from panelgate.calibration import (
+    CalibrationError,
+    CalibrationSet,
+    FrameAverager,
+    correct,
+    defect_map,
+    gain_map,
+)
 from panelgate.simulators import PanelModel, PanelSpec
 
 SPEC = PanelSpec(width=384, height=320, defect_fraction=2e-3, line_defects=2)
@@ -75,7 +82,5 @@ def test_gain_map_refuses_floods_without_beam() -> None:
     averager = FrameAverager()
     for _ in range(2):
         averager.add(model.read())
-    from panelgate.calibration import CalibrationError
-
     with pytest.raises(CalibrationError, match="beam"):
         gain_map(averager.mean(), averager.mean())

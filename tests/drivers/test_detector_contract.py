@@ -74,7 +74,7 @@ def test_read_timeout_is_a_timeout_error_and_abort_recovers(detector: SimulatedD
     detector.fault = Fault.NO_FRAME
     detector.arm()
     detector.trigger()
-    with pytest.raises(DetectorTimeout, match="within 0.2 s") as excinfo:
+    with pytest.raises(DetectorTimeout, match=r"within 0\.2 s") as excinfo:
         detector.read_frame(timeout_s=0.2)
     assert isinstance(excinfo.value, TimeoutError)
     assert detector.status().state is DetectorState.ACQUIRING
