@@ -82,9 +82,13 @@ class CalibrationSet:
 
     @cached_property
     def defect_rows_cols(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """Row and column indices of every defective pixel, in raster order."""
+        """Row and column indices of every defective pixel, in raster order, C-contiguous.
+
+        Contiguous so that the kernel's compiled signature is the one warmed at start-up
+        (``np.nonzero`` returns strided views).
+        """
         rows, cols = np.nonzero(self.defects)
-        return rows, cols
+        return np.ascontiguousarray(rows), np.ascontiguousarray(cols)
 
     @cached_property
     def set_id(self) -> str:

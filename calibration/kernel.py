@@ -55,8 +55,8 @@ def warm_up() -> None:
     """Compile (or load from the on-disk cache) the kernel for the types panelgate uses."""
     shape = (8, 8)
     defects = np.zeros(shape, dtype=np.uint8)
-    defects[3, 3] = 1
-    rows, cols = np.nonzero(defects)
+    defects[3, 3:5] = 1
+    rows, cols = (np.ascontiguousarray(i) for i in np.nonzero(defects))
     correct_kernel(
         np.zeros(shape, dtype=np.uint16),
         np.zeros(shape, dtype=np.float32),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from panelgate.calibration import CalibrationMismatch, CalibrationSet, correct
-from panelgate.calibration.kernel import correct_kernel
+from panelgate.calibration.kernel import correct_kernel, warm_up
 from panelgate.calibration.reference import correct_reference
 
 
@@ -118,3 +120,13 @@ def test_out_buffer_is_validated_and_used_in_place() -> None:
         correct(raw, cal, np.empty((8, 8), np.int32))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="engine"):
         correct(raw, cal, engine="cuda")  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="nothing is compiled")
+def test_warm_up_compiles_the_signature_real_frames_use() -> None:
+    warm_up()
+    before = len(correct_kernel.signatures)
+    rng = np.random.default_rng(3)
+    cal = _calset(rng, 300, 200, 0.01)  # many defects: np.nonzero gives strided views
+    correct(_frame(rng, 300, 200), cal)
+    assert len(correct_kernel.signatures) == before, "a real frame needed a second compilation"
