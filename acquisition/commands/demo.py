@@ -1,0 +1,125 @@
+"""``panelgate demo``: simulated exposure to PACS, end to end, in one process."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from panelgate.acquisition.config import Config, load_config
+from panelgate.acquisition.demo import run_demo
+from panelgate.gateway.pacs import Destination, Outcome
+from panelgate.simulators import SimulatedDetector
+
+from .args import ae_title, frame_count, host_port
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add the ``demo`` sub-command to the parser's sub-parsers."""
+    demo = sub.add_parser(
+        "demo",
+        help="simulated exposure to PACS, end to end",
+        description="Simulate a panel, calibrate it, expose a phantom, and store the DX image "
+        "into an embedded PACS (or a real one with --pacs).",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("panelgate-demo"),
+        metavar="DIR",
+        help="output directory (default: ./panelgate-demo)",
+    )
+    demo.add_argument(
+        "--pacs",
+        type=host_port,
+        metavar="HOST:PORT",
+        help="store into this PACS instead of the embedded one",
+    )
+    demo.add_argument(
+        "--called-ae",
+        type=ae_title,
+        default="ANY-SCP",
+        metavar="AE",
+        help="the PACS's AE title (with --pacs; default ANY-SCP)",
+    )
+    demo.add_argument(
+        "--calling-ae", type=ae_title, metavar="AE", help="our AE title (default PANELGATE)"
+    )
+    demo.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+    demo.add_argument(
+        "--detector",
+        default="sim://",
+        metavar="URL",
+        help="simulated panel URL, e.g. sim://?width=1024&height=1024&seed=3",
+    )
+    demo.add_argument("--dark-frames", type=frame_count, metavar="N", help="dark frames to average")
+    demo.add_argument(
+        "--flood-frames", type=frame_count, metavar="N", help="flood frames to average"
+    )
+
+    demo.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config else Config()
+    cal = config.calibration
+    config = replace(
+        config,
+        calibration=replace(
+            cal,
+            dark_frames=args.dark_frames or cal.dark_frames,
+            flood_frames=args.flood_frames or cal.flood_frames,
+        ),
+    )
+    if args.calling_ae:
+        config = replace(config, dicom=replace(config.dicom, calling_ae=args.calling_ae))
+    detector = SimulatedDetector.from_url(args.detector)
+    destination = None
+    if args.pacs:
+        host, port = args.pacs
+        destination = Destination(
+            host, port, called_ae=args.called_ae, calling_ae=config.dicom.calling_ae
+        )
+    elif config.pacs is not None:
+        p = config.pacs
+        destination = Destination(
+            p.host,
+            p.port,
+            called_ae=p.called_ae,
+            calling_ae=config.dicom.calling_ae,
+            connect_s=p.connect_s,
+            dimse_s=p.dimse_s,
+        )
+    spec = detector.spec
+    print(
+        f"panelgate demo: simulated {spec.width}x{spec.height} panel {spec.serial}, "
+        f"{config.calibration.dark_frames} darks, {config.calibration.flood_frames} floods",
+        flush=True,
+    )
+    result = run_demo(args.out, config, destination, detector)
+    print(result.timer.table())
+    counts = result.defect_counts
+    print(
+        f"defects found:    {counts['total']} pixels (dead {counts['dead']}, hot {counts['hot']}, "
+        f"over {counts['over']}, noisy {counts['noisy']})"
+    )
+    if result.exposure_index:
+        print(f"exposure:         {result.exposure_index}")
+    print(f"SOP Instance UID: {result.sop_instance_uid}")
+    print(f"DICOM file:       {result.spool_path}")
+    print(f"preview PNG:      {result.preview_path}")
+    if result.store.outcome in (Outcome.SUCCESS, Outcome.WARNING):
+        where = f" -> {result.pacs_path}" if result.pacs_path else ""
+        print(f"stored in PACS:   {result.destination} ({result.store.status}){where}")
+        return 0
+    print(
+        f"panelgate: error: {result.destination} did not store the instance: "
+        f"{result.store.status}; "
+        f"the DICOM file stays at {result.spool_path}",
+        file=sys.stderr,
+    )
+    return 1

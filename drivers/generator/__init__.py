@@ -1,0 +1,3 @@
+"""X-ray generator link over a serial line (pyserial)."""
+
+__all__: list[str] = []
