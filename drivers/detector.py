@@ -220,6 +220,10 @@ class Detector(abc.ABC):
         temp_c = math.nan if self._state is DetectorState.DISCONNECTED else self._do_temperature()
         return DetectorStatus(self._state, self._mode, temp_c, self._frames_read)
 
+    def counters(self) -> dict[str, int]:
+        """Return the transport's counters (frames completed, packets resent, ...); may be empty."""
+        return dict(self._do_counters())
+
     def _require(self, *allowed: DetectorState) -> None:
         if self._state not in allowed:
             names = " or ".join(s.value for s in allowed)
@@ -252,3 +256,7 @@ class Detector(abc.ABC):
 
     @abc.abstractmethod
     def _do_temperature(self) -> float: ...
+
+    def _do_counters(self) -> dict[str, int]:
+        """Transport counters; detectors without a stream of their own have none."""
+        return {}
