@@ -7,7 +7,6 @@ fails instead of being skipped.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 from collections.abc import Callable
@@ -22,9 +21,51 @@ from panelgate.simulators import PanelSpec, SimulatedDetector
 REQUIRE_PEERS = os.environ.get("PANELGATE_REQUIRE_PEERS") == "1"
 
 
+# pynetdicom installs Python scripts with dcmtk's names (storescu, storescp, findscu, ...);
+# a test that asks for a dcmtk peer must get dcmtk's binary, whatever comes first on PATH.
+DCMTK_TOOLS = frozenset(
+    {
+        "storescu",
+        "storescp",
+        "findscu",
+        "echoscu",
+        "wlmscpfs",
+        "dump2dcm",
+        "dcmdump",
+        "movescu",
+        "getscu",
+        "dcmcjpls",
+        "dcmdjpls",
+    }
+)
+
+
+def _is_dcmtk(path: str) -> bool:
+    try:
+        proc = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except OSError:
+        return False
+    return "dcmtk" in (proc.stdout + proc.stderr).lower()
+
+
+def _find_program(name: str) -> str | None:
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(directory, name)
+        if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
+            continue
+        if name not in DCMTK_TOOLS or _is_dcmtk(candidate):
+            return candidate
+    return None
+
+
 def require_program(name: str) -> str:
-    """Return the path of a peer program, or skip (fail under PANELGATE_REQUIRE_PEERS=1)."""
-    path = shutil.which(name)
+    """Return the path of a peer program, or skip (fail under PANELGATE_REQUIRE_PEERS=1).
+
+    For dcmtk tools only dcmtk's own binary counts.
+    """
+    path = _find_program(name)
     if path is None:
         message = f"peer program {name!r} is not installed (Debian packages: see README)"
         if REQUIRE_PEERS:
