@@ -104,6 +104,8 @@ def test_small_demo_stores_a_valid_dx_into_the_embedded_pacs(
     stored = tmp_path / f"{uid}.dcm"
     spool = tmp_path / "spool" / f"{uid}.dcm"
     assert stored.exists() and spool.exists() and (tmp_path / f"{uid}.png").exists()
+    for private in (stored, spool, tmp_path / f"{uid}.png"):
+        assert os.stat(private).st_mode & 0o077 == 0, f"{private} is readable by others"
     assert pydicom.dcmread(stored).PixelData == pydicom.dcmread(spool).PixelData
     for stage in ("darks (4 frames)", "floods (4 frames)", "correct (numba)", "C-STORE to"):
         assert stage in out
