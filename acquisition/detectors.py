@@ -1,4 +1,4 @@
-"""Opening a detector from its URL: ``sim://`` today; ``gige://`` and ``usb://`` to come."""
+"""Opening a detector from its URL: ``sim://`` and ``usb://`` today; ``gige://`` to come."""
 
 from __future__ import annotations
 
@@ -6,14 +6,25 @@ import urllib.parse
 from collections.abc import Callable
 
 from panelgate.drivers import Detector
+from panelgate.drivers.u3v import U3VDetector
 from panelgate.simulators import SimulatedDetector
+from panelgate.simulators.usb import open_usb_sim
 
 from .errors import UsageError
 
 __all__ = ["SCHEMES", "open_detector"]
 
+
+def _usb(url: str) -> Detector:
+    """``usb://sim[?...]`` is the simulated panel; ``usb://VID:PID[/SERIAL]`` a real one."""
+    if urllib.parse.urlsplit(url).netloc == "sim":
+        return open_usb_sim(url)
+    return U3VDetector.from_url(url)
+
+
 SCHEMES: dict[str, Callable[[str], Detector]] = {
     "sim": SimulatedDetector.from_url,
+    "usb": _usb,
 }
 
 

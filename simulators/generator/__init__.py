@@ -1,3 +1,6 @@
-"""A simulated X-ray generator behind a pseudo-terminal."""
+"""A simulated X-ray generator behind a pseudo-terminal, with fault injection."""
 
-__all__: list[str] = []
+from .model import GeneratorModel, GeneratorSpec, OnExposure, SimFault
+from .pty import SimulatedGenerator
+
+__all__ = ["GeneratorModel", "GeneratorSpec", "OnExposure", "SimFault", "SimulatedGenerator"]

@@ -1,3 +1,7 @@
-"""A simulated USB3 Vision panel presented to pyusb as a backend."""
+"""A simulated USB3 Vision panel behind a pyusb backend, URL ``usb://sim``."""
 
-__all__: list[str] = []
+from .backend import SimulatedUsbBackend
+from .device import U3VDeviceModel, UsbFault
+from .panel import open_usb_sim
+
+__all__ = ["SimulatedUsbBackend", "U3VDeviceModel", "UsbFault", "open_usb_sim"]

@@ -1,0 +1,203 @@
+"""``panelgate expose``: one radiographic exposure, as the technician drives it.
+
+Refuses a wrong or unsafe technique (kV, mAs outside the generator's range, unknown
+protocol) before anything moves: one line on stderr, exit 2. Then shows each state of
+the exposure workflow as it happens and ends with where the image went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from panelgate.acquisition.config import Config, load_config
+from panelgate.acquisition.detectors import open_detector
+from panelgate.acquisition.errors import UsageError
+from panelgate.acquisition.pipeline import Beam, Pipeline
+from panelgate.acquisition.workflow import (
+    CalibrationHolder,
+    ExposureRequest,
+    ExposureState,
+    ExposureWorkflow,
+    PanelBeam,
+    StateChange,
+    TriggerMode,
+    parse_protocol,
+    quick_calibration,
+)
+from panelgate.calibration import warm_up
+from panelgate.drivers import Detector, IncompatibleState
+from panelgate.drivers.generator import Delivered, GeneratorClient
+from panelgate.gateway import DeliveryError
+from panelgate.gateway.dicom import StudyContext
+from panelgate.gateway.pacs import Destination, Outcome
+from panelgate.simulators import SimulatedDetector
+from panelgate.simulators.generator import SimulatedGenerator
+
+from .args import ae_title, host_port
+
+__all__ = ["register"]
+
+QUICK_CAL_FRAMES = 4
+
+
+def register(sub: Any) -> None:
+    """Add the ``expose`` sub-command to the parser's sub-parsers."""
+    p = sub.add_parser(
+        "expose",
+        help="make one exposure: generator + panel -> DX in the spool (and PACS)",
+        description="Set the generator, prep, expose, read out, correct, build the DX image, "
+        "queue it in the spool and (with --pacs) store it. Each state is shown as it happens.",
+    )
+    p.add_argument("--detector", required=True, metavar="URL", help="panel URL: sim://, usb://")
+    p.add_argument(
+        "--generator",
+        required=True,
+        metavar="PORT",
+        help="generator serial port (e.g. the path 'panelgate simulate generator' prints); "
+        "'sim' runs a simulated generator in this process",
+    )
+    p.add_argument("--patient-id", metavar="ID")
+    p.add_argument("--patient-name", metavar="NAME", help="DICOM PN, e.g. Doe^Jane")
+    p.add_argument("--worklist", action="store_true", help="take the patient from the worklist")
+    p.add_argument("--protocol", default="CHEST PA", help="BODYPART [VIEW] (default CHEST PA)")
+    p.add_argument("--kv", type=float, required=True, help="tube voltage, kV")
+    p.add_argument("--mas", type=float, required=True, help="current-time product, mAs")
+    p.add_argument("--ma", type=float, help="tube current, mA (default: the generator's)")
+    p.add_argument(
+        "--trigger", choices=[m.value for m in TriggerMode], default="software", help="trigger mode"
+    )
+    p.add_argument("--out", type=Path, default=Path("panelgate-exposures"), metavar="DIR")
+    p.add_argument("--pacs", type=host_port, metavar="HOST:PORT", help="store into this PACS")
+    p.add_argument("--called-ae", type=ae_title, default="ANY-SCP", metavar="AE")
+    p.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+    p.set_defaults(handler=_expose)
+
+
+def _request(args: argparse.Namespace) -> ExposureRequest:
+    if args.worklist:
+        raise UsageError(
+            "--worklist is not yet available (no worklist client in this version); "
+            "give --patient-id and --patient-name"
+        )
+    if not args.patient_id or not args.patient_name:
+        raise UsageError("give --patient-id and --patient-name (or --worklist)")
+    parse_protocol(args.protocol)
+    study = StudyContext(patient_name=args.patient_name, patient_id=args.patient_id)
+    return ExposureRequest(args.kv, args.mas, study, args.protocol, args.ma)
+
+
+def _simulated_beam(detector: Detector) -> Beam | None:
+    """Dose for a simulated panel (the real tube irradiates a real one)."""
+    if isinstance(detector, SimulatedDetector):
+        return detector.irradiate
+    beam: Beam | None = getattr(getattr(detector, "simulated_device", None), "irradiate", None)
+    return beam
+
+
+def _show(change: StateChange) -> None:
+    detail = f"  {change.detail}" if change.detail else ""
+    print(f"  {change.new.value.upper():<11}{detail}", flush=True)
+
+
+def _expose(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config else Config()
+    request = _request(args)
+    trigger = TriggerMode(args.trigger)
+    with ExitStack() as stack:
+        port = args.generator
+        if port == "sim":
+            port = stack.enter_context(SimulatedGenerator()).device_path
+        generator = stack.enter_context(GeneratorClient(port))
+        ms = request.check(generator.limits(), generator.settings()["ma"])
+        detector = open_detector(args.detector)
+        beam = _simulated_beam(detector)
+        info = stack.enter_context(detector).info
+        print(f"panelgate expose: {info.manufacturer} {info.model} {info.serial}", flush=True)
+        print(f"generator: {generator.identify()} on {port}", flush=True)
+        pipeline = Pipeline(detector, config, beam=beam or (lambda kerma, transmission: None))
+        mode = detector.mode if _configured(detector) else None
+        if mode is None:
+            width, height = _native_size(detector)
+            pipeline.configure(width, height)
+        if beam is None:
+            raise UsageError(
+                "no stored calibration for this detector and it is not simulated: "
+                "calibrate it first"
+            )
+        print(
+            f"no stored calibration: quick calibration ({QUICK_CAL_FRAMES} darks, "
+            f"{QUICK_CAL_FRAMES} floods) on the simulated panel",
+            flush=True,
+        )
+        warm_up()
+        holder = CalibrationHolder(quick_calibration(pipeline, QUICK_CAL_FRAMES))
+        workflow = ExposureWorkflow(
+            pipeline, generator, holder, args.out / "spool", trigger=trigger
+        )
+        workflow.subscribe(_show)
+        workflow.subscribe(_beam_on_fire(PanelBeam(beam, detector, trigger), request, ms))
+        result = workflow.run(request)
+        print(f"SOP Instance UID: {result.sop_instance_uid}")
+        print(f"spool (outbox):   {result.spool_path}")
+        print(f"preview PNG:      {result.preview_path}")
+        d = result.delivered
+        print(f"delivered:        {d.kv:g} kV, {d.ma:g} mA, {d.ms:g} ms, {d.mas:g} mAs")
+        if args.pacs is None:
+            print("PACS:             not sent (no --pacs); the file waits in the spool")
+            return 0
+        host, pacs_port = args.pacs
+        dest = Destination(
+            host, pacs_port, called_ae=args.called_ae, calling_ae=config.dicom.calling_ae
+        )
+        try:
+            stored = pipeline.deliver(result.spool_path, dest)
+        except DeliveryError as exc:
+            raise DeliveryError(
+                f"{exc}; the DICOM file stays at {result.spool_path}", retryable=exc.retryable
+            ) from exc
+        if stored.outcome in (Outcome.SUCCESS, Outcome.WARNING):
+            print(f"PACS:             stored in {dest} ({stored.status})")
+            return 0
+        print(
+            f"panelgate: error: {dest} did not store the instance: {stored.status}; "
+            f"the DICOM file stays at {result.spool_path}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _configured(detector: Detector) -> bool:
+    try:
+        detector.mode  # noqa: B018 - raises when no mode is set
+    except IncompatibleState:
+        return False
+    return True
+
+
+def _native_size(detector: Detector) -> tuple[int, int]:
+    spec = getattr(detector, "spec", None)
+    if spec is not None:
+        return int(spec.width), int(spec.height)
+    size = getattr(detector, "sensor_size", None)
+    if size is None:
+        raise UsageError("cannot tell the detector's matrix size")
+    return int(size[0]), int(size[1])
+
+
+def _beam_on_fire(beam: PanelBeam, request: ExposureRequest, ms: float) -> Any:
+    """Deliver the dose to a simulated panel when the workflow fires the generator.
+
+    The generator may run in another process (``panelgate simulate generator``), so the
+    dose follows the workflow's EXPOSING state, with the set values.
+    """
+    ma = request.ma if request.ma is not None else request.mas / ms * 1000.0
+
+    def listener(change: StateChange) -> None:
+        if change.new is ExposureState.EXPOSING:
+            beam(Delivered(request.kv, ma, ms, request.mas))
+
+    return listener

@@ -1,0 +1,44 @@
+"""``panelgate simulate generator``: a simulated X-ray generator on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
+
+__all__ = ["register_target"]
+
+
+def register_target(targets: Any) -> None:
+    """Add the ``generator`` target to ``panelgate simulate``."""
+    gen = targets.add_parser(
+        "generator",
+        help="X-ray generator on a pseudo-terminal (line protocol of panelgate.drivers.generator)",
+        description="Serve a simulated X-ray generator on a pseudo-terminal; prints the device "
+        "path to pass as --generator, and runs until interrupted.",
+    )
+    gen.add_argument(
+        "--prep-s", type=float, default=0.3, metavar="S", help="prep time in seconds (default 0.3)"
+    )
+    gen.add_argument("--seed", type=int, default=0, help="seed of the delivered-value deviations")
+    gen.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SimulatedGenerator(GeneratorSpec(prep_s=args.prep_s), seed=args.seed) as sim:
+        print(sim.device_path, flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    print(
+        f"panelgate simulate generator: stopped after {sim.model.exposures} exposure(s)",
+        flush=True,
+    )
+    return 0

@@ -1,0 +1,483 @@
+"""The exposure workflow: one radiographic exposure as an explicit state machine.
+
+The technician sets kV and mAs and presses prep; the generator spins up while the panel
+is armed; the exposure fires; the panel reads out; the image is corrected, built into a DX
+instance and queued in the local spool. :data:`TRANSITIONS` *is* the machine: the workflow
+can only move along an edge listed there, and every move is reported to the listeners.
+
+==========  ===========  ==========  =====================================================
+From        Event        To          What happens on the way
+==========  ===========  ==========  =====================================================
+IDLE        ``prep``     PREPARING   (fresh dark if stale) set kV/mAs, PREP, arm the panel
+PREPARING   ``ready``    READY       generator reported READY within ``prep_s``
+READY       ``fire``     EXPOSING    EXP sent; dose reaches the panel
+EXPOSING    ``done``     READOUT     DONE with the delivered kV, mA, ms, mAs; trigger
+READOUT     ``frame``    PROCESSING  the frame arrived within ``readout_s``
+PROCESSING  ``queued``   QUEUED      corrected, DX built with the delivered technique, spooled
+QUEUED      ``next``     IDLE        ready for the next exposure
+(any)       ``abort``    IDLE        the host aborted: generator and panel aborted
+(any)       ``fail``     FAILED      an error: generator and panel aborted
+FAILED      ``reset``    IDLE        after the clean-up; the error is re-raised
+==========  ===========  ==========  =====================================================
+
+Trigger modes (:class:`TriggerMode`): ``software`` — the workflow triggers the panel's
+readout once the generator reports the exposure done; ``generator`` — the generator's
+sync output triggers the panel when the tube fires; ``aed`` — the panel detects the dose
+itself (automatic exposure detection) and nobody triggers it. With simulated devices,
+``generator`` and ``aed`` are realised by the :class:`PanelBeam` adapter, which stands
+for the sync cable or the panel's dose sensor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from panelgate.calibration import CalibrationSet, FrameAverager
+from panelgate.drivers import Detector, DetectorTimeout, Frame, IncompatibleState, PanelgateError
+from panelgate.drivers.generator import Delivered, GeneratorClient, TechniqueLimits
+from panelgate.gateway.dicom import StudyContext, Technique
+from panelgate.gateway.dicom.context import ANATOMY_CODES, VIEW_CODES
+
+from .errors import UsageError
+from .pipeline import Beam, Pipeline
+from .preview import write_preview
+
+__all__ = [
+    "TRANSITIONS",
+    "CalibrationHolder",
+    "ExposureRequest",
+    "ExposureResult",
+    "ExposureState",
+    "ExposureWorkflow",
+    "PanelBeam",
+    "StateChange",
+    "TriggerMode",
+    "WorkflowAborted",
+    "WorkflowTimeouts",
+    "parse_protocol",
+    "quick_calibration",
+]
+
+_log = logging.getLogger(__name__)
+
+
+class ExposureState(enum.Enum):
+    """Where an exposure is; see the module's table."""
+
+    IDLE = "idle"
+    PREPARING = "preparing"
+    READY = "ready"
+    EXPOSING = "exposing"
+    READOUT = "readout"
+    PROCESSING = "processing"
+    QUEUED = "queued"
+    FAILED = "failed"
+
+
+_S = ExposureState
+TRANSITIONS: dict[tuple[ExposureState, str], ExposureState] = {
+    (_S.IDLE, "prep"): _S.PREPARING,
+    (_S.PREPARING, "ready"): _S.READY,
+    (_S.READY, "fire"): _S.EXPOSING,
+    (_S.EXPOSING, "done"): _S.READOUT,
+    (_S.READOUT, "frame"): _S.PROCESSING,
+    (_S.PROCESSING, "queued"): _S.QUEUED,
+    (_S.QUEUED, "next"): _S.IDLE,
+    (_S.FAILED, "reset"): _S.IDLE,
+    **{(s, "abort"): _S.IDLE for s in _S if s is not _S.IDLE},
+    **{(s, "fail"): _S.FAILED for s in _S if s is not _S.FAILED},
+}
+"""The exposure state machine: ``(state, event) -> next state``; nothing else is allowed."""
+
+
+class TriggerMode(enum.Enum):
+    """Who starts the panel's readout; see the module docstring."""
+
+    SOFTWARE = "software"
+    GENERATOR = "generator"
+    AED = "aed"
+
+
+class WorkflowAborted(PanelgateError, RuntimeError):
+    """The exposure was aborted by the host; generator and panel were returned to idle."""
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One move of the state machine, as reported to listeners."""
+
+    old: ExposureState
+    new: ExposureState
+    event: str
+    detail: str
+    t_mono_s: float
+
+
+@dataclass(frozen=True)
+class WorkflowTimeouts:
+    """Longest waits of each phase, in seconds.
+
+    Parameters
+    ----------
+    prep_s : float
+        PREP to READY.
+    exposure_margin_s : float
+        Beyond the set exposure time, until the generator reports DONE.
+    readout_s : float
+        DONE (or trigger) to the complete frame.
+    """
+
+    prep_s: float = 5.0
+    exposure_margin_s: float = 2.0
+    readout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"timeout {f.name} must be positive and finite, got {value!r}")
+
+
+def parse_protocol(text: str) -> tuple[str, str]:
+    """Split an exam protocol such as ``CHEST PA`` into (body part, view position).
+
+    Raises
+    ------
+    UsageError
+        Unknown body part or view.
+    """
+    words = text.upper().split()
+    body = words[0] if words else ""
+    view = words[1] if len(words) > 1 else ""
+    if body not in ANATOMY_CODES or len(words) > 2 or (view and view not in VIEW_CODES):
+        raise UsageError(
+            f"unknown protocol {text!r}: expected BODYPART [VIEW] with body part one of "
+            f"{', '.join(sorted(ANATOMY_CODES))} and view one of {', '.join(sorted(VIEW_CODES))}"
+        )
+    return body, view
+
+
+@dataclass(frozen=True)
+class ExposureRequest:
+    """What the technician asked for.
+
+    Parameters
+    ----------
+    kv, mas : float
+        Tube voltage in kV and current-time product in mAs.
+    study : StudyContext
+        Patient and study.
+    protocol : str
+        Exam protocol, ``BODYPART [VIEW]`` (``CHEST PA``).
+    ma : float or None
+        Tube current in mA; the generator's current setting when None.
+    """
+
+    kv: float
+    mas: float
+    study: StudyContext
+    protocol: str = "CHEST PA"
+    ma: float | None = None
+
+    def check(self, limits: TechniqueLimits, ma_now: float) -> float:
+        """Check against the generator's ranges; return the exposure time in ms.
+
+        Raises
+        ------
+        TechniqueOutOfRange
+            A value outside the generator's range (nothing has moved yet).
+        UsageError
+            Unknown protocol.
+        """
+        parse_protocol(self.protocol)
+        return limits.check(self.kv, self.mas, self.ma if self.ma is not None else ma_now)
+
+
+@dataclass(frozen=True)
+class ExposureResult:
+    """Where one exposure's image went, and how it was made."""
+
+    sop_instance_uid: str
+    spool_path: Path
+    preview_path: Path
+    delivered: Delivered
+    fresh_dark: bool
+    done_to_queued_s: float
+
+
+class PanelBeam:
+    """Adapter from a generator's exposure to a simulated panel's dose.
+
+    Parameters
+    ----------
+    beam : Beam
+        ``beam(air_kerma_ugy, transmission)``, e.g. ``SimulatedDetector.irradiate``.
+    detector : Detector
+        The panel, triggered by the adapter in ``generator`` and ``aed`` modes.
+    mode : TriggerMode
+        Trigger mode of the workflow.
+    ugy_per_mas : float
+        Air kerma at the detector per mAs (about 2.5 µGy/mAs at 120 kV and 180 cm).
+    """
+
+    def __init__(
+        self, beam: Beam, detector: Detector, mode: TriggerMode, ugy_per_mas: float = 2.5
+    ) -> None:
+        self.beam = beam
+        self.detector = detector
+        self.mode = mode
+        self.ugy_per_mas = ugy_per_mas
+
+    def __call__(self, delivered: Delivered) -> None:
+        """Deliver the dose to the panel; trigger it as the sync line / dose sensor would."""
+        self.beam(delivered.mas * self.ugy_per_mas, None)
+        if self.mode is not TriggerMode.SOFTWARE:
+            self.detector.trigger()
+
+
+def quick_calibration(
+    pipeline: Pipeline, frames: int = 4, flood_ugy: float = 8.0
+) -> CalibrationSet:
+    """Calibrate from a few darks and floods (simulated panels only: needs ``pipeline.beam``)."""
+    darks = pipeline.average(frames, 0.0)
+    floods = pipeline.average(frames, flood_ugy)
+    return pipeline.calibrate(darks, floods, pipeline.detector.status().temp_c)
+
+
+class CalibrationHolder:
+    """The calibration in use and the age of its dark map (injectable staleness rule).
+
+    Parameters
+    ----------
+    calibration : CalibrationSet
+        Current maps.
+    max_dark_age_s : float
+        A dark map older than this is stale (the panel's offset drifts).
+    dark_frames : int
+        Frames averaged into a fresh dark.
+    """
+
+    def __init__(
+        self, calibration: CalibrationSet, max_dark_age_s: float = 600.0, dark_frames: int = 4
+    ) -> None:
+        self.calibration = calibration
+        self.max_dark_age_s = max_dark_age_s
+        self.dark_frames = dark_frames
+        self.dark_mono_s = time.monotonic()
+
+    def is_stale(self) -> bool:
+        """Return True when the dark map is older than ``max_dark_age_s``."""
+        return time.monotonic() - self.dark_mono_s > self.max_dark_age_s
+
+    def refresh_dark(self, pipeline: Pipeline) -> None:
+        """Average ``dark_frames`` fresh dark frames and put them in the calibration."""
+        darks = FrameAverager()
+        for _ in range(self.dark_frames):
+            darks.add(pipeline.expose(0.0).pixels)
+        self.calibration = dataclasses.replace(self.calibration, dark=darks.mean())
+        self.dark_mono_s = time.monotonic()
+
+
+Listener = Callable[[StateChange], None]
+
+
+class ExposureWorkflow:
+    """Runs exposures through :data:`TRANSITIONS`; see the module docstring.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Over a connected, configured detector: correction, DX building, spooling.
+    generator : GeneratorClient
+        An open generator link.
+    calibration : CalibrationHolder
+        Maps in use; its ``is_stale``/``refresh_dark`` decide the fresh dark (replaceable).
+    spool_dir : pathlib.Path
+        Where DX files are queued; previews go to ``spool_dir/../preview``.
+    trigger : TriggerMode
+        Who starts the readout.
+    timeouts : WorkflowTimeouts
+        Longest waits of each phase.
+    dark_is_stale, take_dark : callable, optional
+        "Is the dark map stale?" and "take a fresh dark": the calibration-validity rules
+        plug in here; by default ``calibration.is_stale`` and ``calibration.refresh_dark``.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        generator: GeneratorClient,
+        calibration: CalibrationHolder,
+        spool_dir: Path,
+        *,
+        trigger: TriggerMode = TriggerMode.SOFTWARE,
+        timeouts: WorkflowTimeouts | None = None,
+        dark_is_stale: Callable[[], bool] | None = None,
+        take_dark: Callable[[], None] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.detector = pipeline.detector
+        self.generator = generator
+        self.calibration = calibration
+        self.spool_dir = Path(spool_dir)
+        self.trigger = trigger
+        self.timeouts = timeouts or WorkflowTimeouts()
+        self.state = ExposureState.IDLE
+        self.dark_is_stale: Callable[[], bool] = dark_is_stale or calibration.is_stale
+        self.take_dark: Callable[[], None] = take_dark or (
+            lambda: calibration.refresh_dark(pipeline)
+        )
+        self._listeners: list[Listener] = []
+        self._cancel = threading.Event()
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(change)`` on every state change (from the workflow's thread)."""
+        self._listeners.append(listener)
+
+    def abort(self) -> None:
+        """Abort the exposure in progress from another thread; the run raises WorkflowAborted."""
+        self._cancel.set()
+
+    def run(self, request: ExposureRequest) -> ExposureResult:
+        """Make one exposure; see the module's table.
+
+        Raises
+        ------
+        TechniqueOutOfRange, UsageError
+            The request was refused before anything moved.
+        WorkflowAborted
+            :meth:`abort` was called; both devices are idle again.
+        PanelgateError
+            Any device or processing failure; both devices are idle again and the state
+            is IDLE, so the next exposure can start.
+        """
+        if self.state is ExposureState.QUEUED:
+            self._move("next")
+        if self.state is not ExposureState.IDLE:
+            raise IncompatibleState(f"an exposure is already {self.state.value}")
+        body_part, view = parse_protocol(request.protocol)
+        ms = request.check(self.generator.limits(), self.generator.settings()["ma"])
+        self._cancel.clear()
+        try:
+            return self._run(request, ms, body_part, view)
+        except PanelgateError as exc:
+            if self._cancel.is_set() and not isinstance(exc, WorkflowAborted):
+                aborted = WorkflowAborted(f"exposure aborted by the host while {self.state.value}")
+                self._recover(aborted)
+                raise aborted from exc
+            self._recover(exc)
+            raise
+        except BaseException as exc:
+            self._recover(exc)
+            raise
+
+    # -- the phases -------------------------------------------------------------------------
+    def _run(
+        self, request: ExposureRequest, ms: float, body_part: str, view: str
+    ) -> ExposureResult:
+        fresh_dark = self.dark_is_stale()
+        if fresh_dark:
+            _log.info("dark map is stale: taking a fresh dark before the exposure")
+            self.take_dark()
+        t = self.timeouts
+        self._move(
+            "prep",
+            f"{request.kv:g} kV, {request.mas:g} mAs" + (", fresh dark" if fresh_dark else ""),
+        )
+        self.generator.set_technique(request.kv, request.mas, request.ma)
+        self.detector.arm()
+        self.generator.prep()
+        self.generator.wait_ready(t.prep_s, self._cancel)
+        self._move("ready")
+        self._check_cancel()
+        self.generator.expose()
+        self._move("fire", self.trigger.value)
+        delivered = self.generator.wait_done(ms / 1000 + t.exposure_margin_s, self._cancel)
+        t_done = time.monotonic()
+        self._move(
+            "done",
+            f"delivered {delivered.kv:g} kV, {delivered.ma:g} mA, {delivered.ms:g} ms, "
+            f"{delivered.mas:g} mAs",
+        )
+        if self.trigger is TriggerMode.SOFTWARE:
+            self.detector.trigger()
+        frame = self._read_frame(t.readout_s)
+        self._move("frame", f"frame {frame.meta.frame_id}")
+        technique = Technique(
+            kvp=delivered.kv,
+            exposure_uas=delivered.mas * 1000.0,
+            exposure_time_ms=delivered.ms,
+            body_part=body_part,
+            view_position=view,
+        )
+        image = self.pipeline.correct(frame, self.calibration.calibration)
+        ds, window = self.pipeline.build(image, request.study, technique)
+        spool_path = self.pipeline.write(ds, self.spool_dir)
+        t_queued = time.monotonic()
+        preview_dir = self.spool_dir.parent / "preview"
+        preview_dir.mkdir(parents=True, exist_ok=True)
+        preview = write_preview(image.pixels, window, preview_dir / f"{ds.SOPInstanceUID}.png")
+        self._move("queued", str(spool_path))
+        return ExposureResult(
+            sop_instance_uid=str(ds.SOPInstanceUID),
+            spool_path=spool_path,
+            preview_path=preview,
+            delivered=delivered,
+            fresh_dark=fresh_dark,
+            done_to_queued_s=t_queued - t_done,
+        )
+
+    def _read_frame(self, timeout_s: float) -> Frame:
+        """Wait for the frame in slices so that :meth:`abort` is noticed within 0.1 s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._check_cancel()
+            remaining = deadline - time.monotonic()
+            try:
+                return self.detector.read_frame(max(1e-3, min(0.1, remaining)))
+            except DetectorTimeout:
+                if remaining <= 0.1:
+                    raise DetectorTimeout(
+                        f"no frame from the detector within {timeout_s:g} s of the exposure"
+                    ) from None
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise WorkflowAborted(f"exposure aborted by the host while {self.state.value}")
+
+    def _recover(self, exc: BaseException) -> None:
+        """Return generator and detector to idle; end in IDLE (via FAILED for errors)."""
+        aborted = isinstance(exc, WorkflowAborted | KeyboardInterrupt)
+        if not aborted:
+            self._move("fail", str(exc))
+        for what, action in (
+            ("generator", self.generator.abort),
+            ("detector", self.detector.abort),
+        ):
+            try:
+                action()
+            except PanelgateError as cleanup_exc:
+                _log.warning("could not abort the %s after %s: %s", what, exc, cleanup_exc)
+        if aborted and self.state is not ExposureState.IDLE:
+            self._move("abort", str(exc))
+        elif not aborted:
+            self._move("reset", "generator and detector aborted")
+
+    def _move(self, event: str, detail: str = "") -> None:
+        old = self.state
+        new = TRANSITIONS.get((old, event))
+        if new is None:
+            raise IncompatibleState(f"exposure workflow: no '{event}' transition from {old.value}")
+        self.state = new
+        _log.info("exposure %s -> %s (%s) %s", old.value, new.value, event, detail)
+        change = StateChange(old, new, event, detail, time.monotonic())
+        for listener in self._listeners:
+            listener(change)
