@@ -1,0 +1,168 @@
+"""What a technician asks for and how it reaches the panel: request, protocol, dose, darks.
+
+The pieces of an exposure that are not the state machine itself
+(:mod:`panelgate.acquisition.workflow`): the checked :class:`ExposureRequest`, the
+``BODYPART [VIEW]`` protocol names, the :class:`PanelBeam` adapter that stands for the
+sync cable or the dose sensor of a simulated panel, and the dark-map freshness rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from dataclasses import dataclass
+
+from panelgate.calibration import CalibrationSet, FrameAverager
+from panelgate.drivers import Detector
+from panelgate.drivers.generator import Delivered, TechniqueLimits
+from panelgate.gateway.dicom import StudyContext
+from panelgate.gateway.dicom.context import ANATOMY_CODES, VIEW_CODES
+
+from .errors import UsageError
+from .pipeline import Beam, Pipeline
+
+__all__ = [
+    "CalibrationHolder",
+    "ExposureRequest",
+    "PanelBeam",
+    "TriggerMode",
+    "parse_protocol",
+    "quick_calibration",
+]
+
+
+class TriggerMode(enum.Enum):
+    """Who starts the panel's readout; see the module docstring."""
+
+    SOFTWARE = "software"
+    GENERATOR = "generator"
+    AED = "aed"
+
+
+def parse_protocol(text: str) -> tuple[str, str]:
+    """Split an exam protocol such as ``CHEST PA`` into (body part, view position).
+
+    Raises
+    ------
+    UsageError
+        Unknown body part or view.
+    """
+    words = text.upper().split()
+    body = words[0] if words else ""
+    view = words[1] if len(words) > 1 else ""
+    if body not in ANATOMY_CODES or len(words) > 2 or (view and view not in VIEW_CODES):
+        raise UsageError(
+            f"unknown protocol {text!r}: expected BODYPART [VIEW] with body part one of "
+            f"{', '.join(sorted(ANATOMY_CODES))} and view one of {', '.join(sorted(VIEW_CODES))}"
+        )
+    return body, view
+
+
+@dataclass(frozen=True)
+class ExposureRequest:
+    """What the technician asked for.
+
+    Parameters
+    ----------
+    kv, mas : float
+        Tube voltage in kV and current-time product in mAs.
+    study : StudyContext
+        Patient and study.
+    protocol : str
+        Exam protocol, ``BODYPART [VIEW]`` (``CHEST PA``).
+    ma : float or None
+        Tube current in mA; the generator's current setting when None.
+    """
+
+    kv: float
+    mas: float
+    study: StudyContext
+    protocol: str = "CHEST PA"
+    ma: float | None = None
+
+    def check(self, limits: TechniqueLimits, ma_now: float) -> float:
+        """Check against the generator's ranges; return the exposure time in ms.
+
+        Raises
+        ------
+        TechniqueOutOfRange
+            A value outside the generator's range (nothing has moved yet).
+        UsageError
+            Unknown protocol.
+        """
+        parse_protocol(self.protocol)
+        return limits.check(self.kv, self.mas, self.ma if self.ma is not None else ma_now)
+
+
+class PanelBeam:
+    """Adapter from a generator's exposure to a simulated panel's dose.
+
+    Parameters
+    ----------
+    beam : Beam
+        ``beam(air_kerma_ugy, transmission)``, e.g. ``SimulatedDetector.irradiate``.
+    detector : Detector
+        The panel, triggered by the adapter in ``generator`` and ``aed`` modes.
+    mode : TriggerMode
+        Trigger mode of the workflow.
+    ugy_per_mas : float
+        Air kerma at the detector per mAs (about 2.5 µGy/mAs at 120 kV and 180 cm).
+    """
+
+    def __init__(
+        self, beam: Beam, detector: Detector, mode: TriggerMode, ugy_per_mas: float = 2.5
+    ) -> None:
+        self.beam = beam
+        self.detector = detector
+        self.mode = mode
+        self.ugy_per_mas = ugy_per_mas
+
+    def __call__(self, delivered: Delivered) -> None:
+        """Deliver the dose to the panel; trigger it as the sync line / dose sensor would."""
+        self.beam(delivered.mas * self.ugy_per_mas, None)
+        if self.mode is not TriggerMode.SOFTWARE:
+            self.detector.trigger()
+
+
+def quick_calibration(
+    pipeline: Pipeline, frames: int = 4, flood_ugy: float = 8.0
+) -> CalibrationSet:
+    """Calibrate from a few darks and floods (simulated panels only: needs ``pipeline.beam``)."""
+    darks = pipeline.average(frames, 0.0)
+    floods = pipeline.average(frames, flood_ugy)
+    return pipeline.calibrate(darks, floods, pipeline.detector.status().temp_c)
+
+
+class CalibrationHolder:
+    """The calibration in use and the age of its dark map (injectable staleness rule).
+
+    Parameters
+    ----------
+    calibration : CalibrationSet
+        Current maps.
+    max_dark_age_s : float
+        A dark map older than this is stale (the panel's offset drifts).
+    dark_frames : int
+        Frames averaged into a fresh dark.
+    """
+
+    def __init__(
+        self, calibration: CalibrationSet, max_dark_age_s: float = 600.0, dark_frames: int = 4
+    ) -> None:
+        self.calibration = calibration
+        self.max_dark_age_s = max_dark_age_s
+        self.dark_frames = dark_frames
+        self.dark_mono_s = time.monotonic()
+
+    def is_stale(self) -> bool:
+        """Return True when the dark map is older than ``max_dark_age_s``."""
+        return time.monotonic() - self.dark_mono_s > self.max_dark_age_s
+
+    def refresh_dark(self, pipeline: Pipeline) -> None:
+        """Average ``dark_frames`` fresh dark frames and put them in the calibration."""
+        darks = FrameAverager()
+        for _ in range(self.dark_frames):
+            darks.add(pipeline.expose(0.0).pixels)
+        self.calibration = dataclasses.replace(self.calibration, dark=darks.mean())
+        self.dark_mono_s = time.monotonic()
