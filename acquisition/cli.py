@@ -79,6 +79,7 @@ def _configure_logging(verbose: int) -> None:
     # pynetdicom reports failed associations itself at ERROR; ours is the message that counts.
     logging.getLogger("pynetdicom").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
     pynetdicom_config.LOG_REQUEST_IDENTIFIERS = verbose >= 2  # no patient data above DEBUG
+    pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = verbose >= 2  # worklist answers carry PHI
 
 
 if __name__ == "__main__":

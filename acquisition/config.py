@@ -36,13 +36,18 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .gateway_config import DestinationConfig, ListenerConfig, OutboxConfig, RetryConfig
 
 __all__ = [
     "CalibrationConfig",
     "Config",
+    "DestinationConfig",
     "DetectorConfig",
     "DicomConfig",
+    "ListenerConfig",
+    "OutboxConfig",
     "PacsConfig",
+    "RetryConfig",
     "load_config",
     "parse_config",
 ]
@@ -77,6 +82,7 @@ class DicomConfig:
     station_name: str = "PANELGATE"
     target_exposure_index: float = 400.0
     monochrome1: bool = False
+    compression: str = ""  # "", "jpeg-ls", "jpeg2000" or "rle" (lossless)
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,13 @@ class Config:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     dicom: DicomConfig = field(default_factory=DicomConfig)
     pacs: PacsConfig | None = None
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    listener: ListenerConfig | None = None
+    destinations: dict[str, DestinationConfig] = field(default_factory=dict)
 
+
+_COMPRESSIONS = ("", "jpeg-ls", "jpeg2000", "rle")
 
 _POSITIVE = {
     "exposure_s",
@@ -110,6 +122,13 @@ _POSITIVE = {
     "port",
     "connect_s",
     "dimse_s",
+    "acse_s",
+    "network_s",
+    "initial_s",
+    "max_s",
+    "multiplier",
+    "poll_s",
+    "commit_timeout_s",
 }
 
 
@@ -144,11 +163,31 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
         if not isinstance(value, dict):
             problems.append(f"[{name}] must be a table, got {type(value).__name__}")
             continue
+        if name == "destinations":  # a table of tables, one per destination name
+            sections[name] = {
+                key: _parse_section(DestinationConfig, f"destinations.{key}", table, problems)
+                for key, table in value.items()
+                if _is_table(f"destinations.{key}", table, problems)
+            }
+            continue
         section_type = _section_type(hints[name])
         sections[name] = _parse_section(section_type, name, value, problems)
+    dicom = sections.get("dicom")
+    if dicom is not None and dicom.compression not in _COMPRESSIONS:
+        problems.append(
+            f"[dicom] compression must be one of {', '.join(repr(c) for c in _COMPRESSIONS)}, "
+            f"got {dicom.compression!r}"
+        )
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
     return Config(**sections)
+
+
+def _is_table(where: str, value: Any, problems: list[str]) -> bool:
+    if not isinstance(value, dict):
+        problems.append(f"[{where}] must be a table, got {type(value).__name__}")
+        return False
+    return True
 
 
 def _section_type(hint: Any) -> type:
@@ -170,6 +209,12 @@ def _parse_section(cls: type, section: str, table: dict[str, Any], problems: lis
             problems.append(f"unknown key {where} (known: {', '.join(sorted(known))})")
             continue
         expected = hints[key]
+        if expected == tuple[str, ...]:  # a TOML array of strings
+            if not (isinstance(raw, list) and all(isinstance(v, str) for v in raw)):
+                problems.append(f"{where} must be an array of strings, got {raw!r}")
+                continue
+            kwargs[key] = tuple(raw)
+            continue
         if type(value) is not expected:
             problems.append(
                 f"{where} must be {expected.__name__}, got {type(value).__name__} {value!r}"

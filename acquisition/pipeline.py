@@ -31,6 +31,7 @@ from panelgate.gateway.dicom import (
     Technique,
     Window,
     build_dx_for_presentation,
+    compress_lossless,
     exposure_index,
     histogram_window,
     write_atomic,
@@ -134,7 +135,7 @@ class Pipeline:
     def build(
         self, image: Corrected, study: StudyContext, technique: Technique
     ) -> tuple[Dataset, Window]:
-        """Build the DX For Presentation instance of a corrected image."""
+        """Build the DX For Presentation instance of a corrected image (compressed if set)."""
         dicom = self.config.dicom
         window = histogram_window(image.pixels)
         exposure = None
@@ -165,6 +166,7 @@ class Pipeline:
             station_name=dicom.station_name,
             monochrome1=dicom.monochrome1,
         )
+        compress_lossless(ds, dicom.compression)
         return ds, window
 
     @staticmethod

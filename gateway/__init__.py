@@ -5,8 +5,24 @@ Imports panelgate.calibration and panelgate.drivers, never the simulators.
 
 import logging
 
-from .errors import DeliveryError, DicomBuildError, GatewayError
+from .errors import (
+    DeliveryError,
+    DicomBuildError,
+    DuplicateInstance,
+    GatewayError,
+    OutboxError,
+    OutboxFull,
+    UnknownDestination,
+)
 
-__all__ = ["DeliveryError", "DicomBuildError", "GatewayError"]
+__all__ = [
+    "DeliveryError",
+    "DicomBuildError",
+    "DuplicateInstance",
+    "GatewayError",
+    "OutboxError",
+    "OutboxFull",
+    "UnknownDestination",
+]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

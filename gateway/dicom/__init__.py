@@ -1,4 +1,4 @@
-"""Building and writing DX DICOM instances (PS3.3 A.26)."""
+"""Building, compressing and writing DX DICOM instances (PS3.3 A.26)."""
 
 from .build import (
     DEFAULT_UID_ROOT,
@@ -6,8 +6,17 @@ from .build import (
     DX_FOR_PROCESSING,
     Provenance,
     build_dx_for_presentation,
+    build_dx_for_processing,
 )
-from .context import ANATOMY_CODES, ExposureIndex, StudyContext, Technique, exposure_index
+from .compress import LOSSLESS, compress_lossless
+from .context import (
+    ANATOMY_CODES,
+    ExposureIndex,
+    ProtocolCode,
+    StudyContext,
+    Technique,
+    exposure_index,
+)
 from .window import Window, histogram_window
 from .write import write_atomic
 
@@ -16,12 +25,16 @@ __all__ = [
     "DEFAULT_UID_ROOT",
     "DX_FOR_PRESENTATION",
     "DX_FOR_PROCESSING",
+    "LOSSLESS",
     "ExposureIndex",
+    "ProtocolCode",
     "Provenance",
     "StudyContext",
     "Technique",
     "Window",
     "build_dx_for_presentation",
+    "build_dx_for_processing",
+    "compress_lossless",
     "exposure_index",
     "histogram_window",
     "write_atomic",

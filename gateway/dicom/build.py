@@ -1,4 +1,4 @@
-"""Digital X-Ray Image Storage – For Presentation instances (PS3.3 A.26, DX IOD).
+"""Digital X-Ray Image Storage – For Presentation and For Processing (PS3.3 A.26, DX IOD).
 
 Every mandatory module of the DX IOD is filled from real data: Patient, General Study,
 General Series, DX Series, General Equipment, General Acquisition, General Image, Image
@@ -34,6 +34,7 @@ __all__ = [
     "DX_FOR_PROCESSING",
     "Provenance",
     "build_dx_for_presentation",
+    "build_dx_for_processing",
 ]
 
 DX_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.1")
@@ -52,6 +53,51 @@ class Provenance:
     calibration_utc: dt.datetime
     pedestal_counts: float
     software_version: str
+
+
+def build_dx_for_processing(
+    pixels: npt.NDArray[np.uint16],
+    *,
+    study: StudyContext,
+    technique: Technique,
+    detector: DetectorInfo,
+    frame: FrameMeta,
+    provenance: Provenance,
+    exposure: ExposureIndex | None = None,
+    uid_root: str = DEFAULT_UID_ROOT,
+    institution_name: str = "",
+    station_name: str = "",
+    series_number: int = 1,
+    instance_number: int = 1,
+    monochrome1: bool = False,
+) -> Dataset:
+    """Build a DX For Processing dataset (PS3.3 A.26; the image meant for further processing).
+
+    Same parameters and modules as :func:`build_dx_for_presentation`, without the VOI LUT
+    module, which the For Processing SOP class forbids (PS3.3 C.8.11.3.1.5).
+
+    Raises
+    ------
+    DicomBuildError
+        A value does not fit its VR, the UID root is malformed, or the pixels are not uint16 2-D.
+    """
+    return _build_dx(
+        pixels,
+        intent="FOR PROCESSING",
+        window=None,
+        study=study,
+        technique=technique,
+        detector=detector,
+        frame=frame,
+        provenance=provenance,
+        exposure=exposure,
+        uid_root=uid_root,
+        institution_name=institution_name,
+        station_name=station_name,
+        series_number=series_number,
+        instance_number=instance_number,
+        monochrome1=monochrome1,
+    )
 
 
 def build_dx_for_presentation(
@@ -102,6 +148,44 @@ def build_dx_for_presentation(
     DicomBuildError
         A value does not fit its VR, the UID root is malformed, or the pixels are not uint16 2-D.
     """
+    return _build_dx(
+        pixels,
+        intent="FOR PRESENTATION",
+        window=window,
+        study=study,
+        technique=technique,
+        detector=detector,
+        frame=frame,
+        provenance=provenance,
+        exposure=exposure,
+        uid_root=uid_root,
+        institution_name=institution_name,
+        station_name=station_name,
+        series_number=series_number,
+        instance_number=instance_number,
+        monochrome1=monochrome1,
+    )
+
+
+def _build_dx(
+    pixels: npt.NDArray[np.uint16],
+    *,
+    intent: str,
+    window: Window | None,
+    study: StudyContext,
+    technique: Technique,
+    detector: DetectorInfo,
+    frame: FrameMeta,
+    provenance: Provenance,
+    exposure: ExposureIndex | None,
+    uid_root: str,
+    institution_name: str,
+    station_name: str,
+    series_number: int,
+    instance_number: int,
+    monochrome1: bool,
+) -> Dataset:
+    sop_class = DX_FOR_PRESENTATION if intent == "FOR PRESENTATION" else DX_FOR_PROCESSING
     if pixels.ndim != 2 or pixels.dtype != np.uint16:
         raise DicomBuildError(
             f"DX pixels must be 2-D uint16, got {pixels.dtype} with shape {pixels.shape}"
@@ -129,6 +213,8 @@ def build_dx_for_presentation(
         acquired=acquired,
         now=now,
         series_number=series_number,
+        sop_class=sop_class,
+        intent=intent,
     )
     _equipment(
         values,
@@ -150,11 +236,12 @@ def build_dx_for_presentation(
     _dose(values, technique, exposure)
     # Acquisition Context (C.4.15): empty sequence allowed
     values.ds.AcquisitionContextSequence = []
-    # VOI LUT (C.11.2): required for For Presentation
-    values.set("WindowCenter", "DS", f"{window.center:.1f}")
-    values.set("WindowWidth", "DS", f"{window.width:.1f}")
-    values.set("WindowCenterWidthExplanation", "LO", "HISTOGRAM 0.5-99.5%")
-    values.set("VOILUTFunction", "CS", "LINEAR")
+    if window is not None:
+        # VOI LUT (C.11.2): required for For Presentation, forbidden for For Processing
+        values.set("WindowCenter", "DS", f"{window.center:.1f}")
+        values.set("WindowWidth", "DS", f"{window.width:.1f}")
+        values.set("WindowCenterWidthExplanation", "LO", "HISTOGRAM 0.5-99.5%")
+        values.set("VOILUTFunction", "CS", "LINEAR")
 
     ds = values.ds
     ds.SpecificCharacterSet = values.character_set()
@@ -165,7 +252,7 @@ def build_dx_for_presentation(
         generate_instance_uid=False,  # pydicom would otherwise replace our SOP Instance UID
     )
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = DX_FOR_PRESENTATION
+    meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = sop_instance_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationVersionName = _IMPLEMENTATION_VERSION
@@ -191,6 +278,10 @@ class _Values:
                 self._texts.append(item)
         setattr(self.ds, keyword, value)
 
+    def absorb(self, other: _Values) -> None:
+        """Count the texts of a nested item towards the character set."""
+        self._texts.extend(other._texts)
+
     def character_set(self) -> str:
         """ISO_IR 100 (Latin-1) when every text fits it, else ISO_IR 192 (UTF-8)."""
         try:
@@ -211,9 +302,11 @@ def _sop_patient_study_series(
     acquired: dt.datetime,
     now: dt.datetime,
     series_number: int,
+    sop_class: str,
+    intent: str,
 ) -> None:
     # SOP Common (C.12.1)
-    values.set("SOPClassUID", "UI", DX_FOR_PRESENTATION)
+    values.set("SOPClassUID", "UI", sop_class)
     values.set("SOPInstanceUID", "UI", sop_instance_uid)
     values.set("InstanceCreationDate", "DA", now.strftime("%Y%m%d"))
     values.set("InstanceCreationTime", "TM", now.strftime("%H%M%S.%f"))
@@ -237,7 +330,35 @@ def _sop_patient_study_series(
     values.set("SeriesDate", "DA", acquired.strftime("%Y%m%d"))
     values.set("SeriesTime", "TM", acquired.strftime("%H%M%S"))
     values.set("BodyPartExamined", "CS", technique.body_part)
-    values.set("PresentationIntentType", "CS", "FOR PRESENTATION")
+    _request_attributes(values, study)
+    values.set("PresentationIntentType", "CS", intent)
+
+
+def _request_attributes(values: _Values, study: StudyContext) -> None:
+    # Request Attributes Sequence (0040,0275) of the worklist item (PS3.17 Annex J)
+    if not (study.requested_procedure_id or study.scheduled_procedure_step_id):
+        return
+    item = _Values()
+    item.set("RequestedProcedureID", "SH", study.requested_procedure_id)
+    item.set("ScheduledProcedureStepID", "SH", study.scheduled_procedure_step_id)
+    if study.scheduled_procedure_step_description:
+        item.set(
+            "ScheduledProcedureStepDescription", "LO", study.scheduled_procedure_step_description
+        )
+    if study.requested_procedure_description:
+        item.set("RequestedProcedureDescription", "LO", study.requested_procedure_description)
+    if study.scheduled_protocol_codes:
+        codes = []
+        for code in study.scheduled_protocol_codes:
+            entry = _Values()
+            entry.set("CodeValue", "SH", code.value)
+            entry.set("CodingSchemeDesignator", "SH", code.scheme)
+            entry.set("CodeMeaning", "LO", code.meaning)
+            codes.append(entry.ds)
+            item.absorb(entry)
+        item.ds.ScheduledProtocolCodeSequence = codes
+    values.ds.RequestAttributesSequence = [item.ds]
+    values.absorb(item)
 
 
 def _equipment(

@@ -12,6 +12,7 @@ __all__ = [
     "ANATOMY_CODES",
     "VIEW_CODES",
     "ExposureIndex",
+    "ProtocolCode",
     "StudyContext",
     "Technique",
     "exposure_index",
@@ -35,10 +36,40 @@ VIEW_CODES: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True)
-class StudyContext:
-    """Patient and study identity, from the worklist or from the technician.
+class ProtocolCode:
+    """One item of the Scheduled Protocol Code Sequence (0040,0008): a coded protocol."""
 
-    Values are validated against their VRs when the instance is built.
+    value: str
+    scheme: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """Patient, study and requested procedure, from the worklist or from the technician.
+
+    Values are validated against their VRs when the instance is built. The requested
+    procedure fields come from a Modality Worklist item (PS3.4 K.6.1) and go into the
+    image's Request Attributes Sequence (PS3.17 Annex J; ``dicom-dx.md`` section 6).
+
+    Parameters
+    ----------
+    requested_procedure_id : str
+        Requested Procedure ID (0040,1001).
+    requested_procedure_description : str
+        Requested Procedure Description (0032,1060).
+    scheduled_procedure_step_id : str
+        Scheduled Procedure Step ID (0040,0009).
+    scheduled_procedure_step_description : str
+        Scheduled Procedure Step Description (0040,0007).
+    scheduled_protocol_codes : tuple of ProtocolCode
+        Scheduled Protocol Code Sequence (0040,0008).
+    scheduled_station_ae : str
+        Scheduled Station AE Title (0040,0001).
+    scheduled_start : str
+        Scheduled Procedure Step Start Date and Time, ``YYYYMMDDHHMMSS`` (or a prefix).
+    modality : str
+        Modality the step is scheduled on.
     """
 
     patient_name: str
@@ -50,6 +81,14 @@ class StudyContext:
     study_description: str = ""
     study_id: str = "1"
     referring_physician_name: str = ""
+    requested_procedure_id: str = ""
+    requested_procedure_description: str = ""
+    scheduled_procedure_step_id: str = ""
+    scheduled_procedure_step_description: str = ""
+    scheduled_protocol_codes: tuple[ProtocolCode, ...] = ()
+    scheduled_station_ae: str = ""
+    scheduled_start: str = ""
+    modality: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .tls import TlsConfig
+
 __all__ = ["Destination"]
 
 
@@ -26,6 +28,10 @@ class Destination:
         reply, and network inactivity.
     max_pdu : int
         Largest PDU we accept from the peer (bytes; 0 = no limit).
+    tls : TlsConfig or None
+        Use DICOM over TLS (PS3.15 B.9) with these certificates.
+    commitment : bool
+        Ask the peer to commit each stored instance (Storage Commitment Push Model, PS3.4 J).
     """
 
     host: str
@@ -37,6 +43,8 @@ class Destination:
     dimse_s: float = 60.0
     network_s: float = 60.0
     max_pdu: int = 131072
+    tls: TlsConfig | None = None
+    commitment: bool = False
 
     def __post_init__(self) -> None:
         problems = []

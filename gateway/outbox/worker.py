@@ -1,0 +1,249 @@
+"""One delivery worker per destination: C-STORE what is due, ask for commitment, back off.
+
+A worker owns one :class:`~panelgate.gateway.pacs.session.StoreSession` (one association,
+reused across instances, PS3.7 one outstanding request). Every reply is classified
+(:func:`~panelgate.gateway.pacs.status.classify`): success and warning move the instance to
+``sent``; retry (no status, abort, timeout, ``0xA7xx``) returns it to ``pending`` with
+exponential backoff and jitter; failure sends it to ``failed`` with the reason. With Storage
+Commitment on, sent instances are batched into N-ACTIONs whose Transaction UID is persisted
+in their records before the request goes out, and re-requested when no result arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydicom.uid import generate_uid
+
+from panelgate.gateway.errors import DeliveryError, OutboxError
+from panelgate.gateway.pacs.audit import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditTrail
+from panelgate.gateway.pacs.destination import Destination
+from panelgate.gateway.pacs.session import StoreSession
+from panelgate.gateway.pacs.status import Outcome
+
+from .policy import RetryPolicy
+from .record import Record, State
+from .spool import Outbox
+
+__all__ = ["DestinationWorker"]
+
+_log = logging.getLogger(__name__)
+
+
+class DestinationWorker:
+    """Delivers the outbox's instances to one destination, in a thread or step by step.
+
+    Parameters
+    ----------
+    outbox : Outbox
+        The spool.
+    name : str
+        Destination name in the outbox.
+    destination : Destination
+        The peer.
+    policy : RetryPolicy
+        Backoff and give-up rule.
+    commit_timeout_s : float
+        Ask again for commitment when no result came within this many seconds.
+    batch : int
+        Instances taken per round (and per N-ACTION).
+    poll_s : float
+        Longest sleep between looks at the spool (other processes may queue instances).
+    idle_close_s : float
+        Release the association after this long without work.
+    rng : random.Random, optional
+        Source of the backoff jitter.
+    audit : AuditTrail, optional
+        Where transfers are recorded.
+    on_event_report : callable, optional
+        Handler for commitment results arriving on our own association.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        name: str,
+        destination: Destination,
+        policy: RetryPolicy,
+        *,
+        commit_timeout_s: float = 60.0,
+        batch: int = 32,
+        poll_s: float = 0.5,
+        idle_close_s: float = 5.0,
+        rng: random.Random | None = None,
+        audit: AuditTrail | None = None,
+        on_event_report: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.name = name
+        self.destination = destination
+        self.policy = policy
+        self.commit_timeout_s = commit_timeout_s
+        self.batch = batch
+        self.poll_s = poll_s
+        self.idle_close_s = idle_close_s
+        self._rng = rng or random.Random()
+        self._audit = audit or AuditTrail(None)
+        self._session = StoreSession(destination, on_event_report)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_work = time.monotonic()
+        self._refusals = 0  # association failures in a row
+        self._blocked_until = 0.0  # no new association before this time.time()
+
+    # -- thread control ----------------------------------------------------------------
+
+    def start(self) -> DestinationWorker:
+        """Run :meth:`run_once` in a background thread until :meth:`stop`."""
+        self._thread = threading.Thread(target=self._run, name=f"outbox-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """Look at the spool now (called after queuing)."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Finish the instance under way, then stop and release the association."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._session.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except OutboxError as exc:  # e.g. a record changed by `outbox purge` meanwhile
+                _log.warning("outbox worker %s: %s", self.name, exc)
+                worked = 0
+            except Exception:  # keep delivering; the next round retries
+                _log.exception("outbox worker %s failed a round", self.name)
+                worked = 0
+            if worked == 0:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+
+    # -- one round ---------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Send what is due and request commitment; return the number of actions taken."""
+        done = self._send_due() + self._request_commitment()
+        if done:
+            self._last_work = time.monotonic()
+        elif self._session.is_open and time.monotonic() - self._last_work > self.idle_close_s:
+            self._session.close()
+        return done
+
+    def _send_due(self) -> int:
+        if not self._session.is_open and time.time() < self._blocked_until:
+            return 0  # the destination itself is backing off
+        due = self.outbox.due(self.name, self.batch)
+        if not due:
+            return 0
+        try:
+            self._session.ensure({(r.sop_class_uid, r.transfer_syntax) for r in due})
+        except DeliveryError as exc:
+            # Back off the destination as a whole, not only these instances: a PACS that is
+            # down is not asked again for each instance that becomes due.
+            self._refusals += 1
+            self._blocked_until = time.time() + self.policy.delay_s(self._refusals, self._rng)
+            _log.warning("cannot deliver to %s: %s", self.name, exc)
+            for record in due:
+                self._attempt_failed(record, str(exc), retryable=exc.retryable)
+            self._audit_transfer([r.sop_instance_uid for r in due], SERIOUS_FAILURE, str(exc))
+            return 0
+        self._refusals = 0
+        sent, problems = [], []
+        for record in due:
+            if self._stop.is_set():
+                break
+            inflight = self.outbox.move(record, State.INFLIGHT)
+            path = self.outbox.object_path(record.sop_instance_uid)
+            if not path.exists():
+                self.outbox.move(inflight, State.FAILED, reason="spooled file is missing")
+                continue
+            outcome, text = self._session.send(path, record.sop_class_uid, record.transfer_syntax)
+            _log.info("C-STORE %s to %s: %s", record.sop_instance_uid, self.name, text)
+            if outcome in (Outcome.SUCCESS, Outcome.WARNING):
+                reason = text if outcome is Outcome.WARNING else ""
+                self.outbox.move(inflight, State.SENT, reason=reason, transaction_uid="")
+                sent.append(record.sop_instance_uid)
+            else:
+                self._attempt_failed(inflight, text, retryable=outcome is Outcome.RETRY)
+                problems.append(record.sop_instance_uid)
+        if sent:
+            self._audit_transfer(sent, SUCCESS, "stored")
+        if problems:
+            self._audit_transfer(problems, MINOR_FAILURE, "not stored")
+        return len(sent) + len(problems)
+
+    def _request_commitment(self) -> int:
+        if not self.destination.commitment:
+            return 0
+        now = time.time()
+        waiting = [
+            r
+            for r in self.outbox.records(self.name, State.SENT)
+            if not r.transaction_uid or now - r.commit_requested_at > self.commit_timeout_s
+        ][: self.batch]
+        if not waiting:
+            return 0
+        transaction_uid = generate_uid()
+        for record in waiting:  # persisted before the request: a report can always be matched
+            self.outbox.move(
+                record, State.SENT, transaction_uid=transaction_uid, commit_requested_at=now
+            )
+        refs = [(r.sop_class_uid, r.sop_instance_uid) for r in waiting]
+        try:
+            self._session.request_commitment(transaction_uid, refs)
+        except DeliveryError as exc:
+            _log.warning("storage commitment request to %s failed: %s", self.name, exc)
+            return 0
+        _log.info(
+            "asked %s to commit %d instances (transaction %s)",
+            self.name,
+            len(refs),
+            transaction_uid,
+        )
+        return len(refs)
+
+    def _attempt_failed(self, record: Record, reason: str, *, retryable: bool) -> None:
+        attempts = record.attempts + 1
+        if not retryable:
+            self.outbox.move(record, State.FAILED, attempts=attempts, reason=reason)
+        elif self.policy.gives_up(attempts):
+            self.outbox.move(
+                record,
+                State.FAILED,
+                attempts=attempts,
+                reason=f"gave up after {attempts} attempts: {reason}",
+            )
+        else:
+            delay = self.policy.delay_s(attempts, self._rng)
+            self.outbox.move(
+                record,
+                State.PENDING,
+                attempts=attempts,
+                reason=reason,
+                next_attempt_at=time.time() + delay,
+            )
+
+    def _audit_transfer(self, uids: list[str], outcome: int, detail: str) -> None:
+        self._audit.record(
+            "instances-transferred",
+            outcome=outcome,
+            local_ae=self.destination.calling_ae,
+            remote_ae=self.destination.called_ae,
+            remote_host=self.destination.host,
+            instances=uids,
+            detail=detail,
+            destination=self.name,
+        )

@@ -1,0 +1,216 @@
+"""Modality Performed Procedure Step SCU (PS3.4 Annex F; IHE RAD-6 and RAD-7).
+
+:func:`mpps_in_progress` creates the step (N-CREATE, status ``IN PROGRESS``) when the
+first exposure of a scheduled step starts; :func:`mpps_finish` closes it (N-SET,
+``COMPLETED`` or ``DISCONTINUED``) with the series and images produced and the dose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    ModalityPerformedProcedureStep,
+)
+
+from panelgate.gateway.dicom.context import StudyContext
+from panelgate.gateway.errors import DeliveryError
+
+from .audit import SERIOUS_FAILURE, SUCCESS, AuditTrail
+from .destination import Destination
+from .status import Outcome, classify, describe
+from .store import _association_error
+
+__all__ = ["PerformedImage", "mpps_finish", "mpps_in_progress"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PerformedImage:
+    """An image the step produced, with the technique it was made with.
+
+    Parameters
+    ----------
+    sop_class_uid, sop_instance_uid, series_instance_uid : str
+        Identity of the image.
+    kvp : float or None
+        Peak tube voltage (kV).
+    exposure_uas : float or None
+        Tube current-time product (µAs).
+    exposure_time_ms : float or None
+        Exposure duration (ms).
+    """
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    series_instance_uid: str
+    kvp: float | None = None
+    exposure_uas: float | None = None
+    exposure_time_ms: float | None = None
+
+
+def mpps_in_progress(
+    destination: Destination,
+    study: StudyContext,
+    *,
+    station_ae: str,
+    uid_root: str,
+    audit: AuditTrail | None = None,
+) -> str:
+    """N-CREATE a Performed Procedure Step ``IN PROGRESS`` (PS3.4 F.7.2.1); return its UID.
+
+    Raises
+    ------
+    DeliveryError
+        No association, or the SCP refused the step.
+    """
+    uid = generate_uid(prefix=uid_root)
+    now = dt.datetime.now()
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    sched = Dataset()
+    sched.StudyInstanceUID = study.study_instance_uid or ""
+    sched.ReferencedStudySequence = []
+    sched.AccessionNumber = study.accession_number
+    sched.RequestedProcedureID = study.requested_procedure_id
+    sched.RequestedProcedureDescription = study.requested_procedure_description
+    sched.ScheduledProcedureStepID = study.scheduled_procedure_step_id
+    sched.ScheduledProcedureStepDescription = study.scheduled_procedure_step_description
+    sched.ScheduledProtocolCodeSequence = []
+    ds.ScheduledStepAttributesSequence = [sched]
+    ds.PatientName = study.patient_name
+    ds.PatientID = study.patient_id
+    ds.PatientBirthDate = study.patient_birth_date
+    ds.PatientSex = study.patient_sex
+    ds.ReferencedPatientSequence = []
+    ds.PerformedProcedureStepID = uid.rsplit(".", 1)[-1][-16:]
+    ds.PerformedStationAETitle = station_ae
+    ds.PerformedStationName = ""
+    ds.PerformedLocation = ""
+    ds.PerformedProcedureStepStartDate = now.strftime("%Y%m%d")
+    ds.PerformedProcedureStepStartTime = now.strftime("%H%M%S")
+    ds.PerformedProcedureStepStatus = "IN PROGRESS"
+    ds.PerformedProcedureStepDescription = study.scheduled_procedure_step_description
+    ds.PerformedProcedureTypeDescription = ""
+    ds.ProcedureCodeSequence = []
+    ds.PerformedProcedureStepEndDate = ""
+    ds.PerformedProcedureStepEndTime = ""
+    ds.Modality = study.modality or "DX"
+    ds.StudyID = study.study_id
+    ds.PerformedProtocolCodeSequence = []
+    ds.PerformedSeriesSequence = []
+    _request(destination, "N-CREATE", ds, uid, audit)
+    return uid
+
+
+def mpps_finish(
+    destination: Destination,
+    mpps_uid: str,
+    images: Sequence[PerformedImage],
+    *,
+    discontinued: bool = False,
+    audit: AuditTrail | None = None,
+) -> None:
+    """N-SET the step ``COMPLETED`` or ``DISCONTINUED`` with its images and dose (PS3.4 F.7.2.2).
+
+    Raises
+    ------
+    DeliveryError
+        No association, or the SCP refused the update.
+    """
+    now = dt.datetime.now()
+    ds = Dataset()
+    ds.PerformedProcedureStepStatus = "DISCONTINUED" if discontinued else "COMPLETED"
+    ds.PerformedProcedureStepEndDate = now.strftime("%Y%m%d")
+    ds.PerformedProcedureStepEndTime = now.strftime("%H%M%S")
+    series: dict[str, list[PerformedImage]] = {}
+    for image in images:
+        series.setdefault(image.series_instance_uid, []).append(image)
+    items = []
+    for series_uid, members in series.items():
+        item = Dataset()
+        item.SeriesInstanceUID = series_uid
+        item.PerformingPhysicianName = ""
+        item.OperatorsName = ""
+        item.ProtocolName = "panelgate"
+        item.SeriesDescription = ""
+        item.RetrieveAETitle = ""
+        refs = []
+        for image in members:
+            ref = Dataset()
+            ref.ReferencedSOPClassUID = image.sop_class_uid
+            ref.ReferencedSOPInstanceUID = image.sop_instance_uid
+            refs.append(ref)
+        item.ReferencedImageSequence = refs
+        item.ReferencedNonImageCompositeSOPInstanceSequence = []
+        items.append(item)
+    ds.PerformedSeriesSequence = items
+    # Radiation Dose: one Exposure Dose Sequence item per exposure (PS3.3 C.4.16)
+    doses = []
+    for image in images:
+        dose = Dataset()
+        if image.kvp is not None:
+            dose.KVP = f"{image.kvp:.1f}"
+        if image.exposure_uas is not None:
+            dose.ExposureInuAs = str(round(image.exposure_uas))
+        if image.exposure_time_ms is not None:
+            dose.ExposureTime = str(round(image.exposure_time_ms))
+        doses.append(dose)
+    ds.ExposureDoseSequence = doses
+    _request(destination, "N-SET", ds, mpps_uid, audit)
+
+
+def _request(
+    destination: Destination, kind: str, ds: Dataset, uid: str, audit: AuditTrail | None
+) -> None:
+    ae = AE(ae_title=destination.calling_ae)
+    ae.add_requested_context(ModalityPerformedProcedureStep)
+    ae.connection_timeout = destination.connect_s
+    ae.acse_timeout = destination.acse_s
+    ae.dimse_timeout = destination.dimse_s
+    ae.network_timeout = destination.network_s
+    kwargs: dict[str, Any] = {}
+    if destination.tls is not None:
+        kwargs["tls_args"] = (destination.tls.client_context(), destination.host)
+    connected: list[bool] = []
+    assoc = ae.associate(
+        destination.host,
+        destination.port,
+        ae_title=destination.called_ae,
+        evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.append(True))],
+        **kwargs,
+    )
+    if not assoc.is_established:
+        raise _association_error(assoc, destination, tcp_connected=bool(connected))
+    try:
+        if kind == "N-CREATE":
+            status, _reply = assoc.send_n_create(ds, ModalityPerformedProcedureStep, uid)
+        else:
+            status, _reply = assoc.send_n_set(ds, ModalityPerformedProcedureStep, uid)
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    outcome = classify(status)
+    (audit or AuditTrail(None)).record(
+        "procedure-step",
+        outcome=SUCCESS if outcome in (Outcome.SUCCESS, Outcome.WARNING) else SERIOUS_FAILURE,
+        local_ae=destination.calling_ae,
+        remote_ae=destination.called_ae,
+        remote_host=destination.host,
+        detail=f"{kind} {ds.PerformedProcedureStepStatus}",
+        mpps_uid=uid,
+    )
+    if outcome not in (Outcome.SUCCESS, Outcome.WARNING):
+        raise DeliveryError(
+            f"MPPS {kind} to {destination} failed: {describe(status)}",
+            retryable=outcome is Outcome.RETRY,
+        )
+    _log.info("MPPS %s %s: %s", kind, uid, describe(status))

@@ -1,0 +1,207 @@
+"""One reusable association to a destination: C-STORE (PS3.4 B) and commitment N-ACTION (J).
+
+A session proposes, for every SOP class it must send, one presentation context per
+compressed transfer syntax in use plus one with the uncompressed little-endian syntaxes, so
+that the peer can refuse compression and still accept the instance. When the peer accepted
+only uncompressed syntaxes for a compressed file, the session decompresses it and sends it
+uncompressed itself (pynetdicom does not transcode). The association stays open across
+instances and is reopened when it is lost or needs contexts it was not opened with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE, evt
+from pynetdicom.presentation import build_context
+from pynetdicom.sop_class import StorageCommitmentPushModel  # type: ignore[attr-defined]
+
+from panelgate.gateway.errors import DeliveryError
+
+from .commit import STORAGE_COMMITMENT_INSTANCE, commitment_request
+from .destination import Destination
+from .status import Outcome, classify, describe
+from .store import _association_error
+
+__all__ = ["StoreSession"]
+
+_log = logging.getLogger(__name__)
+
+_UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+
+
+class StoreSession:
+    """An association to one destination, opened on demand and reused.
+
+    Parameters
+    ----------
+    destination : Destination
+        The peer, its timeouts, TLS and whether it commits.
+    on_event_report : callable, optional
+        Handler for an N-EVENT-REPORT arriving on this association (a PACS may send the
+        commitment result there instead of on a new association); pynetdicom event handler
+        signature, returns a status.
+    """
+
+    def __init__(
+        self, destination: Destination, on_event_report: Callable[[Any], Any] | None = None
+    ) -> None:
+        self.destination = destination
+        self._on_event_report = on_event_report
+        self._assoc: Any = None
+        self._proposed: set[tuple[str, str]] = set()
+
+    @property
+    def is_open(self) -> bool:
+        """True while the association is established."""
+        return self._assoc is not None and bool(self._assoc.is_established)
+
+    def ensure(self, needs: Iterable[tuple[str, str]]) -> None:
+        """Have an association that covers ``needs`` (pairs of SOP class and transfer syntax).
+
+        Raises
+        ------
+        DeliveryError
+            No association (peer down, rejected, aborted); ``retryable`` says whether to retry.
+        """
+        needed = set(needs)
+        if self.is_open and needed <= self._proposed:
+            return
+        self.close()
+        self._open(needed | self._proposed)
+
+    def send(self, path: Path, sop_class: str, transfer_syntax: str) -> tuple[Outcome, str]:
+        """C-STORE one Part-10 file; return the classified outcome and the status text.
+
+        The association must cover ``(sop_class, transfer_syntax)`` (see :meth:`ensure`).
+        A lost association is :attr:`Outcome.RETRY`, never success.
+        """
+        if not self.is_open:
+            return Outcome.RETRY, "association lost"
+        accepted = self._accepted_syntaxes(sop_class)
+        try:
+            if transfer_syntax in accepted:
+                status = self._assoc.send_c_store(Path(path))
+            elif accepted & set(_UNCOMPRESSED):
+                # Decompress ourselves, or let pynetdicom convert between uncompressed syntaxes.
+                ds = dcmread(path)
+                if UID(transfer_syntax).is_compressed:
+                    _log.info("%s accepts only uncompressed: decompressing", self.destination)
+                    ds.decompress(generate_instance_uid=False)  # same instance, re-encoded
+                status = self._assoc.send_c_store(ds)
+            else:
+                return Outcome.FAIL, (
+                    f"{self.destination} accepted no presentation context for SOP class "
+                    f"{sop_class} in {UID(transfer_syntax).name} or uncompressed"
+                )
+        except RuntimeError:
+            self.close()
+            return Outcome.RETRY, "association lost during the C-STORE"
+        outcome = classify(status)
+        if not self._assoc.is_established:  # aborted after a timeout: reopen next time
+            self._assoc = None
+            self._proposed = set()
+        return outcome, describe(status)
+
+    def request_commitment(
+        self, transaction_uid: str, instances: Sequence[tuple[str, str]]
+    ) -> None:
+        """Send the Storage Commitment N-ACTION (PS3.4 J.3.2); the result comes later.
+
+        Raises
+        ------
+        DeliveryError
+            No association, or the peer did not acknowledge the request with success.
+        """
+        self.ensure({(StorageCommitmentPushModel, ExplicitVRLittleEndian)})
+        try:
+            status, _reply = self._assoc.send_n_action(
+                commitment_request(transaction_uid, instances),
+                1,
+                StorageCommitmentPushModel,
+                STORAGE_COMMITMENT_INSTANCE,
+            )
+        except (RuntimeError, ValueError) as exc:
+            self.close()
+            raise DeliveryError(
+                f"{self.destination}: storage commitment request failed: {exc}", retryable=True
+            ) from exc
+        outcome = classify(status)
+        if outcome not in (Outcome.SUCCESS, Outcome.WARNING):
+            raise DeliveryError(
+                f"{self.destination} did not accept the storage commitment request: "
+                f"{describe(status)}",
+                retryable=outcome is Outcome.RETRY,
+            )
+
+    def close(self) -> None:
+        """Release the association (abort it when the release fails)."""
+        assoc, self._assoc = self._assoc, None
+        self._proposed = set()
+        if assoc is not None and assoc.is_established:
+            assoc.release()
+            if assoc.is_established:
+                assoc.abort()
+
+    def __enter__(self) -> StoreSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _accepted_syntaxes(self, sop_class: str) -> set[str]:
+        return {
+            str(cx.transfer_syntax[0])
+            for cx in self._assoc.accepted_contexts
+            if cx.abstract_syntax == sop_class
+        }
+
+    def _open(self, needed: set[tuple[str, str]]) -> None:
+        dest = self.destination
+        if dest.commitment:
+            needed = needed | {(StorageCommitmentPushModel, ExplicitVRLittleEndian)}
+        by_class: dict[str, set[str]] = {}
+        for sop_class, syntax in needed:
+            by_class.setdefault(sop_class, set()).add(syntax)
+        contexts: list[Any] = []
+        for sop_class, syntaxes in sorted(by_class.items()):
+            # One syntax per context: the peer then accepts or refuses each one, and an
+            # exact match lets pynetdicom stream the file as it is.
+            compressed = sorted(s for s in syntaxes if s not in _UNCOMPRESSED)
+            contexts.extend(build_context(sop_class, [s]) for s in [*compressed, *_UNCOMPRESSED])
+        if len(contexts) > 128:
+            raise DeliveryError(
+                f"{dest}: {len(contexts)} presentation contexts needed, 128 at most",
+                retryable=False,
+            )
+        ae = AE(ae_title=dest.calling_ae)
+        ae.connection_timeout = dest.connect_s
+        ae.acse_timeout = dest.acse_s
+        ae.dimse_timeout = dest.dimse_s
+        ae.network_timeout = dest.network_s
+        connected: list[bool] = []
+        handlers: list[Any] = [(evt.EVT_CONN_OPEN, lambda _event: connected.append(True))]
+        if self._on_event_report is not None:
+            handlers.append((evt.EVT_N_EVENT_REPORT, self._on_event_report))
+        kwargs: dict[str, Any] = {}
+        if dest.tls is not None:
+            kwargs["tls_args"] = (dest.tls.client_context(), dest.host)
+        assoc = ae.associate(
+            dest.host,
+            dest.port,
+            contexts=contexts,
+            ae_title=dest.called_ae,
+            max_pdu=dest.max_pdu,
+            evt_handlers=handlers,
+            **kwargs,
+        )
+        if not assoc.is_established:
+            raise _association_error(assoc, dest, tcp_connected=bool(connected))
+        self._assoc = assoc
+        self._proposed = set(needed)
+        _log.info("association to %s established (%d contexts)", dest, len(contexts))
