@@ -6,6 +6,7 @@ fails instead of being skipped.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import os
 import socket
@@ -13,10 +14,20 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
+import pydicom
 import pytest
 
 from panelgate.acquisition.config import CalibrationConfig, Config
 from panelgate.acquisition.demo import run_demo
+from panelgate.drivers import DetectorInfo, FrameMeta, ReadoutMode
+from panelgate.gateway.dicom import (
+    Provenance,
+    StudyContext,
+    Technique,
+    build_dx_for_presentation,
+    histogram_window,
+)
 from panelgate.simulators import PanelSpec, SimulatedDetector
 
 REQUIRE_PEERS = os.environ.get("PANELGATE_REQUIRE_PEERS") == "1"
@@ -135,3 +146,34 @@ def small_demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     config = Config(calibration=CalibrationConfig(dark_frames=4, flood_frames=4))
     detector = SimulatedDetector(PanelSpec(width=256, height=256), seed=11)
     return run_demo(out, config, detector=detector)
+
+
+DX_DETECTOR = DetectorInfo(
+    serial="SN-7", model="M", manufacturer="Acme", firmware="1.2", pixel_pitch_mm=0.139
+)
+DX_PROVENANCE = Provenance(
+    "abc123", dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), 100.0, "0.1.0"
+)
+
+
+def make_dx(seed: int = 0, size: int = 64, patient: str = "Doe^Jane") -> pydicom.Dataset:
+    """A valid DX For Presentation dataset with seeded pixels."""
+    pixels = np.random.default_rng(seed).integers(100, 40000, (size, size), dtype=np.uint16)
+    meta = FrameMeta(
+        frame_id=seed, t_mono_s=0.0, mode=ReadoutMode(size, size), serial="SN-7", temp_c=30.0
+    )
+    return build_dx_for_presentation(
+        pixels,
+        study=StudyContext(patient_name=patient, patient_id="PID-SECRET-1"),
+        technique=Technique(kvp=81.0, exposure_uas=3200.0, exposure_time_ms=12.5),
+        detector=DX_DETECTOR,
+        frame=meta,
+        provenance=DX_PROVENANCE,
+        window=histogram_window(pixels),
+    )
+
+
+@pytest.fixture
+def dx() -> Callable[..., pydicom.Dataset]:
+    """``dx(seed=0, size=64)`` builds a small DX For Presentation dataset."""
+    return make_dx
