@@ -19,10 +19,12 @@ from pydicom.dataset import Dataset
 from panelgate.calibration import (
     CalibrationMismatch,
     CalibrationSet,
+    DarkMap,
+    FloodLevel,
     FrameAverager,
+    ValidityStatus,
+    build_calibration,
     correct,
-    defect_map,
-    gain_map,
 )
 from panelgate.drivers import Detector, DetectorInfo, Frame, ReadoutMode
 from panelgate.gateway.dicom import (
@@ -106,20 +108,25 @@ class Pipeline:
     def calibrate(
         self, darks: FrameAverager, floods: FrameAverager, temp_c: float
     ) -> CalibrationSet:
-        """Build dark, gain and defect maps from averaged dark and flood frames."""
-        dark = darks.mean()
-        flood = floods.mean()
-        full_scale = 2**self.info.bits_stored - 1
-        return CalibrationSet(
-            serial=self.info.serial,
+        """Build dark, gain and defect maps from averaged dark and one level of flood frames.
+
+        Single-point gain, ASTM E2597 defect classes, directional defect replacement; the
+        multi-point run is :func:`panelgate.acquisition.calrun.run_calibration`.
+        """
+        dark = DarkMap(
+            mean=darks.mean(),
+            std=darks.std(),
             mode_key=self.detector.mode.key,
-            dark=dark,
-            gain=gain_map(flood, dark),
-            defects=defect_map(dark, darks.std(), flood, full_scale),
-            pedestal_counts=self.config.calibration.pedestal_counts,
             temp_c=temp_c,
-            n_dark=darks.count,
-            n_flood=floods.count,
+            n_frames=darks.count,
+        )
+        flood = FloodLevel(self.config.calibration.flood_air_kerma_ugy, floods.mean(), floods.count)
+        return build_calibration(
+            dark,
+            [flood],
+            serial=self.info.serial,
+            full_scale=2**self.info.bits_stored - 1,
+            pedestal_counts=self.config.calibration.pedestal_counts,
         )
 
     def correct(self, frame: Frame, calibration: CalibrationSet) -> Corrected:
@@ -129,6 +136,14 @@ class Pipeline:
                 f"calibration set {calibration.set_id} belongs to detector {calibration.serial}, "
                 f"the frame comes from {frame.meta.serial}"
             )
+        if frame.meta.mode.key != calibration.mode_key:
+            raise CalibrationMismatch(
+                f"calibration set {calibration.set_id} is for readout mode "
+                f"{calibration.mode_key}, the frame was read in {frame.meta.mode.key}"
+            )
+        validity = calibration.validity(frame.meta.serial, frame.meta.mode.key, frame.meta.temp_c)
+        if validity.status is ValidityStatus.STALE:
+            _log.warning("calibration set %s is %s", calibration.set_id, validity)
         pixels = correct(frame.pixels, calibration, full_scale=2**self.info.bits_stored - 1)
         return Corrected(pixels, frame, calibration)
 

@@ -1,27 +1,72 @@
-"""Dark (offset), gain and defect maps, and the numba correction kernel.
+"""Dark (offset), gain and defect maps, their store, and the numba correction kernels.
 
 Imports only panelgate.drivers.
 """
 
 import logging
 
-from .calset import CalibrationSet, DefectFlag
+from .build import FloodLevel, build_calibration
+from .calset import CalibrationSet, DefectFlag, PiecewiseGain, Replacement
 from .correct import Engine, correct
-from .errors import CalibrationError, CalibrationMismatch
+from .dark import (
+    DEFAULT_DARK_FRAMES,
+    DarkAccumulator,
+    DarkMap,
+    Validity,
+    ValidityRules,
+    ValidityStatus,
+    check_validity,
+    update_dark,
+)
+from .defects import DefectThresholds, classify_defects, defects_for_mode
+from .errors import (
+    CalibrationCorrupt,
+    CalibrationError,
+    CalibrationFormatError,
+    CalibrationMismatch,
+    CalibrationNotFound,
+)
+from .gain import multipoint_gain
 from .kernel import warm_up
 from .maps import FrameAverager, defect_map, gain_map, local_mean
+from .qc import Uniformity, fixed_pattern_cv, tg150_uniformity
+from .store import CalibrationStore, StoredSet
 
 __all__ = [
+    "DEFAULT_DARK_FRAMES",
+    "CalibrationCorrupt",
     "CalibrationError",
+    "CalibrationFormatError",
     "CalibrationMismatch",
+    "CalibrationNotFound",
     "CalibrationSet",
+    "CalibrationStore",
+    "DarkAccumulator",
+    "DarkMap",
     "DefectFlag",
+    "DefectThresholds",
     "Engine",
+    "FloodLevel",
     "FrameAverager",
+    "PiecewiseGain",
+    "Replacement",
+    "StoredSet",
+    "Uniformity",
+    "Validity",
+    "ValidityRules",
+    "ValidityStatus",
+    "build_calibration",
+    "check_validity",
+    "classify_defects",
     "correct",
     "defect_map",
+    "defects_for_mode",
+    "fixed_pattern_cv",
     "gain_map",
     "local_mean",
+    "multipoint_gain",
+    "tg150_uniformity",
+    "update_dark",
     "warm_up",
 ]
 

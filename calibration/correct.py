@@ -10,14 +10,18 @@ import numpy.typing as npt
 
 from .calset import CalibrationSet
 from .errors import CalibrationMismatch
-from .kernel import correct_kernel
-from .reference import correct_reference
+from .kernel import correct_kernel, correct_pwl_kernel
+from .reference import correct_pwl_reference, correct_reference
 
 __all__ = ["Engine", "correct"]
 
 Engine = Literal["numba", "numpy"]
 
 _ENGINES: dict[str, Callable[..., None]] = {"numba": correct_kernel, "numpy": correct_reference}
+_PWL_ENGINES: dict[str, Callable[..., None]] = {
+    "numba": correct_pwl_kernel,
+    "numpy": correct_pwl_reference,
+}
 
 
 def correct(
@@ -29,6 +33,10 @@ def correct(
     engine: Engine = "numba",
 ) -> npt.NDArray[np.uint16]:
     """Apply offset, gain and defect correction to one raw frame.
+
+    A set with a multi-point gain (``calset.pwl``) or the directional replacement rule
+    runs ``correct_pwl_kernel``; a plain single-point set with the mean rule runs
+    ``correct_kernel``. Formulas: :mod:`panelgate.calibration.reference`.
 
     Parameters
     ----------
@@ -72,6 +80,23 @@ def correct(
     except KeyError:
         raise ValueError(f"engine must be one of {sorted(_ENGINES)}, got {engine!r}") from None
     rows, cols = calset.defect_rows_cols
+    if calset.pwl is not None or calset.replacement != "mean":
+        breaks, slopes, knots = calset.kernel_gain
+        _PWL_ENGINES[engine](
+            raw,
+            calset.dark,
+            breaks,
+            slopes,
+            knots,
+            calset.defects,
+            rows,
+            cols,
+            float(calset.pedestal_counts),
+            int(full_scale),
+            calset.replacement == "directional",
+            out,
+        )
+        return out
     kernel(
         raw,
         calset.dark,

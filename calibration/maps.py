@@ -9,13 +9,22 @@ the temporal σ in darks is above 6 × the panel's median σ.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
 from .calset import DefectFlag
 from .errors import CalibrationError
+from .stats import panel_median
 
-__all__ = ["FrameAverager", "defect_map", "gain_map", "local_mean"]
+__all__ = [
+    "FrameAverager",
+    "defect_map",
+    "gain_map",
+    "local_mean",
+    "masked_local_mean",
+    "panel_median",
+]
 
 OVER_RESPONSE = 1.3
 UNDER_RESPONSE = 0.6
@@ -66,26 +75,76 @@ class FrameAverager:
         return np.sqrt(var).astype(np.float32)
 
 
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _box_sum(  # pragma: no cover - compiled
+    image: npt.NDArray[np.float64], r: int, out: npt.NDArray[np.float64]
+) -> None:
+    """Sum over the (2r+1)² window inside the image: running sums along rows, then columns."""
+    h, w = image.shape
+    rows = np.empty((h, w), dtype=np.float64)
+    for y in numba.prange(h):
+        acc = 0.0
+        for x in range(min(r, w)):
+            acc += image[y, x]
+        for x in range(w):
+            if x + r < w:
+                acc += image[y, x + r]
+            if x - r - 1 >= 0:
+                acc -= image[y, x - r - 1]
+            rows[y, x] = acc
+    # Columns in blocks of 64, walking down the rows: cache-friendly running sums.
+    n_blocks = (w + 63) // 64
+    for b in numba.prange(n_blocks):
+        x0 = b * 64
+        x1 = min(w, x0 + 64)
+        col_acc = np.zeros(x1 - x0, dtype=np.float64)
+        for y in range(min(r, h)):
+            for x in range(x0, x1):
+                col_acc[x - x0] += rows[y, x]
+        for y in range(h):
+            for x in range(x0, x1):
+                if y + r < h:
+                    col_acc[x - x0] += rows[y + r, x]
+                if y - r - 1 >= 0:
+                    col_acc[x - x0] -= rows[y - r - 1, x]
+                out[y, x] = col_acc[x - x0]
+
+
 def local_mean(
     image: npt.NDArray[np.floating], window_px: int = LOCAL_WINDOW_PX
 ) -> npt.NDArray[np.float64]:
     """Mean over a square window centred on each pixel (edges use the part inside the image).
 
-    Computed from an integral image, so its cost does not depend on ``window_px``.
+    Running sums (a separable box filter), so its cost does not depend on ``window_px``.
     """
     if window_px < 1 or window_px % 2 == 0:
         raise ValueError(f"window_px must be a positive odd number, got {window_px}")
     h, w = image.shape
     r = window_px // 2
-    integral = np.zeros((h + 1, w + 1), dtype=np.float64)
-    np.cumsum(np.cumsum(image, axis=0, dtype=np.float64), axis=1, out=integral[1:, 1:])
-    y0 = np.clip(np.arange(h) - r, 0, h)
-    y1 = np.clip(np.arange(h) + r + 1, 0, h)
-    x0 = np.clip(np.arange(w) - r, 0, w)
-    x1 = np.clip(np.arange(w) + r + 1, 0, w)
-    total = integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0] + integral[y0][:, x0]
-    area = np.outer(y1 - y0, x1 - x0)
-    return total / area
+    total = np.empty((h, w), dtype=np.float64)
+    _box_sum(np.ascontiguousarray(image, dtype=np.float64), r, total)
+    ys, xs = np.arange(h), np.arange(w)
+    count_y = np.minimum(ys + r + 1, h) - np.maximum(ys - r, 0)
+    count_x = np.minimum(xs + r + 1, w) - np.maximum(xs - r, 0)
+    total /= np.outer(count_y, count_x)
+    return total
+
+
+def masked_local_mean(
+    image: npt.NDArray[np.floating],
+    good: npt.NDArray[np.bool_],
+    window_px: int = LOCAL_WINDOW_PX,
+) -> npt.NDArray[np.float64]:
+    """Mean of the ``good`` pixels in a square window centred on each pixel.
+
+    Defective pixels do not pull their neighbours' reference; a window with no good pixel
+    gives NaN.
+    """
+    values = np.where(good, image, 0.0)
+    total = local_mean(values, window_px)
+    share = local_mean(good.astype(np.float64), window_px)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(share > 0, total / np.where(share > 0, share, 1.0), np.nan)
 
 
 def gain_map(

@@ -7,7 +7,7 @@ import logging
 
 from .detector import Fault, SimulatedDetector
 from .panel import DefectClass, PanelModel, PanelSpec, PanelTruth
-from .phantom import flat_field, step_wedge_line_pairs
+from .phantom import chest, flat_field, step_wedge_line_pairs
 
 __all__ = [
     "DefectClass",
@@ -16,6 +16,7 @@ __all__ = [
     "PanelSpec",
     "PanelTruth",
     "SimulatedDetector",
+    "chest",
     "flat_field",
     "step_wedge_line_pairs",
 ]

@@ -4,6 +4,14 @@ The detector runs in-process: a trigger starts a readout thread that integrates 
 dose was delivered with :meth:`SimulatedDetector.irradiate` (as the generator would
 during the integration window) and hands the frame over after the readout time.
 Faults can be injected to exercise the error paths of everything above it.
+
+Exposure timing: after ``trigger()`` the panel integrates for the mode's ``exposure_s``
+(the integration window) and then reads out for ``readout_s``. In AED mode (automatic
+exposure detection, ``aed=True``) ``trigger()`` only starts watching for dose: integration
+begins when :meth:`SimulatedDetector.irradiate` delivers it, as on a panel without a
+generator interface; with no dose the frame never comes and ``read_frame`` times out.
+The panel temperature ``temp_c`` (settable, reported in every frame) drives the offset
+drift of the :class:`PanelModel`.
 """
 
 from __future__ import annotations
@@ -58,7 +66,9 @@ class SimulatedDetector(Detector):
     readout_s : float
         Simulated readout time after the integration window, in seconds.
     temp_c : float
-        Panel temperature it reports, in degrees Celsius.
+        Panel temperature it reports, in degrees Celsius; the offset drifts with it.
+    aed : bool
+        Automatic exposure detection: integrate when dose arrives, not at the trigger.
     """
 
     def __init__(
@@ -67,13 +77,16 @@ class SimulatedDetector(Detector):
         seed: int = 0,
         readout_s: float = 0.0,
         temp_c: float = 31.5,
+        aed: bool = False,
     ) -> None:
         super().__init__()
         self.spec = spec or PanelSpec()
         self.model = PanelModel(self.spec, seed)
         self.readout_s = readout_s
         self.temp_c = temp_c
+        self.aed = aed
         self.fault = Fault.NONE
+        self._dose_arrived = threading.Event()
         self._pending: _Dose | None = None
         self._frames: queue.Queue[Frame] = queue.Queue(maxsize=1)
         self._cancel = threading.Event()
@@ -82,7 +95,10 @@ class SimulatedDetector(Detector):
 
     @classmethod
     def from_url(cls, url: str) -> SimulatedDetector:
-        """Build a simulated detector from ``sim://[?width=W&height=H&seed=S&serial=X&bits=B]``.
+        """Build a simulated detector from ``sim://[?key=value&...]``.
+
+        Keys: ``width``, ``height``, ``seed``, ``serial``, ``bits`` (14 or 16), ``temp``
+        (panel temperature in °C), ``aed`` (0 or 1), ``readout`` (readout time in s).
 
         Raises
         ------
@@ -93,13 +109,22 @@ class SimulatedDetector(Detector):
         if parts.scheme != "sim" or parts.netloc or parts.path not in ("", "/"):
             raise InvalidSetting(f"not a simulator URL (expected sim://?key=value...): {url!r}")
         params = urllib.parse.parse_qs(parts.query, keep_blank_values=True, strict_parsing=False)
-        known = {"width": int, "height": int, "seed": int, "bits": int, "serial": str}
+        known: dict[str, type] = {
+            "width": int,
+            "height": int,
+            "seed": int,
+            "bits": int,
+            "serial": str,
+            "temp": float,
+            "aed": int,
+            "readout": float,
+        }
         unknown = sorted(set(params) - set(known))
         if unknown:
             raise InvalidSetting(
                 f"unknown simulator parameter(s) {unknown} in {url!r}; known: {sorted(known)}"
             )
-        values: dict[str, int | str] = {}
+        values: dict[str, int | str | float] = {}
         for key, values_list in params.items():
             try:
                 values[key] = known[key](values_list[-1])
@@ -107,7 +132,7 @@ class SimulatedDetector(Detector):
                 raise InvalidSetting(
                     f"simulator parameter {key}={values_list[-1]!r} is not valid in {url!r}"
                 ) from None
-        spec_kwargs: dict[str, int | str] = {}
+        spec_kwargs: dict[str, int | str | float] = {}
         for key, field in (
             ("width", "width"),
             ("height", "height"),
@@ -120,8 +145,17 @@ class SimulatedDetector(Detector):
             spec = PanelSpec(**spec_kwargs)  # type: ignore[arg-type]
         except ValueError as exc:
             raise InvalidSetting(f"{exc} (from {url!r})") from None
-        seed = values.get("seed", 0)
-        return cls(spec, seed=int(seed))
+        readout_s = float(values.get("readout", 0.0))
+        aed = int(values.get("aed", 0))
+        if aed not in (0, 1) or not 0.0 <= readout_s <= 10.0:
+            raise InvalidSetting(f"aed must be 0 or 1 and readout in [0, 10] s in {url!r}")
+        return cls(
+            spec,
+            seed=int(values.get("seed", 0)),
+            readout_s=readout_s,
+            temp_c=float(values.get("temp", 31.5)),
+            aed=bool(aed),
+        )
 
     # -- simulator controls (no real panel has these) ------------------------------------
     def irradiate(
@@ -139,6 +173,7 @@ class SimulatedDetector(Detector):
         if air_kerma_ugy < 0:
             raise InvalidSetting(f"air_kerma_ugy must be >= 0, got {air_kerma_ugy}")
         self._pending = _Dose(air_kerma_ugy, transmission)
+        self._dose_arrived.set()
 
     # -- Detector hooks --------------------------------------------------------------------
     def _do_connect(self) -> DetectorInfo:
@@ -167,10 +202,16 @@ class SimulatedDetector(Detector):
 
     def _do_arm(self) -> None:
         self._drain()
+        if self.aed:
+            self._pending = None
+            self._dose_arrived.clear()
 
     def _do_trigger(self) -> None:
-        dose, self._pending = self._pending, None
         self._cancel.clear()
+        if self.aed:
+            dose = None  # taken when it arrives
+        else:
+            dose, self._pending = self._pending, None
         self._worker = threading.Thread(
             target=self._readout, args=(dose,), name="sim-readout", daemon=True
         )
@@ -195,9 +236,18 @@ class SimulatedDetector(Detector):
     def _readout(self, dose: _Dose | None) -> None:
         mode = self.mode
         fault = self.fault
+        if self.aed:
+            # AED: integration starts when dose is detected; nothing arrives without it.
+            while not self._dose_arrived.wait(0.05):
+                if self._cancel.is_set():
+                    return
+            dose, self._pending = self._pending, None
         deadline = time.monotonic() + mode.exposure_s + self.readout_s
+        temp_c = self.temp_c
         pixels = (
-            self.model.read(dose.air_kerma_ugy, dose.transmission) if dose else self.model.read()
+            self.model.read(dose.air_kerma_ugy, dose.transmission, temp_c=temp_c)
+            if dose
+            else self.model.read(temp_c=temp_c)
         )
         if fault is Fault.NO_FRAME:
             self.fault = Fault.NONE
@@ -210,7 +260,7 @@ class SimulatedDetector(Detector):
             t_mono_s=time.monotonic(),
             mode=mode,
             serial=self.spec.serial,
-            temp_c=self.temp_c,
+            temp_c=temp_c,
             model=self.spec.model,
             firmware="sim-1",
         )

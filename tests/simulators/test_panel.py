@@ -8,6 +8,15 @@ import pytest
 from panelgate.simulators import DefectClass, PanelModel, PanelSpec, step_wedge_line_pairs
 
 SMALL = PanelSpec(width=128, height=96)
+NO_DEFECTS = dict(
+    defect_fraction=0.0,
+    line_defects=0,
+    row_line_defects=0,
+    noisy_fraction=0.0,
+    clusters=0,
+    nonlinear_fraction=0.0,
+    lag_pixel_fraction=0.0,
+)
 
 
 def test_same_seed_same_frames_other_seed_other_panel() -> None:
@@ -24,7 +33,7 @@ def test_truth_maps_are_read_only() -> None:
 
 
 def test_quantum_noise_is_poisson_like() -> None:
-    spec = PanelSpec(width=256, height=256, defect_fraction=0.0, line_defects=0, gain_fpn=0.0)
+    spec = PanelSpec(width=256, height=256, gain_fpn=0.0, **NO_DEFECTS)  # type: ignore[arg-type]
     model = PanelModel(spec, 3)
     a = model.read(4.0).astype(float)
     b = model.read(4.0).astype(float)
@@ -38,9 +47,9 @@ def test_low_dose_pixels_use_exact_poisson() -> None:
     spec = PanelSpec(
         width=128,
         height=128,
-        defect_fraction=0.0,
-        line_defects=0,
+        **NO_DEFECTS,  # type: ignore[arg-type]
         gain_fpn=0.0,
+        nonlinearity_sigma=0.0,
         read_noise_counts=0.0,
         offset_fpn_counts=0.0,
     )

@@ -1,0 +1,197 @@
+"""Calibration runs: which frames to take, in which order, and where the sets are kept.
+
+A run against a detector (``panelgate calibrate --detector``) takes, in this order
+(calibration.md §1–6): ``dark_frames`` darks with the panel settled; for each flood level
+from low to high, one frame discarded (it carries the previous level's lag) and
+``flood_frames`` floods; then one dark right after the last flood, for the lag test. The
+same maps can be built offline from recorded stacks (:func:`calibrate_from_stacks`).
+
+Where the store lives: ``--store DIR`` when given; else ``$PANELGATE_HOME/calibration``
+when ``PANELGATE_HOME`` is set; else ``~/.local/share/panelgate/calibration``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from panelgate.calibration import (
+    DEFAULT_DARK_FRAMES,
+    CalibrationSet,
+    DarkAccumulator,
+    DarkMap,
+    FloodLevel,
+    FrameAverager,
+    build_calibration,
+)
+from panelgate.drivers import Frame
+
+from .errors import UsageError
+
+__all__ = [
+    "CalibrationPlan",
+    "Progress",
+    "calibrate_from_stacks",
+    "default_store_dir",
+    "measure_dark",
+    "measure_floods",
+    "run_calibration",
+]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)`` after every frame."""
+
+Expose = Callable[[float], Frame]
+"""Takes one frame at an air kerma in µGy (0 = dark)."""
+
+
+def default_store_dir(explicit: Path | None = None) -> Path:
+    """Return the calibration store directory (see the module docstring)."""
+    if explicit is not None:
+        return Path(explicit)
+    home = os.environ.get("PANELGATE_HOME")
+    if home:
+        return Path(home) / "calibration"
+    return Path.home() / ".local" / "share" / "panelgate" / "calibration"
+
+
+@dataclass(frozen=True)
+class CalibrationPlan:
+    """How many frames at which doses a calibration run takes.
+
+    Parameters
+    ----------
+    dark_frames : int
+        Darks averaged (default 32, calibration.md §2).
+    flood_frames : int
+        Floods averaged per level (≥ 16, DALSA).
+    levels_ugy : tuple of float
+        Flood air kerma per level, in µGy; three or more for multi-point gain.
+    multipoint : bool
+        Build the piecewise-linear gain (with ≥ 2 levels).
+    pedestal_counts : float
+        Constant added after offset subtraction.
+    """
+
+    dark_frames: int = DEFAULT_DARK_FRAMES
+    flood_frames: int = 16
+    levels_ugy: tuple[float, ...] = (4.0, 8.0, 16.0)
+    multipoint: bool = True
+    pedestal_counts: float = 100.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 2 <= self.dark_frames <= 1024 or not 2 <= self.flood_frames <= 1024:
+            problems.append("frame counts must be 2-1024")
+        if not self.levels_ugy or any(not (0 < v < 1e4) for v in self.levels_ugy):
+            problems.append(f"flood levels must be > 0 µGy, got {self.levels_ugy}")
+        if len(set(self.levels_ugy)) != len(self.levels_ugy):
+            problems.append(f"flood levels must differ, got {self.levels_ugy}")
+        if problems:
+            raise UsageError("invalid calibration plan: " + "; ".join(problems))
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    """Progress sink that reports nothing."""
+
+
+def measure_dark(
+    expose: Expose, n_frames: int, mode_key: str, progress: Progress = _quiet
+) -> DarkMap:
+    """Take ``n_frames`` darks and average them robustly (streaming)."""
+    acc = DarkAccumulator()
+    for i in range(n_frames):
+        frame = expose(0.0)
+        acc.add(frame.pixels, frame.meta.temp_c)
+        progress("darks", i + 1, n_frames)
+    return acc.result(mode_key)
+
+
+def measure_floods(
+    expose: Expose, levels_ugy: Sequence[float], n_frames: int, progress: Progress = _quiet
+) -> list[FloodLevel]:
+    """Take ``n_frames`` floods at each level, low to high, after one discarded frame each."""
+    floods = []
+    for level in sorted(levels_ugy):
+        expose(level)  # carries the previous level's lag
+        averager = FrameAverager()
+        for i in range(n_frames):
+            averager.add(expose(level).pixels)
+            progress(f"floods {level:g} µGy", i + 1, n_frames)
+        floods.append(FloodLevel(level, averager.mean(), averager.count))
+    return floods
+
+
+def run_calibration(
+    expose: Expose,
+    plan: CalibrationPlan,
+    *,
+    serial: str,
+    mode_key: str,
+    full_scale: int,
+    progress: Progress = _quiet,
+) -> CalibrationSet:
+    """Take darks, floods and a lag dark from a detector and build a full set."""
+    dark = measure_dark(expose, plan.dark_frames, mode_key, progress)
+    floods = measure_floods(expose, plan.levels_ugy, plan.flood_frames, progress)
+    lag_dark = expose(0.0).pixels.astype(np.float32)
+    progress("lag dark", 1, 1)
+    return build_calibration(
+        dark,
+        floods,
+        serial=serial,
+        full_scale=full_scale,
+        lag_dark=lag_dark,
+        multipoint=plan.multipoint,
+        pedestal_counts=plan.pedestal_counts,
+    )
+
+
+def _mean(frames: Iterable[npt.NDArray[np.uint16]]) -> FrameAverager:
+    averager = FrameAverager()
+    for frame in frames:
+        averager.add(frame)
+    return averager
+
+
+def calibrate_from_stacks(
+    darks: Iterable[npt.NDArray[np.uint16]],
+    floods: Sequence[Iterable[npt.NDArray[np.uint16]]],
+    *,
+    serial: str,
+    mode_key: str,
+    full_scale: int,
+    levels_ugy: Sequence[float] = (),
+    lag_dark: npt.NDArray[np.uint16] | None = None,
+    temp_c: float = math.nan,
+    multipoint: bool = True,
+    progress: Progress = _quiet,
+) -> CalibrationSet:
+    """Build a full set from recorded frames (one iterable of darks, one per flood level)."""
+    if levels_ugy and len(levels_ugy) != len(floods):
+        raise UsageError(f"{len(levels_ugy)} levels given for {len(floods)} flood stacks")
+    acc = DarkAccumulator()
+    for i, frame in enumerate(darks):
+        acc.add(frame, temp_c)
+        progress("darks", i + 1, 0)
+    dark = acc.result(mode_key)
+    levels = list(levels_ugy) or [math.nan] * len(floods)
+    flood_levels = []
+    for level, stack in zip(levels, floods, strict=True):
+        averager = _mean(stack)
+        flood_levels.append(FloodLevel(level, averager.mean(), averager.count))
+        progress("floods", len(flood_levels), len(floods))
+    return build_calibration(
+        dark,
+        flood_levels,
+        serial=serial,
+        full_scale=full_scale,
+        lag_dark=None if lag_dark is None else lag_dark.astype(np.float32),
+        multipoint=multipoint,
+    )

@@ -1,0 +1,238 @@
+"""``panelgate calibrate dark|gain|defects|all``: measure calibration maps and store them.
+
+From a detector (``--detector URL``), or offline from recorded stacks (``all`` only:
+``--darks FILE --floods FILE [FILE ...] --serial S``). Progress goes to stderr, the summary
+(what was measured, defect counts per class, validity, where it is stored) to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from panelgate.acquisition.calrun import (
+    CalibrationPlan,
+    calibrate_from_stacks,
+    default_store_dir,
+    measure_dark,
+    measure_floods,
+    run_calibration,
+)
+from panelgate.acquisition.config import Config, DetectorConfig
+from panelgate.acquisition.detectors import open_detector
+from panelgate.acquisition.errors import UsageError
+from panelgate.acquisition.pipeline import Pipeline
+from panelgate.acquisition.stacks import FrameStack
+from panelgate.calibration import (
+    CalibrationNotFound,
+    CalibrationSet,
+    CalibrationStore,
+    build_calibration,
+)
+from panelgate.drivers import Detector, ReadoutMode
+
+from .args import frame_count
+
+__all__ = ["levels", "progress", "register", "summary"]
+
+
+def levels(text: str) -> tuple[float, ...]:
+    """Parse flood levels ``4,8,16`` (µGy)."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected levels in µGy like 4,8,16, got {text!r}"
+        ) from None
+    if not values or any(not (0 < v < 1e4) for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"levels must be distinct and > 0 µGy, got {text!r}")
+    return values
+
+
+def progress(phase: str, done: int, total: int) -> None:
+    """Show progress on stderr: a bar on a terminal, a line per phase otherwise."""
+    if sys.stderr.isatty():
+        if total:
+            bar = "#" * (20 * done // total)
+            print(f"\rcalibrate: {phase:<18} [{bar:<20}] {done}/{total}", end="", file=sys.stderr)
+        else:
+            print(f"\rcalibrate: {phase:<18} {done}", end="", file=sys.stderr)
+        if total and done == total:
+            print(file=sys.stderr)
+    elif done == total:
+        print(f"calibrate: {phase} done ({done})", file=sys.stderr)
+
+
+def register(sub: Any) -> None:
+    """Add the ``calibrate`` sub-command."""
+    cal = sub.add_parser(
+        "calibrate",
+        help="measure dark, gain and defect maps (from a detector or recorded stacks)",
+        description="Measure calibration maps and store them as a new calibration set. "
+        "'all' takes darks, floods at each level and a lag dark; 'dark', 'gain' and "
+        "'defects' re-measure one part of the newest set of the detector and mode.",
+    )
+    cal.add_argument("target", choices=["dark", "gain", "defects", "all"], help="what to measure")
+    cal.add_argument("--detector", metavar="URL", help="detector URL, e.g. sim://?seed=3")
+    cal.add_argument("--frames", type=frame_count, default=32, metavar="N", help="darks (32)")
+    cal.add_argument(
+        "--flood-frames", type=frame_count, default=16, metavar="N", help="floods per level (16)"
+    )
+    cal.add_argument(
+        "--levels", type=levels, default=(4.0, 8.0, 16.0), metavar="L1,L2,..",
+        help="flood air kerma per level in µGy (default 4,8,16)",
+    )  # fmt: skip
+    cal.add_argument("--single-point", action="store_true", help="single-point gain only")
+    cal.add_argument("--exposure-s", type=float, default=0.1, metavar="S", help="integration (s)")
+    cal.add_argument("--store", type=Path, metavar="DIR", help="calibration store directory")
+    offline = cal.add_argument_group("offline, from recorded stacks (.npy or multi-page TIFF)")
+    offline.add_argument("--darks", type=Path, metavar="FILE", help="dark frame stack")
+    offline.add_argument("--floods", type=Path, nargs="+", metavar="FILE", help="one per level")
+    offline.add_argument("--lag", type=Path, metavar="FILE", help="dark read right after floods")
+    offline.add_argument("--serial", metavar="S", help="serial of the detector that took them")
+    offline.add_argument("--bits", type=int, choices=[14, 16], default=16, help="bits stored")
+    offline.add_argument("--temp-c", type=float, default=math.nan, help="panel temperature °C")
+    cal.set_defaults(handler=_calibrate)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    store = CalibrationStore(default_store_dir(args.store))
+    plan = CalibrationPlan(
+        dark_frames=args.frames,
+        flood_frames=args.flood_frames,
+        levels_ugy=tuple(args.levels),
+        multipoint=not args.single_point,
+    )
+    if args.darks is not None or args.floods:
+        return _offline(args, store)
+    if args.detector is None:
+        raise UsageError("calibrate needs --detector URL, or --darks/--floods/--serial stacks")
+    detector = open_detector(args.detector)
+    with detector:
+        calset, measured = _online(args.target, detector, plan, store, args.exposure_s)
+        temp_c = detector.status().temp_c
+    path = store.save(calset)
+    print(summary(calset, measured, path, temp_c))
+    return 0
+
+
+def _online(
+    target: str,
+    detector: Detector,
+    plan: CalibrationPlan,
+    store: CalibrationStore,
+    exposure_s: float,
+) -> tuple[CalibrationSet, str]:
+    spec = getattr(detector, "spec", None)
+    if spec is None:
+        raise UsageError("this detector does not report its matrix size yet (sim:// only)")
+    config = Config(detector=DetectorConfig(exposure_s=exposure_s))
+    beam = getattr(detector, "irradiate", None)
+    if beam is None and target != "dark":
+        raise UsageError(f"calibrate {target} needs floods: this detector has no beam control")
+    pipeline = Pipeline(detector, config, beam=beam or (lambda *_: None))
+    mode: ReadoutMode = pipeline.configure(spec.width, spec.height)
+    info = pipeline.info
+    full_scale = 2**info.bits_stored - 1
+    if target == "all":
+        calset = run_calibration(
+            pipeline.expose, plan, serial=info.serial, mode_key=mode.key,
+            full_scale=full_scale, progress=progress,
+        )  # fmt: skip
+        return calset, _plan_text(plan, lag=True)
+    try:
+        latest = store.select(info.serial, mode.key)
+    except CalibrationNotFound as exc:
+        raise CalibrationNotFound(f"{exc}; run 'panelgate calibrate all' first") from None
+    dark = measure_dark(pipeline.expose, plan.dark_frames, mode.key, progress)
+    if target == "dark":
+        calset = dataclasses.replace(
+            latest, dark=dark.mean, temp_c=dark.temp_c, created_utc=dark.created_utc,
+            n_dark=dark.n_frames,
+        )  # fmt: skip
+        return calset, f"{plan.dark_frames} darks (gain and defects kept from {latest.set_id})"
+    floods = measure_floods(pipeline.expose, plan.levels_ugy, plan.flood_frames, progress)
+    lag = pipeline.expose(0.0).pixels.astype("float32") if target == "defects" else None
+    fresh = build_calibration(
+        dark, floods, serial=info.serial, full_scale=full_scale, lag_dark=lag,
+        multipoint=plan.multipoint,
+    )  # fmt: skip
+    if target == "gain":
+        calset = dataclasses.replace(fresh, defects=latest.defects)
+        return calset, _plan_text(plan, lag=False) + f" (defects kept from {latest.set_id})"
+    calset = dataclasses.replace(latest, defects=fresh.defects)
+    return calset, _plan_text(plan, lag=True) + f" (dark and gain kept from {latest.set_id})"
+
+
+def _plan_text(plan: CalibrationPlan, lag: bool) -> str:
+    levels_text = ", ".join(f"{v:g}" for v in sorted(plan.levels_ugy))
+    text = (
+        f"{plan.dark_frames} darks, {len(plan.levels_ugy)} flood level(s) x "
+        f"{plan.flood_frames} frames ({levels_text} µGy)"
+    )
+    return text + (", 1 lag dark" if lag else "")
+
+
+def _offline(args: argparse.Namespace, store: CalibrationStore) -> int:
+    if args.target != "all":
+        raise UsageError("offline calibration from stacks builds 'all' only")
+    if args.darks is None or not args.floods or not args.serial:
+        raise UsageError("offline calibration needs --darks FILE --floods FILE [...] --serial S")
+    if args.detector is not None:
+        raise UsageError("give either --detector or recorded stacks, not both")
+    darks = FrameStack(args.darks)
+    floods = [FrameStack(f) for f in args.floods]
+    for stack in floods:
+        if stack.shape != darks.shape:
+            raise UsageError(f"{stack.path}: frames {stack.shape}, the darks {darks.shape}")
+    lag = None
+    if args.lag is not None:
+        lag_stack = FrameStack(args.lag)
+        if lag_stack.shape != darks.shape:
+            raise UsageError(f"{lag_stack.path}: frames {lag_stack.shape}, darks {darks.shape}")
+        lag = next(iter(lag_stack))
+    levels_given = args.levels if len(args.levels) == len(floods) else ()
+    h, w = darks.shape
+    mode = ReadoutMode(width=w, height=h, exposure_s=args.exposure_s)
+    calset = calibrate_from_stacks(
+        darks, floods, serial=args.serial, mode_key=mode.key, full_scale=2**args.bits - 1,
+        levels_ugy=levels_given, lag_dark=lag, temp_c=args.temp_c,
+        multipoint=not args.single_point, progress=progress,
+    )  # fmt: skip
+    measured = (
+        f"{len(darks)} darks from {darks.path}, {len(floods)} flood level(s) "
+        f"({', '.join(str(len(f)) for f in floods)} frames)"
+        + (", 1 lag dark" if lag is not None else "")
+    )
+    path = store.save(calset)
+    print(summary(calset, measured, path, args.temp_c))
+    return 0
+
+
+def summary(calset: CalibrationSet, measured: str, path: Path, temp_c: float) -> str:
+    """Describe a new set: what was measured, defects per class, validity, location."""
+    counts = calset.defect_counts()
+    classes = ", ".join(
+        f"{k} {v}" for k, v in counts.items() if k not in ("total", "uncorrectable")
+    )
+    gain = (
+        f"multi-point, {calset.pwl.segments} segments" if calset.pwl is not None else "single-point"
+    )
+    validity = calset.validity(calset.serial, calset.mode_key, temp_c)
+    pct = 100.0 * counts["total"] / calset.defects.size
+    return "\n".join(
+        [
+            f"calibration set {calset.set_id}",
+            f"  detector:   {calset.serial}, mode {calset.mode_key}",
+            f"  measured:   {measured}",
+            f"  gain:       {gain}; defect replacement {calset.replacement}",
+            f"  defects:    {counts['total']} pixels ({pct:.3f} %): {classes}",
+            f"  uncorrectable (< 5 good neighbours): {counts['uncorrectable']}",
+            f"  validity:   {validity}",
+            f"  stored in:  {path}",
+        ]
+    )

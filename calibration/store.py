@@ -1,0 +1,366 @@
+"""Calibration sets on disk: atomic, checksummed, tied to a detector serial and readout mode.
+
+Format (``FORMAT_VERSION`` 1)
+-----------------------------
+One directory per set, named by its content id (:attr:`CalibrationSet.set_id`)::
+
+    <store>/<set_id>/manifest.json      identity, conditions, and one entry per array
+    <store>/<set_id>/dark.npy           float32 (H, W) offset map, counts
+    <store>/<set_id>/gain.npy           float32 (H, W) single-point gain (mean 1)
+    <store>/<set_id>/defects.npy        uint8 (H, W) DefectFlag bits
+    <store>/<set_id>/pwl_breaks.npy     float32 (K−1, H, W)  ┐ only with a
+    <store>/<set_id>/pwl_slopes.npy     float32 (K, H, W)    │ multi-point gain
+    <store>/<set_id>/pwl_knots.npy      float64 (K−1,)       ┘
+
+``manifest.json`` holds ``format`` ("panelgate-calibration"), ``format_version``,
+``set_id``, ``serial``, ``mode_key``, ``created_utc`` (ISO 8601), ``temp_c`` (null when
+unknown), ``n_dark``, ``n_flood``, ``pedestal_counts``, ``replacement``, ``levels_ugy``,
+``defect_flags`` (name → bit) and ``arrays``: name → ``{file, dtype, shape, sha256}``.
+Arrays are plain ``.npy`` (loaded with ``allow_pickle=False``).
+
+Writing: every file goes into a private temporary directory (0700, files 0600) next to
+the final one, is fsynced, the manifest last; the directory is then renamed into place and
+the store directory fsynced, so a set is either complete or absent. Reading verifies the
+format version, each file's size and sha256, its dtype and shape, and (when asked) the
+serial and mode; any difference raises a typed error naming the file and the mismatch.
+Nothing is silently applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import tifffile
+
+from .calset import CalibrationSet, DefectFlag, PiecewiseGain
+from .errors import (
+    CalibrationCorrupt,
+    CalibrationError,
+    CalibrationFormatError,
+    CalibrationMismatch,
+    CalibrationNotFound,
+)
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "CalibrationStore", "StoredSet"]
+
+FORMAT_NAME = "panelgate-calibration"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class StoredSet:
+    """What the manifest says about one stored set (no arrays loaded)."""
+
+    set_id: str
+    serial: str
+    mode_key: str
+    created_utc: dt.datetime
+    temp_c: float
+    n_dark: int
+    n_flood: int
+    segments: int
+    path: Path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _npy_bytes(arr: npt.NDArray[Any]) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(arr), allow_pickle=False)
+    return buffer.getvalue()
+
+
+class CalibrationStore:
+    """A directory of calibration sets.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The store directory; created (0700) on the first save.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # -- writing -------------------------------------------------------------------------
+    def save(self, calset: CalibrationSet) -> Path:
+        """Write ``calset`` atomically; return its directory (unchanged if already stored)."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        final = self.root / calset.set_id
+        if final.exists():
+            self.load(calset.set_id)  # verify what is there rather than trust it
+            return final
+        tmp = self.root / f".tmp-{calset.set_id}-{secrets.token_hex(4)}"
+        tmp.mkdir(mode=0o700)
+        try:
+            arrays: dict[str, npt.NDArray[Any]] = {
+                "dark": calset.dark,
+                "gain": calset.gain,
+                "defects": calset.defects,
+            }
+            if calset.pwl is not None:
+                arrays |= {
+                    "pwl_breaks": calset.pwl.breaks,
+                    "pwl_slopes": calset.pwl.slopes,
+                    "pwl_knots": calset.pwl.knots,
+                }
+            entries = {}
+            for name, arr in arrays.items():
+                data = _npy_bytes(arr)
+                _write_private(tmp / f"{name}.npy", data)
+                entries[name] = {
+                    "file": f"{name}.npy",
+                    "dtype": arr.dtype.name,
+                    "shape": list(arr.shape),
+                    "bytes": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+            manifest = {
+                "format": FORMAT_NAME,
+                "format_version": FORMAT_VERSION,
+                "set_id": calset.set_id,
+                "serial": calset.serial,
+                "mode_key": calset.mode_key,
+                "created_utc": calset.created_utc.isoformat(),
+                "temp_c": None if math.isnan(calset.temp_c) else calset.temp_c,
+                "n_dark": calset.n_dark,
+                "n_flood": calset.n_flood,
+                "pedestal_counts": calset.pedestal_counts,
+                "replacement": calset.replacement,
+                "levels_ugy": list(calset.pwl.levels_ugy) if calset.pwl else [],
+                "defect_flags": DefectFlag.names(),
+                "arrays": entries,
+            }
+            _write_private(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+            _fsync_dir(tmp)
+            tmp.rename(final)
+            _fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    # -- reading -------------------------------------------------------------------------
+    def _manifest(self, set_dir: Path) -> dict[str, Any]:
+        path = set_dir / MANIFEST
+        try:
+            manifest = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise CalibrationCorrupt(f"{path}: manifest missing") from None
+        except (OSError, ValueError) as exc:
+            raise CalibrationCorrupt(f"{path}: unreadable manifest ({exc})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+            raise CalibrationFormatError(f"{path}: not a panelgate calibration manifest")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise CalibrationFormatError(
+                f"{path}: format version {version} is newer than this panelgate reads "
+                f"({FORMAT_VERSION}); upgrade panelgate"
+            )
+        return manifest
+
+    def _array(self, set_dir: Path, name: str, entry: dict[str, Any]) -> npt.NDArray[Any]:
+        path = set_dir / str(entry["file"])
+        if not path.is_file():
+            raise CalibrationCorrupt(f"{path}: missing ({name} map)")
+        size = path.stat().st_size
+        if size != entry["bytes"]:
+            raise CalibrationCorrupt(
+                f"{path}: {size} bytes, the manifest says {entry['bytes']} (truncated?)"
+            )
+        if _sha256(path) != entry["sha256"]:
+            raise CalibrationCorrupt(f"{path}: sha256 does not match the manifest (corrupt)")
+        try:
+            arr: npt.NDArray[Any] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise CalibrationCorrupt(f"{path}: unreadable ({exc})") from None
+        if arr.dtype.name != entry["dtype"] or list(arr.shape) != entry["shape"]:
+            raise CalibrationCorrupt(
+                f"{path}: {arr.dtype}{arr.shape}, the manifest says "
+                f"{entry['dtype']}{tuple(entry['shape'])}"
+            )
+        return arr
+
+    def _set_dir(self, set_id: str) -> Path:
+        if not set_id or "/" in set_id or set_id.startswith("."):
+            raise CalibrationNotFound(f"invalid calibration set id {set_id!r}")
+        path = self.root / set_id
+        if not path.is_dir():
+            raise CalibrationNotFound(f"no calibration set {set_id!r} in {self.root}")
+        return path
+
+    def load(
+        self, set_id: str, *, serial: str | None = None, mode_key: str | None = None
+    ) -> CalibrationSet:
+        """Load and verify one set.
+
+        Parameters
+        ----------
+        set_id : str
+            The set's id (its directory name).
+        serial, mode_key : str, optional
+            When given, the set must belong to this detector and readout mode.
+
+        Raises
+        ------
+        CalibrationNotFound
+            No such set.
+        CalibrationMismatch
+            Another detector serial or readout mode.
+        CalibrationFormatError
+            A newer or foreign format.
+        CalibrationCorrupt
+            A file missing, truncated, or failing its checksum.
+        """
+        set_dir = self._set_dir(set_id)
+        manifest = self._manifest(set_dir)
+        where = set_dir / MANIFEST
+        if serial is not None and manifest["serial"] != serial:
+            raise CalibrationMismatch(
+                f"{where}: calibration set is for detector {manifest['serial']!r}, not {serial!r}"
+            )
+        if mode_key is not None and manifest["mode_key"] != mode_key:
+            raise CalibrationMismatch(
+                f"{where}: calibration set is for readout mode {manifest['mode_key']!r}, "
+                f"not {mode_key!r}"
+            )
+        arrays = {
+            name: self._array(set_dir, name, entry) for name, entry in manifest["arrays"].items()
+        }
+        try:
+            pwl = None
+            if "pwl_slopes" in arrays:
+                pwl = PiecewiseGain(
+                    arrays["pwl_breaks"],
+                    arrays["pwl_slopes"],
+                    arrays["pwl_knots"],
+                    tuple(float(v) for v in manifest.get("levels_ugy", [])),
+                )
+            temp = manifest.get("temp_c")
+            calset = CalibrationSet(
+                serial=str(manifest["serial"]),
+                mode_key=str(manifest["mode_key"]),
+                dark=arrays["dark"],
+                gain=arrays["gain"],
+                defects=arrays["defects"],
+                pedestal_counts=float(manifest["pedestal_counts"]),
+                created_utc=dt.datetime.fromisoformat(manifest["created_utc"]),
+                temp_c=math.nan if temp is None else float(temp),
+                n_dark=int(manifest["n_dark"]),
+                n_flood=int(manifest["n_flood"]),
+                pwl=pwl,
+                replacement=manifest.get("replacement", "mean"),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CalibrationCorrupt(f"{where}: inconsistent calibration set ({exc})") from None
+        if calset.set_id != set_id:
+            raise CalibrationCorrupt(f"{where}: content id {calset.set_id} is not {set_id}")
+        return calset
+
+    def sets(self) -> list[StoredSet]:
+        """List every readable set, newest first (unreadable entries raise, naming the file)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for set_dir in sorted(self.root.iterdir()):
+            if set_dir.name.startswith(".") or not set_dir.is_dir():
+                continue
+            m = self._manifest(set_dir)
+            temp = m.get("temp_c")
+            found.append(
+                StoredSet(
+                    set_id=set_dir.name,
+                    serial=str(m["serial"]),
+                    mode_key=str(m["mode_key"]),
+                    created_utc=dt.datetime.fromisoformat(m["created_utc"]),
+                    temp_c=math.nan if temp is None else float(temp),
+                    n_dark=int(m["n_dark"]),
+                    n_flood=int(m["n_flood"]),
+                    segments=int(m["arrays"].get("pwl_slopes", {"shape": [1]})["shape"][0]),
+                    path=set_dir,
+                )
+            )
+        return sorted(found, key=lambda s: s.created_utc, reverse=True)
+
+    def select(self, serial: str, mode_key: str) -> CalibrationSet:
+        """Load the newest set for this detector and readout mode.
+
+        Raises
+        ------
+        CalibrationNotFound
+            None stored; the message lists what is stored for the detector.
+        """
+        sets = self.sets()
+        for entry in sets:
+            if entry.serial == serial and entry.mode_key == mode_key:
+                return self.load(entry.set_id, serial=serial, mode_key=mode_key)
+        modes = sorted({s.mode_key for s in sets if s.serial == serial})
+        raise CalibrationNotFound(
+            f"no calibration for detector {serial!r} in mode {mode_key!r} in {self.root}"
+            + (f" (stored modes: {', '.join(modes)})" if modes else "")
+        )
+
+    def export(self, set_id: str, out_dir: Path, fmt: str = "npy") -> list[Path]:
+        """Write a set's dark, gain and defect maps (and pwl arrays) as .npy or TIFF files.
+
+        The defect classes are written alongside as ``defect_flags.json``.
+        """
+        if fmt not in ("npy", "tiff"):
+            raise CalibrationError(f"export format must be npy or tiff, got {fmt!r}")
+        calset = self.load(set_id)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "dark": calset.dark,
+            "gain": calset.gain,
+            "defects": calset.defects,
+        }
+        if calset.pwl is not None:
+            arrays |= {"pwl_breaks": calset.pwl.breaks, "pwl_slopes": calset.pwl.slopes}
+        written = []
+        for name, arr in arrays.items():
+            path = out_dir / f"{name}.{fmt}"
+            if fmt == "npy":
+                np.save(path, arr, allow_pickle=False)
+            else:
+                tifffile.imwrite(path, arr, photometric="minisblack")
+            written.append(path)
+        flags = out_dir / "defect_flags.json"
+        flags.write_text(json.dumps(DefectFlag.names(), indent=2) + "\n")
+        written.append(flags)
+        return written
