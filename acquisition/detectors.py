@@ -1,4 +1,4 @@
-"""Opening a detector from its URL: ``sim://`` and ``usb://`` today; ``gige://`` to come."""
+"""Opening a detector from its URL: ``sim://``, ``usb://`` and ``gige://``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import urllib.parse
 from collections.abc import Callable
 
 from panelgate.drivers import Detector
+from panelgate.drivers.gige import GigEDetector
 from panelgate.drivers.u3v import U3VDetector
 from panelgate.simulators import SimulatedDetector
 from panelgate.simulators.usb import open_usb_sim
@@ -25,6 +26,7 @@ def _usb(url: str) -> Detector:
 SCHEMES: dict[str, Callable[[str], Detector]] = {
     "sim": SimulatedDetector.from_url,
     "usb": _usb,
+    "gige": GigEDetector.from_url,
 }
 
 

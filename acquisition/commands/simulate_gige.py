@@ -1,0 +1,128 @@
+"""``panelgate simulate gige``: a simulated flat panel on GigE Vision (GVCP/GVSP over UDP).
+
+Runs until interrupted. GigE Vision clients discover devices by broadcast: run the
+simulator and its clients inside a loopback-only network namespace (README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import sys
+import threading
+from typing import Any
+
+from panelgate.simulators.gige import FaultPlan, GigESimulator, SimulatorConfig, parse_fault
+
+from .args import port
+
+__all__ = ["register_target"]
+
+
+def _ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IPv4 address, got {text!r}") from None
+
+
+def _size(text: str) -> int:
+    if not text.isdigit() or not 32 <= int(text) <= 8192:
+        raise argparse.ArgumentTypeError(f"expected a size of 32-8192 pixels, got {text!r}")
+    return int(text)
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a ratio in [0, 1), got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
+    return int(text)
+
+
+def _fault(text: str) -> str:
+    try:
+        parse_fault(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def register_target(targets: Any) -> None:
+    """Add ``simulate gige`` to the ``simulate`` sub-parsers."""
+    p = targets.add_parser(
+        "gige",
+        help="a flat panel on GigE Vision (GVCP control, GVSP stream)",
+        description="Run a simulated flat panel that GigE Vision clients (aravis, panelgate "
+        "gige://) drive. Run it inside a loopback-only network namespace.",
+    )
+    p.add_argument("--address", type=_ipv4, required=True, help="IPv4 address to bind")
+    p.add_argument("--port", type=port, default=3956, help="GVCP port (default 3956)")
+    p.add_argument("--width", type=_size, default=3072, help="sensor width in pixels")
+    p.add_argument("--height", type=_size, default=3072, help="sensor height in pixels")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the panel model")
+    p.add_argument("--serial", default="SIM-0001", help="serial number to report")
+    p.add_argument(
+        "--extended-ids",
+        action="store_true",
+        help="stream with extended GVSP ids (64-bit block ids); the host must use them too",
+    )
+    p.add_argument(
+        "--loss-ratio", type=_ratio, default=0.0, help="drop this fraction of stream packets"
+    )
+    p.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="KIND[:K=V,...]",
+        help="burst:every=N,packets=P | stall:after=N,seconds=S | disconnect:after=N[,seconds=S]"
+        " | corrupt:ratio=R | heartbeat-loss:after=S | temperature:celsius=C,after=S"
+        " | pending:ms=M (repeatable)",
+    )
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    plan = FaultPlan(loss_ratio=args.loss_ratio)
+    for text in args.fault:
+        plan = parse_fault(text, plan)
+    config = SimulatorConfig(
+        address=args.address,
+        port=args.port,
+        width=args.width,
+        height=args.height,
+        seed=args.seed,
+        serial=args.serial,
+        extended_ids=args.extended_ids,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        simulator = GigESimulator(config, plan)
+    except OSError as exc:
+        print(
+            f"panelgate simulate gige: cannot bind {args.address}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    with simulator:
+        print(
+            f"GigE simulator {config.serial} ({config.width}x{config.height}) on "
+            f"{config.address}:{simulator.port}",
+            flush=True,
+        )
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
