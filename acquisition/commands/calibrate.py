@@ -112,6 +112,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.detector is None:
         raise UsageError("calibrate needs --detector URL, or --darks/--floods/--serial stacks")
     detector = open_detector(args.detector)
+    if getattr(detector, "spec", None) is None:  # refuse before anything is sent to it
+        raise UsageError(
+            f"calibrate --detector needs a panel that reports its matrix size; {args.detector!r} "
+            "does not yet (simulated panels only): calibrate offline with --darks/--floods"
+        )
     with detector:
         calset, measured = _online(args.target, detector, plan, store, args.exposure_s)
         temp_c = detector.status().temp_c
@@ -127,9 +132,7 @@ def _online(
     store: CalibrationStore,
     exposure_s: float,
 ) -> tuple[CalibrationSet, str]:
-    spec = getattr(detector, "spec", None)
-    if spec is None:
-        raise UsageError("this detector does not report its matrix size yet (sim:// only)")
+    spec = detector.spec  # type: ignore[attr-defined]  # checked by the caller
     config = Config(detector=DetectorConfig(exposure_s=exposure_s))
     beam = getattr(detector, "irradiate", None)
     if beam is None and target != "dark":
