@@ -103,10 +103,8 @@ def _demo(args: argparse.Namespace) -> int:
     result = run_demo(args.out, config, destination, detector)
     print(result.timer.table())
     counts = result.defect_counts
-    print(
-        f"defects found:    {counts['total']} pixels (dead {counts['dead']}, hot {counts['hot']}, "
-        f"over {counts['over']}, noisy {counts['noisy']})"
-    )
+    causes = ", ".join(f"{name} {n}" for name, n in counts.items() if name != "total" and n)
+    print(f"defects found:    {counts['total']} pixels ({causes or 'none'})")
     if result.exposure_index:
         print(f"exposure:         {result.exposure_index}")
     print(f"SOP Instance UID: {result.sop_instance_uid}")
