@@ -48,6 +48,7 @@ __all__ = [
     "OutboxConfig",
     "PacsConfig",
     "RetryConfig",
+    "WorklistConfig",
     "load_config",
     "parse_config",
 ]
@@ -97,6 +98,17 @@ class PacsConfig:
 
 
 @dataclass(frozen=True)
+class WorklistConfig:
+    """``[worklist]``: the Modality Worklist SCP that ``expose --worklist`` asks."""
+
+    host: str = "127.0.0.1"
+    port: int = 104
+    called_ae: str = "ANY-SCP"
+    connect_s: float = 5.0
+    dimse_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -104,6 +116,7 @@ class Config:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     dicom: DicomConfig = field(default_factory=DicomConfig)
     pacs: PacsConfig | None = None
+    worklist: WorklistConfig | None = None
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
     listener: ListenerConfig | None = None

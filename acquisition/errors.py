@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from panelgate.drivers.errors import PanelgateError
 
-__all__ = ["ConfigError", "UsageError"]
+__all__ = ["ConfigError", "UsageError", "WorklistEmpty"]
 
 
 class ConfigError(PanelgateError, ValueError):
@@ -13,3 +13,7 @@ class ConfigError(PanelgateError, ValueError):
 
 class UsageError(PanelgateError, ValueError):
     """A command-line argument is invalid."""
+
+
+class WorklistEmpty(PanelgateError, LookupError):
+    """The worklist has no scheduled step to perform (exit 1: the call itself was right)."""

@@ -13,9 +13,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from panelgate.acquisition.config import Config, load_config
+from panelgate.acquisition.config import Config, WorklistConfig, load_config
 from panelgate.acquisition.detectors import open_detector
-from panelgate.acquisition.errors import UsageError
+from panelgate.acquisition.errors import UsageError, WorklistEmpty
 from panelgate.acquisition.pipeline import Beam, Pipeline
 from panelgate.acquisition.workflow import (
     CalibrationHolder,
@@ -33,7 +33,7 @@ from panelgate.drivers import Detector, IncompatibleState
 from panelgate.drivers.generator import Delivered, GeneratorClient
 from panelgate.gateway import DeliveryError
 from panelgate.gateway.dicom import StudyContext
-from panelgate.gateway.pacs import Destination, Outcome
+from panelgate.gateway.pacs import Destination, Outcome, WorklistQuery, query_worklist
 from panelgate.simulators import SimulatedDetector
 from panelgate.simulators.generator import SimulatedGenerator
 
@@ -62,7 +62,19 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--patient-id", metavar="ID")
     p.add_argument("--patient-name", metavar="NAME", help="DICOM PN, e.g. Doe^Jane")
-    p.add_argument("--worklist", action="store_true", help="take the patient from the worklist")
+    p.add_argument(
+        "--worklist",
+        action="store_true",
+        help="take patient and study from today's worklist for this station (modality DX)",
+    )
+    p.add_argument(
+        "--worklist-server", type=host_port, metavar="HOST:PORT",
+        help="worklist SCP (default: [worklist] of --config)",
+    )  # fmt: skip
+    p.add_argument("--worklist-ae", type=ae_title, metavar="AE", help="the worklist SCP's AE title")
+    p.add_argument(
+        "--accession", metavar="NUMBER", help="with --worklist: the scheduled step to perform"
+    )
     p.add_argument("--protocol", default="CHEST PA", help="BODYPART [VIEW] (default CHEST PA)")
     p.add_argument("--kv", type=float, required=True, help="tube voltage, kV")
     p.add_argument("--mas", type=float, required=True, help="current-time product, mAs")
@@ -77,17 +89,46 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_expose)
 
 
-def _request(args: argparse.Namespace) -> ExposureRequest:
-    if args.worklist:
-        raise UsageError(
-            "--worklist is not yet available (no worklist client in this version); "
-            "give --patient-id and --patient-name"
-        )
-    if not args.patient_id or not args.patient_name:
-        raise UsageError("give --patient-id and --patient-name (or --worklist)")
+def _request(args: argparse.Namespace, config: Config) -> ExposureRequest:
     parse_protocol(args.protocol)
-    study = StudyContext(patient_name=args.patient_name, patient_id=args.patient_id)
+    if args.worklist:
+        if args.patient_id or args.patient_name:
+            raise UsageError("give either --worklist or --patient-id/--patient-name, not both")
+        study = _from_worklist(args, config)
+    elif not args.patient_id or not args.patient_name:
+        raise UsageError("give --patient-id and --patient-name (or --worklist)")
+    else:
+        study = StudyContext(patient_name=args.patient_name, patient_id=args.patient_id)
     return ExposureRequest(args.kv, args.mas, study, args.protocol, args.ma)
+
+
+def _from_worklist(args: argparse.Namespace, config: Config) -> StudyContext:
+    """Ask the worklist for today's DX steps of this station (IHE RAD-5) and pick one."""
+    wl = config.worklist or WorklistConfig()
+    if args.worklist_server is None and config.worklist is None:
+        raise UsageError(
+            "--worklist needs a worklist SCP: --worklist-server HOST:PORT or [worklist]"
+        )
+    host, port = args.worklist_server or (wl.host, wl.port)
+    destination = Destination(
+        host, port, called_ae=args.worklist_ae or wl.called_ae,
+        calling_ae=config.dicom.calling_ae, connect_s=wl.connect_s, dimse_s=wl.dimse_s,
+    )  # fmt: skip
+    steps = query_worklist(destination, WorklistQuery.today(config.dicom.calling_ae))
+    if args.accession is not None:
+        steps = [s for s in steps if s.accession_number == args.accession]
+    if not steps:
+        which = f" with accession {args.accession!r}" if args.accession else ""
+        raise WorklistEmpty(
+            f"no DX step scheduled today for station {config.dicom.calling_ae}{which} "
+            f"in the worklist at {destination}"
+        )
+    if len(steps) > 1:
+        choices = ", ".join(s.accession_number or "(none)" for s in steps)
+        raise UsageError(
+            f"{len(steps)} steps are scheduled; choose one with --accession ({choices})"
+        )
+    return steps[0]
 
 
 def _simulated_beam(detector: Detector) -> Beam | None:
@@ -105,7 +146,7 @@ def _show(change: StateChange) -> None:
 
 def _expose(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else Config()
-    request = _request(args)
+    request = _request(args, config)
     trigger = TriggerMode(args.trigger)
     with ExitStack() as stack:
         port = args.generator

@@ -64,7 +64,7 @@ def test_expose_shows_states_and_where_the_image_went(
         (["--kv", "160"], "tube voltage 160 kV is outside the generator's range 40-150 kV"),
         (["--mas", "0.001"], "mAs"),
         (["--protocol", "TOE XY"], "unknown protocol"),
-        (["--worklist"], "--worklist is not yet available"),
+        (["--worklist"], "not both"),
     ],
 )
 def test_unsafe_or_wrong_values_refused_before_anything_moves(

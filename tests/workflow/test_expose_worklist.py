@@ -1,0 +1,172 @@
+"""``panelgate expose --worklist``: patient and study from dcmtk's worklist SCP (IHE RAD-5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from panelgate.acquisition.cli import main
+from panelgate.gateway.pacs import EmbeddedPacs
+from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
+
+STATION_AE = "PANELGATE"  # the default calling AE title: the scheduled station
+
+
+def _item(accession: str, patient: str, patient_id: str, study_uid: str) -> str:
+    today = dt.date.today().strftime("%Y%m%d")
+    return f"""\
+(0008,0005) CS  [ISO_IR 100]
+(0008,0050) SH  [{accession}]
+(0010,0010) PN  [{patient}]
+(0010,0020) LO  [{patient_id}]
+(0010,0030) DA  [19700101]
+(0010,0040) CS  [O]
+(0020,000d) UI  [{study_uid}]
+(0032,1060) LO  [XR CHEST PA]
+(0040,1001) SH  [RP-{accession}]
+(0040,0100) SQ
+(fffe,e000) -
+(0008,0060) CS  [DX]
+(0040,0001) AE  [{STATION_AE}]
+(0040,0002) DA  [{today}]
+(0040,0003) TM  [120000]
+(0040,0007) LO  [XR CHEST PA]
+(0040,0009) SH  [SPS-{accession}]
+(fffe,e00d) -
+(fffe,e0dd) -
+"""
+
+
+@pytest.fixture
+def worklist_scp(
+    tmp_path: Path, require_peer: Callable[[str], str], get_free_port: Callable[[], int]
+) -> Iterator[Callable[..., int]]:
+    """``worklist_scp(items)`` starts dcmtk wlmscpfs (AE WLAE) serving ``items``; gives its port."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(items: list[str]) -> int:
+        root = tmp_path / "wl"
+        (root / "WLAE").mkdir(parents=True)
+        (root / "WLAE" / "lockfile").touch()  # wlmscpfs answers nothing without it
+        for n, text in enumerate(items):
+            dump = root / f"item{n}.dump"
+            dump.write_text(text)
+            subprocess.run(
+                [require_peer("dump2dcm"), "+te", str(dump), str(root / "WLAE" / f"item{n}.wl")],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        port = get_free_port()
+        proc = subprocess.Popen(
+            [require_peer("wlmscpfs"), "-dfp", str(root), str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        procs.append(proc)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return port
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("wlmscpfs did not start")
+                time.sleep(0.05)
+
+    yield start
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def generator() -> Iterator[SimulatedGenerator]:
+    with SimulatedGenerator(GeneratorSpec(prep_s=0.05, time_scale=0.1), seed=4) as sim:
+        yield sim
+
+
+def _expose(generator: SimulatedGenerator, out: Path, wl_port: int, *extra: str) -> list[str]:
+    return [
+        "expose", "--detector", "sim://?width=128&height=128", "--generator",
+        generator.device_path, "--worklist", "--worklist-server", f"127.0.0.1:{wl_port}",
+        "--worklist-ae", "WLAE", "--kv", "110", "--mas", "2", "--out", str(out), *extra,
+    ]  # fmt: skip
+
+
+def test_the_scheduled_patient_and_study_go_into_the_image(
+    worklist_scp, generator: SimulatedGenerator, tmp_path: Path, dciodvfy,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    port = worklist_scp([_item("ACC42", "Test^Worklist", "WL-7", "1.2.826.0.1.3680043.8.498.42")])
+    with EmbeddedPacs(tmp_path / "pacs") as pacs:
+        rc = main(
+            _expose(generator, tmp_path / "out", port,
+                    "--pacs", f"127.0.0.1:{pacs.port}", "--called-ae", pacs.ae_title)
+        )  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    uid = next(line.split()[-1] for line in out.splitlines() if line.startswith("SOP Instance"))
+    stored = tmp_path / "pacs" / f"{uid}.dcm"
+    ds = pydicom.dcmread(stored)
+    assert (str(ds.PatientName), ds.PatientID, ds.AccessionNumber) == (
+        "Test^Worklist",
+        "WL-7",
+        "ACC42",
+    )
+    assert ds.StudyInstanceUID == "1.2.826.0.1.3680043.8.498.42"
+    (request,) = ds.RequestAttributesSequence
+    assert (request.RequestedProcedureID, request.ScheduledProcedureStepID) == (
+        "RP-ACC42",
+        "SPS-ACC42",
+    )
+    errors, _ = dciodvfy(stored)
+    assert errors == []
+
+
+def test_several_steps_need_an_accession_and_the_chosen_one_is_used(
+    worklist_scp, generator: SimulatedGenerator, tmp_path: Path,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    port = worklist_scp([
+        _item("ACC1", "One^Patient", "P-1", "1.2.826.0.1.3680043.8.498.1"),
+        _item("ACC2", "Two^Patient", "P-2", "1.2.826.0.1.3680043.8.498.2"),
+    ])  # fmt: skip
+    assert main(_expose(generator, tmp_path / "a", port)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--accession" in err[0] and "ACC1" in err[0] and "ACC2" in err[0]
+    assert generator.model.exposures == 0, "nothing moved before the step was chosen"
+
+    assert main(_expose(generator, tmp_path / "b", port, "--accession", "ACC2")) == 0
+    out = capsys.readouterr().out
+    uid = next(line.split()[-1] for line in out.splitlines() if line.startswith("SOP Instance"))
+    ds = pydicom.dcmread(tmp_path / "b" / "spool" / f"{uid}.dcm")
+    assert (ds.PatientID, ds.AccessionNumber) == ("P-2", "ACC2")
+
+
+def test_nothing_scheduled_is_exit_1_with_a_clear_line(
+    worklist_scp, generator: SimulatedGenerator, tmp_path: Path,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    port = worklist_scp([_item("ACC1", "One^Patient", "P-1", "1.2.826.0.1.3680043.8.498.1")])
+    assert main(_expose(generator, tmp_path, port, "--accession", "ACC9")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no DX step scheduled today" in err[0] and "ACC9" in err[0]
+    assert generator.model.exposures == 0
+
+
+def test_worklist_without_a_server_is_a_usage_error(
+    generator: SimulatedGenerator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "expose", "--detector", "sim://?width=128&height=128", "--generator",
+        generator.device_path, "--worklist", "--kv", "110", "--mas", "2", "--out", str(tmp_path),
+    ]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--worklist needs a worklist SCP" in err[0]
