@@ -11,11 +11,10 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
-from pynetdicom import AE, evt
+from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     ModalityPerformedProcedureStep,
 )
@@ -23,10 +22,10 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from panelgate.gateway.dicom.context import StudyContext
 from panelgate.gateway.errors import DeliveryError
 
+from .association import open_association
 from .audit import SERIOUS_FAILURE, SUCCESS, AuditTrail
 from .destination import Destination
 from .status import Outcome, classify, describe
-from .store import _association_error
 
 __all__ = ["PerformedImage", "mpps_finish", "mpps_in_progress"]
 
@@ -171,25 +170,7 @@ def mpps_finish(
 def _request(
     destination: Destination, kind: str, ds: Dataset, uid: str, audit: AuditTrail | None
 ) -> None:
-    ae = AE(ae_title=destination.calling_ae)
-    ae.add_requested_context(ModalityPerformedProcedureStep)
-    ae.connection_timeout = destination.connect_s
-    ae.acse_timeout = destination.acse_s
-    ae.dimse_timeout = destination.dimse_s
-    ae.network_timeout = destination.network_s
-    kwargs: dict[str, Any] = {}
-    if destination.tls is not None:
-        kwargs["tls_args"] = (destination.tls.client_context(), destination.host)
-    connected: list[bool] = []
-    assoc = ae.associate(
-        destination.host,
-        destination.port,
-        ae_title=destination.called_ae,
-        evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.append(True))],
-        **kwargs,
-    )
-    if not assoc.is_established:
-        raise _association_error(assoc, destination, tcp_connected=bool(connected))
+    assoc = open_association(destination, [build_context(ModalityPerformedProcedureStep)])
     try:
         if kind == "N-CREATE":
             status, _reply = assoc.send_n_create(ds, ModalityPerformedProcedureStep, uid)

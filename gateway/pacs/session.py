@@ -17,16 +17,16 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE, evt
+from pynetdicom import evt
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import StorageCommitmentPushModel  # type: ignore[attr-defined]
 
 from panelgate.gateway.errors import DeliveryError
 
+from .association import open_association
 from .commit import STORAGE_COMMITMENT_INSTANCE, commitment_request
 from .destination import Destination
 from .status import Outcome, classify, describe
-from .store import _association_error
 
 __all__ = ["StoreSession"]
 
@@ -179,29 +179,10 @@ class StoreSession:
                 f"{dest}: {len(contexts)} presentation contexts needed, 128 at most",
                 retryable=False,
             )
-        ae = AE(ae_title=dest.calling_ae)
-        ae.connection_timeout = dest.connect_s
-        ae.acse_timeout = dest.acse_s
-        ae.dimse_timeout = dest.dimse_s
-        ae.network_timeout = dest.network_s
-        connected: list[bool] = []
-        handlers: list[Any] = [(evt.EVT_CONN_OPEN, lambda _event: connected.append(True))]
+        handlers: list[Any] = []
         if self._on_event_report is not None:
             handlers.append((evt.EVT_N_EVENT_REPORT, self._on_event_report))
-        kwargs: dict[str, Any] = {}
-        if dest.tls is not None:
-            kwargs["tls_args"] = (dest.tls.client_context(), dest.host)
-        assoc = ae.associate(
-            dest.host,
-            dest.port,
-            contexts=contexts,
-            ae_title=dest.called_ae,
-            max_pdu=dest.max_pdu,
-            evt_handlers=handlers,
-            **kwargs,
-        )
-        if not assoc.is_established:
-            raise _association_error(assoc, dest, tcp_connected=bool(connected))
+        assoc = open_association(dest, contexts, handlers)
         self._assoc = assoc
         self._proposed = set(needed)
         _log.info("association to %s established (%d contexts)", dest, len(contexts))

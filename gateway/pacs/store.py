@@ -10,11 +10,11 @@ from pathlib import Path
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE, evt
 from pynetdicom.presentation import build_context
 
 from panelgate.gateway.errors import DeliveryError
 
+from .association import open_association
 from .destination import Destination
 from .status import Outcome, classify, describe
 
@@ -59,26 +59,12 @@ def store_files(paths: Sequence[Path], destination: Destination) -> list[StoreRe
     if not paths:
         return []
     headers = [_read_header(Path(p)) for p in paths]
-    ae = AE(ae_title=destination.calling_ae)
-    ae.connection_timeout = destination.connect_s
-    ae.acse_timeout = destination.acse_s
-    ae.dimse_timeout = destination.dimse_s
-    ae.network_timeout = destination.network_s
     contexts: dict[str, set[str]] = {}
     for sop_class, _uid, syntax in headers:
         contexts.setdefault(sop_class, {ExplicitVRLittleEndian, ImplicitVRLittleEndian}).add(syntax)
-    requested = [build_context(c, sorted(s)) for c, s in contexts.items()]
-    connected: list[bool] = []
-    assoc = ae.associate(
-        destination.host,
-        destination.port,
-        contexts=requested,
-        ae_title=destination.called_ae,
-        max_pdu=destination.max_pdu,
-        evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.append(True))],
+    assoc = open_association(
+        destination, [build_context(c, sorted(s)) for c, s in contexts.items()]
     )
-    if not assoc.is_established:
-        raise _association_error(assoc, destination, tcp_connected=bool(connected))
     results: list[StoreResult] = []
     try:
         for path, (_cls, sop_uid, _ts) in zip(paths, headers, strict=True):
@@ -112,30 +98,3 @@ def _read_header(path: Path) -> tuple[str, str, str]:
         raise DeliveryError(
             f"cannot send {path}: not a readable DICOM Part-10 file ({exc})", retryable=False
         ) from exc
-
-
-def _association_error(
-    assoc: object, destination: Destination, *, tcp_connected: bool
-) -> DeliveryError:
-    if not tcp_connected:
-        return DeliveryError(
-            f"cannot reach PACS {destination}: no TCP connection within "
-            f"{destination.connect_s:g} s (is it running and listening there?)",
-            retryable=True,
-        )
-    if getattr(assoc, "is_rejected", False):
-        # PS3.8 9.3.4: result 1 = rejected-permanent, 2 = rejected-transient.
-        acceptor = getattr(assoc, "acceptor", None)
-        result = getattr(getattr(acceptor, "primitive", None), "result", None)
-        return DeliveryError(
-            f"{destination} rejected the association (check the AE titles: called "
-            f"{destination.called_ae!r}, calling {destination.calling_ae!r})",
-            retryable=result == 2,
-        )
-    if getattr(assoc, "is_aborted", False):
-        return DeliveryError(f"{destination} aborted the association", retryable=True)
-    return DeliveryError(
-        f"{destination} accepted the connection but no association followed within "
-        f"{destination.acse_s:g} s (is it a DICOM service?)",
-        retryable=True,
-    )

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydicom.dataset import Dataset
-from pynetdicom import AE, evt
+from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 
 from panelgate.gateway.dicom.context import ProtocolCode, StudyContext
 from panelgate.gateway.errors import DeliveryError
 
+from .association import open_association
 from .audit import SERIOUS_FAILURE, SUCCESS, AuditTrail
 from .destination import Destination
 from .status import Outcome, classify, describe
-from .store import _association_error
 
 __all__ = ["WorklistQuery", "query_worklist", "worklist_identifier"]
 
@@ -99,25 +99,7 @@ def query_worklist(
     DeliveryError
         No association, or the SCP ended the query with a failure or no status.
     """
-    ae = AE(ae_title=destination.calling_ae)
-    ae.add_requested_context(ModalityWorklistInformationFind)
-    ae.connection_timeout = destination.connect_s
-    ae.acse_timeout = destination.acse_s
-    ae.dimse_timeout = destination.dimse_s
-    ae.network_timeout = destination.network_s
-    kwargs: dict[str, Any] = {}
-    if destination.tls is not None:
-        kwargs["tls_args"] = (destination.tls.client_context(), destination.host)
-    connected: list[bool] = []
-    assoc = ae.associate(
-        destination.host,
-        destination.port,
-        ae_title=destination.called_ae,
-        evt_handlers=[(evt.EVT_CONN_OPEN, lambda _event: connected.append(True))],
-        **kwargs,
-    )
-    if not assoc.is_established:
-        raise _association_error(assoc, destination, tcp_connected=bool(connected))
+    assoc = open_association(destination, [build_context(ModalityWorklistInformationFind)])
     items: list[StudyContext] = []
     final: Any = None
     try:
