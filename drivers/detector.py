@@ -55,6 +55,9 @@ class DetectorInfo:
     counts_per_ugy : float or None
         Factory dose calibration at RQA5 (counts per µGy of air kerma), from which the
         Exposure Index of IEC 62494-1 is computed; None when the detector has none.
+    sensor_width_px, sensor_height_px : int
+        Full sensor matrix, unbinned (SFNC ``WidthMax``/``HeightMax`` at binning 1); 0 when
+        the detector does not say.
     """
 
     serial: str
@@ -65,6 +68,8 @@ class DetectorInfo:
     bits_stored: int = 16
     detector_type: str = "SCINTILLATOR"
     counts_per_ugy: float | None = None
+    sensor_width_px: int = 0
+    sensor_height_px: int = 0
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,8 @@ class SimulatedDetector(Detector):
             pixel_pitch_mm=self.spec.pixel_pitch_mm,
             bits_stored=self.spec.bits_stored,
             counts_per_ugy=self.spec.counts_per_ugy,
+            sensor_width_px=self.spec.width,
+            sensor_height_px=self.spec.height,
         )
 
     def _do_close(self) -> None:

@@ -112,10 +112,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.detector is None:
         raise UsageError("calibrate needs --detector URL, or --darks/--floods/--serial stacks")
     detector = open_detector(args.detector)
-    if getattr(detector, "spec", None) is None:  # refuse before anything is sent to it
+    if args.target != "dark" and getattr(detector, "irradiate", None) is None:
+        # Refused before anything is sent to the panel: floods need X-rays we cannot fire.
         raise UsageError(
-            f"calibrate --detector needs a panel that reports its matrix size; {args.detector!r} "
-            "does not yet (simulated panels only): calibrate offline with --darks/--floods"
+            f"calibrate {args.target} needs floods, and panelgate cannot fire X-rays for "
+            f"{args.detector!r}: calibrate dark here, gain offline with --darks/--floods"
         )
     with detector:
         calset, measured = _online(args.target, detector, plan, store, args.exposure_s)
@@ -132,13 +133,15 @@ def _online(
     store: CalibrationStore,
     exposure_s: float,
 ) -> tuple[CalibrationSet, str]:
-    spec = detector.spec  # type: ignore[attr-defined]  # checked by the caller
+    info = detector.info
+    if not (info.sensor_width_px and info.sensor_height_px):
+        raise UsageError(f"{info.model} {info.serial} does not report its sensor size")
     config = Config(detector=DetectorConfig(exposure_s=exposure_s))
     beam = getattr(detector, "irradiate", None)
     if beam is None and target != "dark":
         raise UsageError(f"calibrate {target} needs floods: this detector has no beam control")
     pipeline = Pipeline(detector, config, beam=beam or (lambda *_: None))
-    mode: ReadoutMode = pipeline.configure(spec.width, spec.height)
+    mode: ReadoutMode = pipeline.configure(info.sensor_width_px, info.sensor_height_px)
     info = pipeline.info
     full_scale = 2**info.bits_stored - 1
     if target == "all":

@@ -59,10 +59,10 @@ def register(sub: Any) -> None:
 
 
 def _mode(detector: Detector, settings: list[tuple[str, str]]) -> ReadoutMode:
-    spec = getattr(detector, "spec", None)
+    info = detector.info
     fields: dict[str, Any] = {}
-    if spec is not None:
-        fields = {"width": spec.width, "height": spec.height}
+    if info.sensor_width_px and info.sensor_height_px:
+        fields = {"width": info.sensor_width_px, "height": info.sensor_height_px}
     for name, text in settings:
         if name not in FEATURES:
             raise UsageError(f"unknown feature {name!r}; --set takes {', '.join(FEATURES)}")

@@ -197,6 +197,7 @@ class GigEDetector(Detector):
         pitch_mm = cfg.pixel_pitch_mm
         if self._features.has("SensorPixelWidth"):
             pitch_mm = float(self._features.get("SensorPixelWidth")) / 1000
+        sensor = self._sensor_size()
         self._info = DetectorInfo(
             serial=identity[bs.REG_SERIAL_NUMBER],
             model=identity[bs.REG_MODEL_NAME],
@@ -204,6 +205,8 @@ class GigEDetector(Detector):
             firmware=identity[bs.REG_DEVICE_VERSION],
             pixel_pitch_mm=pitch_mm,
             bits_stored=cfg.bits_stored,
+            sensor_width_px=sensor[0],
+            sensor_height_px=sensor[1],
         )
         return self._info
 
@@ -349,6 +352,11 @@ class GigEDetector(Detector):
         if self._receiver is None:
             raise TransportError("not connected: no stream receiver")
         return self._receiver
+
+    def _sensor_size(self) -> tuple[int, int]:
+        """Unbinned sensor matrix from WidthMax/HeightMax; (0, 0) when the device does not say."""
+        width, height = self._sensor_max(1)
+        return (0, 0) if width >= 1 << 16 else (width, height)
 
     def _sensor_max(self, binning: int) -> tuple[int, int]:
         fm = self.features

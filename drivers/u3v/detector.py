@@ -154,6 +154,8 @@ class U3VDetector(Detector):
             pixel_pitch_mm=float(f.get("PanelPixelPitch")),
             bits_stored=16,
             counts_per_ugy=float(f.get("PanelCountsPerUgy")) or None,
+            sensor_width_px=self.sensor_size[0],
+            sensor_height_px=self.sensor_size[1],
         )
         return self._info
 

@@ -125,7 +125,7 @@ def test_offline_calibration_from_stacks_then_correct_and_export(
         (["calibrate", "all", "--levels", "4,x"], "levels in µGy", 2),
         (["calibrate", "all", "--levels", "4,4"], "distinct", 2),
         (["calibrate", "all", "--detector", "ftp://127.0.0.1"], "unsupported detector URL", 2),
-        (["calibrate", "all", "--detector", "gige://127.0.0.1"], "matrix size", 2),
+        (["calibrate", "all", "--detector", "gige://127.0.0.1"], "cannot fire X-rays", 2),
         (["calibration", "show", "0123456789abcdef"], "no calibration set '0123456789abcdef'", 1),
         (["correct", "--calibration", "x", "in.txt", "out.npy"], "no calibration set 'x'", 1),
     ],

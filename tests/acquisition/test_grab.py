@@ -69,3 +69,14 @@ def test_stacks_round_trip_and_refuse_bad_content(tmp_path: Path) -> None:
         write_stack(tmp_path / "x.png", frames)
     with pytest.raises(StackError, match="one shape"):
         write_stack(tmp_path / "x.npy", [frames[0], np.zeros((2, 2), np.uint16)])
+
+
+def test_grab_takes_the_matrix_from_any_detector_it_connects_to(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # usb://sim has no simulator `spec`: the size comes from the detector's own report
+    # (DetectorInfo.sensor_width_px/height_px, read from WidthMax/HeightMax over GenCP).
+    assert main(["grab", "--detector", "usb://sim?width=96&height=64", "--frames", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "mode 96x64" in out
+    assert len([line for line in out.splitlines() if line.startswith("frame ")]) == 2

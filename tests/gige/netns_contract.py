@@ -1,4 +1,4 @@
-"""The Detector contract (as in tests/drivers/test_detector_contract.py) against gige://.
+"""The Detector contract (as in tests/contract/) against gige://, and ``panelgate grab`` over it.
 
 Runs inside a loopback-only namespace (see conftest.py); the device is panelgate's own
 GigE simulator, in-process on a free port.
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from panelgate.acquisition.cli import main
 from panelgate.drivers import (
     DetectorState,
     DetectorTimeout,
@@ -129,3 +130,15 @@ def test_several_frames_in_a_row_have_increasing_ids(detector: GigEDetector) -> 
         detector.trigger()
         ids.append(detector.read_frame(timeout_s=5).meta.frame_id)
     assert ids == sorted(ids) and len(set(ids)) == 5
+
+
+def test_grab_over_gige_reports_the_sensor_and_the_stream_counters(
+    simulator: GigESimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"gige://127.0.0.1:{simulator.port}"
+    assert main(["grab", "--detector", url, "--frames", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "grab: SN-42 mode 64x48" in out  # the matrix read from the device's WidthMax/HeightMax
+    assert len([line for line in out.splitlines() if line.startswith("frame ")]) == 3
+    counters = next(line for line in out.splitlines() if line.startswith("counters: "))
+    assert "completed 3" in counters or "frames_completed 3" in counters, counters
