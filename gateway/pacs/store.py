@@ -9,14 +9,12 @@ from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom.presentation import build_context
 
 from panelgate.gateway.errors import DeliveryError
 
-from .association import open_association
 from .destination import Destination
-from .status import Outcome, classify, describe
+from .session import StoreSession
+from .status import Outcome
 
 __all__ = ["StoreResult", "store_files"]
 
@@ -40,7 +38,8 @@ def store_files(paths: Sequence[Path], destination: Destination) -> list[StoreRe
     ----------
     paths : sequence of pathlib.Path
         Part-10 files; each is proposed in its own transfer syntax plus the two
-        uncompressed little-endian ones.
+        uncompressed little-endian ones, and decompressed here when the peer accepts only
+        uncompressed (the same :class:`StoreSession` the outbox workers use).
     destination : Destination
         The peer and its timeouts.
 
@@ -59,29 +58,13 @@ def store_files(paths: Sequence[Path], destination: Destination) -> list[StoreRe
     if not paths:
         return []
     headers = [_read_header(Path(p)) for p in paths]
-    contexts: dict[str, set[str]] = {}
-    for sop_class, _uid, syntax in headers:
-        contexts.setdefault(sop_class, {ExplicitVRLittleEndian, ImplicitVRLittleEndian}).add(syntax)
-    assoc = open_association(
-        destination, [build_context(c, sorted(s)) for c, s in contexts.items()]
-    )
     results: list[StoreResult] = []
-    try:
-        for path, (_cls, sop_uid, _ts) in zip(paths, headers, strict=True):
-            try:
-                status = assoc.send_c_store(Path(path))
-            except RuntimeError:  # the association went away under us
-                results.append(StoreResult(Path(path), sop_uid, Outcome.RETRY, "association lost"))
-                continue
-            except ValueError as exc:  # the peer accepted no context for this file
-                results.append(StoreResult(Path(path), sop_uid, Outcome.FAIL, str(exc)))
-                continue
-            outcome = classify(status)
-            _log.info("C-STORE %s to %s: %s", sop_uid, destination, describe(status))
-            results.append(StoreResult(Path(path), sop_uid, outcome, describe(status)))
-    finally:
-        if assoc.is_established:
-            assoc.release()
+    with StoreSession(destination) as session:
+        session.ensure((sop_class, syntax) for sop_class, _uid, syntax in headers)
+        for path, (sop_class, sop_uid, syntax) in zip(paths, headers, strict=True):
+            outcome, status = session.send(Path(path), sop_class, syntax)
+            _log.info("C-STORE %s to %s: %s", sop_uid, destination, status)
+            results.append(StoreResult(Path(path), sop_uid, outcome, status))
     return results
 
 
