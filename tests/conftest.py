@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import importlib.util
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pydicom
@@ -103,6 +106,23 @@ def _collect_garbage_in_the_test_that_made_it() -> Iterator[None]:
     """
     yield
     gc.collect()
+
+
+@pytest.fixture
+def load_benchmark(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    """``load_benchmark("bench_correct")`` imports benchmarks/bench_correct.py as a module."""
+
+    def load(name: str) -> ModuleType:
+        script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, script)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        # dataclasses look their module up in sys.modules while the class is created.
+        monkeypatch.setitem(sys.modules, name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture
