@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -142,25 +143,8 @@ def test_timeout_must_be_positive() -> None:
         GeneratorClient("loop://", timeout_s=0)
 
 
-def test_event_in_the_same_read_as_the_answer_is_kept() -> None:
-    class Port:
-        pending = b""
-
-        def write(self, data: bytes) -> int:
-            self.pending += b"OK EXP\r\nEV DONE KV=120.1 MA=200 MS=10 MAS=2.001\r\n"
-            return len(data)
-
-        @property
-        def in_waiting(self) -> int:
-            return len(self.pending)
-
-        def read(self, size: int) -> bytes:
-            out, self.pending = self.pending[:size], self.pending[size:]
-            return out
-
-        def close(self) -> None:
-            pass
-
-    with GeneratorClient("fake", open_port=lambda p, b: Port()) as client:
+def test_event_in_the_same_read_as_the_answer_is_kept(scripted_port: type[Any]) -> None:
+    port = scripted_port(b"OK EXP\r\nEV DONE KV=120.1 MA=200 MS=10 MAS=2.001\r\n")
+    with GeneratorClient("fake", open_port=lambda p, b: port) as client:
         client.expose()
         assert client.wait_done(0.1).kv == 120.1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,33 +40,10 @@ def test_decoders_raise_only_typed_errors(data: bytes) -> None:
     assert isinstance(result, Command | tuple)
 
 
-class _FakePort:
-    """A serial-like port that answers every command with the same bytes."""
-
-    def __init__(self, answer: bytes) -> None:
-        self.answer = answer
-        self.pending = b""
-
-    def write(self, data: bytes) -> int:
-        self.pending += self.answer
-        return len(data)
-
-    @property
-    def in_waiting(self) -> int:
-        return len(self.pending)
-
-    def read(self, size: int) -> bytes:
-        out, self.pending = self.pending[:size], self.pending[size:]
-        return out
-
-    def close(self) -> None:
-        pass
-
-
 @settings(max_examples=200, deadline=None)
 @given(_streams)
-def test_client_answers_with_typed_error_or_value(answer: bytes) -> None:
-    client = GeneratorClient("fake", timeout_s=0.01, open_port=lambda p, b: _FakePort(answer))
+def test_client_answers_with_typed_error_or_value(scripted_port: type[Any], answer: bytes) -> None:
+    client = GeneratorClient("fake", timeout_s=0.01, open_port=lambda p, b: scripted_port(answer))
     with client:
         try:
             client.state()
