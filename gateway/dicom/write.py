@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from pydicom.dataset import Dataset
+
+from panelgate.gateway.fsio import atomic_file
 
 __all__ = ["write_atomic"]
 
@@ -34,21 +33,6 @@ def write_atomic(ds: Dataset, path: Path, mode: int = 0o600) -> Path:
         ``path``.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".dcm", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            ds.save_as(fh, enforce_file_format=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    with atomic_file(path, mode) as fh:
+        ds.save_as(fh, enforce_file_format=True)
     return path

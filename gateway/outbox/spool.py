@@ -39,8 +39,8 @@ from panelgate.gateway.errors import (
     OutboxFull,
     UnknownDestination,
 )
+from panelgate.gateway.fsio import fsync_dir, private_dir, write_bytes_atomic
 
-from .fsio import fsync_dir, private_dir, write_bytes_atomic
 from .record import Record, State
 
 __all__ = ["Outbox"]
