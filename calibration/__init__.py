@@ -29,6 +29,7 @@ from .errors import (
 from .gain import multipoint_gain
 from .kernel import warm_up
 from .maps import FrameAverager, defect_map, gain_map, local_mean
+from .plan import DefectPlan, plan_defects
 from .qc import Uniformity, fixed_pattern_cv, tg150_uniformity
 from .store import CalibrationStore, StoredSet
 
@@ -44,6 +45,7 @@ __all__ = [
     "DarkAccumulator",
     "DarkMap",
     "DefectFlag",
+    "DefectPlan",
     "DefectThresholds",
     "Engine",
     "FloodLevel",
@@ -65,6 +67,7 @@ __all__ = [
     "gain_map",
     "local_mean",
     "multipoint_gain",
+    "plan_defects",
     "tg150_uniformity",
     "update_dark",
     "warm_up",

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .dark import Validity, ValidityRules, ValidityStatus, check_validity
+from .plan import DefectPlan, plan_defects
 
 __all__ = ["CalibrationSet", "DefectFlag", "PiecewiseGain", "Replacement"]
 
@@ -168,6 +169,11 @@ class CalibrationSet:
         """
         rows, cols = np.nonzero(self.defects)
         return np.ascontiguousarray(rows), np.ascontiguousarray(cols)
+
+    @cached_property
+    def defect_plan(self) -> DefectPlan:
+        """The neighbours each defect is replaced from, by this set's rule (see :mod:`.plan`)."""
+        return plan_defects(self.defects, self.replacement == "directional")
 
     @cached_property
     def set_id(self) -> str:

@@ -34,9 +34,9 @@ def correct(
 ) -> npt.NDArray[np.uint16]:
     """Apply offset, gain and defect correction to one raw frame.
 
-    A set with a multi-point gain (``calset.pwl``) or the directional replacement rule
-    runs ``correct_pwl_kernel``; a plain single-point set with the mean rule runs
-    ``correct_kernel``. Formulas: :mod:`panelgate.calibration.reference`.
+    A set with a multi-point gain (``calset.pwl``) runs ``correct_pwl_kernel``, a
+    single-point set ``correct_kernel``; both replace defects by the set's rule, from its
+    :attr:`~CalibrationSet.defect_plan`. Formulas: :mod:`panelgate.calibration.reference`.
 
     Parameters
     ----------
@@ -45,8 +45,8 @@ def correct(
     calset : CalibrationSet
         Maps measured on the same detector and readout mode.
     out : numpy.ndarray, optional
-        uint16 buffer of the same shape to write into (no allocation); a new array when
-        omitted. May not be ``raw`` itself.
+        C-contiguous uint16 buffer of the same shape to write into (no allocation); a new
+        array when omitted. May not be ``raw`` itself.
     full_scale : int
         Largest output value (``2**bits_stored - 1``).
     engine : {"numba", "numpy"}
@@ -69,8 +69,13 @@ def correct(
         )
     if out is None:
         out = np.empty_like(raw)
-    elif out.dtype != np.uint16 or out.shape != raw.shape or not out.flags.writeable:
-        raise ValueError(f"out must be a writeable uint16 array of shape {raw.shape}")
+    elif (
+        out.dtype != np.uint16
+        or out.shape != raw.shape
+        or not out.flags.writeable
+        or not out.flags.c_contiguous
+    ):
+        raise ValueError(f"out must be a writeable, C-contiguous uint16 array of shape {raw.shape}")
     elif np.shares_memory(out, raw):
         raise ValueError("out must not share memory with raw: defect replacement reads neighbours")
     if not 0 < full_scale <= 65535:
@@ -79,33 +84,11 @@ def correct(
         kernel = _ENGINES[engine]
     except KeyError:
         raise ValueError(f"engine must be one of {sorted(_ENGINES)}, got {engine!r}") from None
-    rows, cols = calset.defect_rows_cols
-    if calset.pwl is not None or calset.replacement != "mean":
+    plan = calset.defect_plan
+    pedestal, top = float(calset.pedestal_counts), int(full_scale)
+    if calset.pwl is not None:
         breaks, slopes, knots = calset.kernel_gain
-        _PWL_ENGINES[engine](
-            raw,
-            calset.dark,
-            breaks,
-            slopes,
-            knots,
-            calset.defects,
-            rows,
-            cols,
-            float(calset.pedestal_counts),
-            int(full_scale),
-            calset.replacement == "directional",
-            out,
-        )
-        return out
-    kernel(
-        raw,
-        calset.dark,
-        calset.gain,
-        calset.defects,
-        rows,
-        cols,
-        float(calset.pedestal_counts),
-        int(full_scale),
-        out,
-    )
+        _PWL_ENGINES[engine](raw, calset.dark, breaks, slopes, knots, plan, pedestal, top, out)
+    else:
+        kernel(raw, calset.dark, np.ascontiguousarray(calset.gain), plan, pedestal, top, out)
     return out

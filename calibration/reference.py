@@ -36,6 +36,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from .plan import DefectPlan
+
 __all__ = ["correct_pwl_reference", "correct_reference"]
 
 _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
@@ -76,17 +78,13 @@ def _directional_value(
     return _mean_value(out, defects, y, x)
 
 
-def _replace_defects(
-    out: npt.NDArray[np.uint16],
-    defects: npt.NDArray[np.uint8],
-    defect_rows: npt.NDArray[np.intp],
-    defect_cols: npt.NDArray[np.intp],
-    directional: bool,
-) -> None:
-    rule = _directional_value if directional else _mean_value
+def _replace_defects(out: npt.NDArray[np.uint16], plan: DefectPlan) -> None:
+    # Decides every replacement from the defect map itself: the plan's neighbour lists
+    # are what the kernel uses, so agreement also checks the plan.
+    rule = _directional_value if plan.directional else _mean_value
     replaced = out.copy()
-    for y, x in zip(defect_rows.tolist(), defect_cols.tolist(), strict=True):
-        value = rule(out, defects, y, x)
+    for y, x in zip(plan.rows.tolist(), plan.cols.tolist(), strict=True):
+        value = rule(out, plan.defects, y, x)
         if value is not None:
             replaced[y, x] = value
     out[...] = replaced
@@ -96,9 +94,7 @@ def correct_reference(
     raw: npt.NDArray[np.uint16],
     dark: npt.NDArray[np.float32],
     gain: npt.NDArray[np.float32],
-    defects: npt.NDArray[np.uint8],
-    defect_rows: npt.NDArray[np.intp],
-    defect_cols: npt.NDArray[np.intp],
+    plan: DefectPlan,
     pedestal: float,
     full_scale: int,
     out: npt.NDArray[np.uint16],
@@ -108,7 +104,7 @@ def correct_reference(
     v = np.floor(v + 0.5)
     np.clip(v, 0, full_scale, out=v)
     out[...] = v.astype(np.uint16)
-    _replace_defects(out, defects, defect_rows, defect_cols, directional=False)
+    _replace_defects(out, plan)
 
 
 def correct_pwl_reference(
@@ -117,12 +113,9 @@ def correct_pwl_reference(
     breaks: npt.NDArray[np.float32],
     slopes: npt.NDArray[np.float32],
     knots: npt.NDArray[np.float64],
-    defects: npt.NDArray[np.uint8],
-    defect_rows: npt.NDArray[np.intp],
-    defect_cols: npt.NDArray[np.intp],
+    plan: DefectPlan,
     pedestal: float,
     full_scale: int,
-    directional: bool,
     out: npt.NDArray[np.uint16],
 ) -> None:
     """Correct ``raw`` into ``out``; same signature and result as ``correct_pwl_kernel``."""
@@ -142,4 +135,4 @@ def correct_pwl_reference(
     v = np.floor(v + 0.5)
     np.clip(v, 0, full_scale, out=v)
     out[...] = v.astype(np.uint16)
-    _replace_defects(out, defects, defect_rows, defect_cols, directional)
+    _replace_defects(out, plan)

@@ -89,10 +89,9 @@ def test_kernel_equals_reference_property(
     cal = _calset(rng, h, w, defect_fraction)
     cal = CalibrationSet(cal.serial, cal.mode_key, cal.dark, cal.gain, cal.defects, pedestal)
     raw = _frame(rng, h, w)
-    rows, cols = cal.defect_rows_cols
     fast = np.empty_like(raw)
     oracle = np.empty_like(raw)
-    args = (raw, cal.dark, cal.gain, cal.defects, rows, cols, pedestal, full_scale)
+    args = (raw, cal.dark, cal.gain, cal.defect_plan, pedestal, full_scale)
     correct_kernel(*args, fast)
     correct_reference(*args, oracle)
     np.testing.assert_array_equal(fast, oracle)
@@ -118,6 +117,8 @@ def test_out_buffer_is_validated_and_used_in_place() -> None:
         correct(raw, cal, raw)
     with pytest.raises(ValueError, match="uint16"):
         correct(raw, cal, np.empty((8, 8), np.int32))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        correct(raw, cal, np.empty((8, 16), np.uint16)[:, ::2])
     with pytest.raises(ValueError, match="engine"):
         correct(raw, cal, engine="cuda")  # type: ignore[arg-type]
 

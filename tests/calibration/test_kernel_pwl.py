@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -78,12 +79,11 @@ def test_pwl_kernel_equals_reference_property(
     rng = np.random.default_rng(seed)
     cal = _calset(rng, h, w, k, defect_fraction, directional)
     raw = _frame(rng, h, w)
-    rows, cols = cal.defect_rows_cols
     breaks, slopes, knots = cal.kernel_gain
     fast, oracle = np.empty_like(raw), np.empty_like(raw)
-    args = (raw, cal.dark, breaks, slopes, knots, cal.defects, rows, cols, 100.0, full_scale)
-    correct_pwl_kernel(*args, directional, fast)
-    correct_pwl_reference(*args, directional, oracle)
+    args = (raw, cal.dark, breaks, slopes, knots, cal.defect_plan, 100.0, full_scale)
+    correct_pwl_kernel(*args, fast)
+    correct_pwl_reference(*args, oracle)
     np.testing.assert_array_equal(fast, oracle)
 
 
@@ -178,3 +178,35 @@ def test_non_monotone_breaks_take_the_last_break_at_or_below(engine: str) -> Non
     # pixel 0: 2000 >= b2 only -> segment 2: (2000-1000)*3 + 20000
     out = correct(raw, cal, engine=engine)  # type: ignore[arg-type]
     np.testing.assert_array_equal(out, [[23000, 23000, 27500]])
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("directional", [False, True])
+def test_defects_at_band_edges_read_neighbours_from_the_next_band(
+    engine: str, directional: bool
+) -> None:
+    # The kernel corrects rows in bands of 32 and replaces the defects of the 2 rows at
+    # each band edge after every band is done: lines and clusters across rows 30..33 and
+    # 62..65 read neighbours on both sides of an edge.
+    rng = np.random.default_rng(11)
+    h, w = 100, 40
+    cal = _calset(rng, h, w, 3, 0.0, directional)
+    defects = np.zeros((h, w), np.uint8)
+    defects[31, :] = 16  # a line on the last row of band 0
+    defects[32, 5:30] = 16  # and a partial line on the first row of band 1
+    defects[62:66, 10:14] = 128  # a cluster across the edge between bands 1 and 2
+    defects[33, 0] = defects[30, w - 1] = 4
+    cal = CalibrationSet("SN1", "mode", cal.dark, cal.gain, defects, pwl=cal.pwl,
+                         replacement=cal.replacement)  # fmt: skip
+    raw = _frame(rng, h, w)
+    got = correct(raw, cal, engine=engine)  # type: ignore[arg-type]
+    want = correct(raw, cal, engine="numpy")
+    np.testing.assert_array_equal(got, want)
+    # The oracle really did replace them: a line pixel is its vertical pair's mean.
+    plain = correct(raw, dataclasses.replace(cal, defects=np.zeros_like(defects)), engine="numpy")
+    if directional:
+        # Row 31 at x=2: horizontal pair is defective; the vertical pair (30, 32) is good.
+        assert got[31, 2] == (int(plain[30, 2]) + int(plain[32, 2]) + 1) // 2
+    else:
+        good = [plain[y, x] for y in (30, 32) for x in (1, 2, 3)]
+        assert got[31, 2] == (sum(int(v) for v in good) + 3) // 6
