@@ -12,9 +12,10 @@ What is measured
    alternating order:
 
    - **panelgate**: the outbox worker (:class:`~panelgate.gateway.outbox.DestinationWorker`)
-     delivering every spooled instance over one association, files streamed from the spool
-     (pynetdicom ``STORE_SEND_CHUNKED_DATASET``, as ``panelgate agent`` sets it), each
-     reply classified and the outbox state persisted (fsync) per instance;
+     delivering every spooled instance over one association, each data set streamed from
+     its spool file (:class:`~panelgate.gateway.pacs.filestream.FileStreamer`: memory-mapped,
+     ``sendmsg``), each reply classified and the outbox state persisted (fsync) per
+     instance;
    - **dcmtk storescu**: ``storescu -aec STORESCP 127.0.0.1 PORT FILES...`` on the same
      files (subprocess wall time, process start-up included).
 
@@ -49,7 +50,6 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pynetdicom import _config as pynetdicom_config
 
 from panelgate.acquisition.agent import Agent
 from panelgate.acquisition.config import Config, DicomConfig
@@ -168,7 +168,6 @@ def throughput(args: argparse.Namespace, work: Path, files: list[Path]) -> list[
     total = sum(f.stat().st_size for f in files)
     ours: list[float] = []
     theirs: list[float] = []
-    pynetdicom_config.STORE_SEND_CHUNKED_DATASET = True
     try:
         wait_port(port, scp)
         destination = Destination("127.0.0.1", port, called_ae="STORESCP", calling_ae="AGENT")
@@ -207,7 +206,6 @@ def throughput(args: argparse.Namespace, work: Path, files: list[Path]) -> list[
                 )
     finally:
         stop(scp)
-        pynetdicom_config.STORE_SEND_CHUNKED_DATASET = False
     mb = total / 1e6
     p, d = statistics.median(ours), statistics.median(theirs)
     return [
@@ -216,7 +214,7 @@ def throughput(args: argparse.Namespace, work: Path, files: list[Path]) -> list[
         "",
         "| sender | MB/s | seconds |",
         "|---|---:|---:|",
-        f"| panelgate outbox worker (one association, chunked from spool) | {mb / p:.0f} "
+        f"| panelgate outbox worker (one association, streamed from spool) | {mb / p:.0f} "
         f"({mb / max(ours):.0f}-{mb / min(ours):.0f}) | {p:.2f} |",
         f"| dcmtk storescu (subprocess) | {mb / d:.0f} "
         f"({mb / max(theirs):.0f}-{mb / min(theirs):.0f}) "
@@ -261,7 +259,6 @@ def latency(args: argparse.Namespace, work: Path) -> list[str]:
                 "orthanc": DestinationConfig(port=dicom, called_ae="PGORTHANC", commitment=True)
             },
         )
-        pynetdicom_config.STORE_SEND_CHUNKED_DATASET = True
         agent = Agent(cfg, seed=1).start()
         try:
             for i in range(args.count):
@@ -280,7 +277,6 @@ def latency(args: argparse.Namespace, work: Path) -> list[str]:
                 progress(f"latency {i + 1}: {samples[-1] * 1000:.0f} ms")
         finally:
             agent.stop()
-            pynetdicom_config.STORE_SEND_CHUNKED_DATASET = False
         stored = json.loads(
             urllib.request.build_opener(urllib.request.ProxyHandler({}))
             .open(f"http://127.0.0.1:{http}/statistics", timeout=10)

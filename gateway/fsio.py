@@ -42,11 +42,15 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path, mode: int = FILE_MODE, *, sync_dir: bool = True) -> Iterator[BinaryIO]:
+def atomic_file(
+    path: Path, mode: int = FILE_MODE, *, sync_dir: bool = True, sync: bool = True
+) -> Iterator[BinaryIO]:
     """Open a temporary file that becomes ``path`` only when the ``with`` block succeeds.
 
     The file is created with ``mode``, flushed and fsynced, then renamed over ``path``; on
-    any error it is removed and ``path`` is untouched (the old file or none).
+    any error it is removed and ``path`` is untouched (the old file or none). Without
+    ``sync`` nothing is fsynced: the rename is still atomic for every reader and survives
+    the process being killed, but not necessarily a power loss.
 
     Parameters
     ----------
@@ -56,6 +60,8 @@ def atomic_file(path: Path, mode: int = FILE_MODE, *, sync_dir: bool = True) -> 
         Permission bits; the default lets only the agent's user read the file.
     sync_dir : bool
         Also fsync the directory (skip only when the caller does it after several writes).
+    sync : bool
+        Fsync at all (skip only for state whose loss in a power cut is harmless).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -64,17 +70,20 @@ def atomic_file(path: Path, mode: int = FILE_MODE, *, sync_dir: bool = True) -> 
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    if sync_dir:
+    if sync and sync_dir:
         fsync_dir(path.parent)
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> Path:
+def write_bytes_atomic(
+    path: Path, data: bytes, *, sync_dir: bool = True, sync: bool = True
+) -> Path:
     """Write ``data`` to ``path`` so that the file is either complete or absent (mode 0600).
 
     Parameters
@@ -85,7 +94,9 @@ def write_bytes_atomic(path: Path, data: bytes, *, sync_dir: bool = True) -> Pat
         The whole content.
     sync_dir : bool
         Also fsync the directory (skip only when the caller does it after several writes).
+    sync : bool
+        Fsync at all (see :func:`atomic_file`).
     """
-    with atomic_file(path, sync_dir=sync_dir) as fh:
+    with atomic_file(path, sync_dir=sync_dir, sync=sync) as fh:
         fh.write(data)
     return path

@@ -181,8 +181,12 @@ class Outbox:
 
     # -- state changes -----------------------------------------------------------------
 
-    def move(self, record: Record, state: State, **changes: Any) -> Record:
+    def move(self, record: Record, state: State, *, durable: bool = True, **changes: Any) -> Record:
         """Persist ``record`` in ``state`` with ``changes``; return the new record.
+
+        The move is atomic. With ``durable`` it is also fsynced, so that it survives a power
+        loss; without, only a killed process (for a state whose loss is harmless: a send
+        marked in flight is recovered as pending, which is where it was).
 
         Raises
         ------
@@ -202,10 +206,11 @@ class Outbox:
                 )
             new = record.evolve(state=state, updated_at=self._clock(), **changes)
             new_path = self._record_path(new)
-            write_bytes_atomic(new_path, new.to_json())
+            write_bytes_atomic(new_path, new.to_json(), sync=durable)
             if new_path != old_path:
                 old_path.unlink()
-                fsync_dir(old_path.parent)
+                if durable:
+                    fsync_dir(old_path.parent)
             return new
 
     def recover(self) -> dict[str, int]:

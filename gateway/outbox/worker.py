@@ -165,7 +165,13 @@ class DestinationWorker:
         for record in due:
             if self._stop.is_set():
                 break
-            inflight = self.outbox.move(record, State.INFLIGHT)
+            # Neither this move nor the one to sent is fsynced: after a power cut, a lost
+            # mark leaves the instance pending (recovery makes an in-flight one pending
+            # anyway) and it is sent again, the same bytes under the same SOP Instance
+            # UID, which the PACS keeps once. Enqueueing, commitment and the deletion
+            # they allow stay durable. An fsync here would also wait for every other
+            # dirty page on the file system (ext4 data=ordered), e.g. a local PACS's.
+            inflight = self.outbox.move(record, State.INFLIGHT, durable=False)
             path = self.outbox.object_path(record.sop_instance_uid)
             if not path.exists():
                 self.outbox.move(inflight, State.FAILED, reason="spooled file is missing")
@@ -174,7 +180,9 @@ class DestinationWorker:
             _log.info("C-STORE %s to %s: %s", record.sop_instance_uid, self.name, text)
             if outcome in (Outcome.SUCCESS, Outcome.WARNING):
                 reason = text if outcome is Outcome.WARNING else ""
-                self.outbox.move(inflight, State.SENT, reason=reason, transaction_uid="")
+                self.outbox.move(
+                    inflight, State.SENT, durable=False, reason=reason, transaction_uid=""
+                )
                 sent.append(record.sop_instance_uid)
             else:
                 self._attempt_failed(inflight, text, retryable=outcome is Outcome.RETRY)

@@ -4,8 +4,10 @@ A session proposes, for every SOP class it must send, one presentation context p
 compressed transfer syntax in use plus one with the uncompressed little-endian syntaxes, so
 that the peer can refuse compression and still accept the instance. When the peer accepted
 only uncompressed syntaxes for a compressed file, the session decompresses it and sends it
-uncompressed itself (pynetdicom does not transcode). The association stays open across
-instances and is reopened when it is lost or needs contexts it was not opened with.
+uncompressed itself (pynetdicom does not transcode). A file sent in its own transfer syntax
+is streamed from the spool by :class:`FileStreamer` (without copies; pynetdicom over TLS).
+The association stays open across instances and is reopened when it is lost or needs
+contexts it was not opened with.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import _config as pynetdicom_config
 from pynetdicom import evt
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import StorageCommitmentPushModel  # type: ignore[attr-defined]
@@ -26,6 +29,7 @@ from panelgate.gateway.errors import DeliveryError
 from .association import open_association
 from .commit import STORAGE_COMMITMENT_INSTANCE, commitment_request
 from .destination import Destination
+from .filestream import FileStreamer
 from .status import Outcome, classify, describe
 
 __all__ = ["StoreSession"]
@@ -54,7 +58,11 @@ class StoreSession:
         self.destination = destination
         self._on_event_report = on_event_report
         self._assoc: Any = None
+        self._streamer: FileStreamer | None = None
         self._proposed: set[tuple[str, str]] = set()
+        # A file given by path is sent from its data set's offset as it is, not decoded
+        # and re-encoded by pydicom (slower, and not the bytes that were spooled).
+        pynetdicom_config.STORE_SEND_CHUNKED_DATASET = True
 
     @property
     def is_open(self) -> bool:
@@ -86,7 +94,7 @@ class StoreSession:
         accepted = self._accepted_syntaxes(sop_class)
         try:
             if transfer_syntax in accepted:
-                status = self._assoc.send_c_store(Path(path))
+                status = self._store_file(Path(path))
             elif accepted & set(_UNCOMPRESSED):
                 # Decompress ourselves, or let pynetdicom convert between uncompressed syntaxes.
                 ds = dcmread(path)
@@ -99,12 +107,12 @@ class StoreSession:
                     f"{self.destination} accepted no presentation context for SOP class "
                     f"{sop_class} in {UID(transfer_syntax).name} or uncompressed"
                 )
-        except RuntimeError:
+        except (RuntimeError, ConnectionError) as exc:
             self.close()
-            return Outcome.RETRY, "association lost during the C-STORE"
+            return Outcome.RETRY, f"association lost during the C-STORE ({exc})"
         outcome = classify(status)
         if not self._assoc.is_established:  # aborted after a timeout: reopen next time
-            self._assoc = None
+            self._assoc, self._streamer = None, None
             self._proposed = set()
         return outcome, describe(status)
 
@@ -141,7 +149,7 @@ class StoreSession:
 
     def close(self) -> None:
         """Release the association (abort it when the release fails)."""
-        assoc, self._assoc = self._assoc, None
+        assoc, self._assoc, self._streamer = self._assoc, None, None
         self._proposed = set()
         if assoc is not None and assoc.is_established:
             assoc.release()
@@ -153,6 +161,12 @@ class StoreSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _store_file(self, path: Path) -> Any:
+        if self._streamer is None:
+            return self._assoc.send_c_store(path)
+        with self._streamer.armed(path):
+            return self._assoc.send_c_store(path)
 
     def _accepted_syntaxes(self, sop_class: str) -> set[str]:
         return {
@@ -184,5 +198,6 @@ class StoreSession:
             handlers.append((evt.EVT_N_EVENT_REPORT, self._on_event_report))
         assoc = open_association(dest, contexts, handlers)
         self._assoc = assoc
+        self._streamer = FileStreamer(assoc, stall_s=dest.dimse_s)
         self._proposed = set(needed)
         _log.info("association to %s established (%d contexts)", dest, len(contexts))
