@@ -1,8 +1,9 @@
 """``panelgate demo``: the whole path from a simulated exposure to a PACS, in one process.
 
 Start the simulated panel, take darks and floods, calibrate, expose a step-wedge and
-line-pair phantom, correct, build the DX instance, write it to the spool, store it into
-the embedded PACS (or a real one), and write a PNG preview.
+line-pair phantom, correct, build the DX instance, queue it in the outbox (as the agent
+does: fsynced, idempotent by SOP Instance UID), deliver it once to the embedded PACS (or
+a real one), and write a PNG preview. What is not delivered stays queued.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from panelgate.calibration import warm_up
-from panelgate.gateway import DeliveryError
 from panelgate.gateway.dicom import StudyContext, Technique
-from panelgate.gateway.pacs import Destination, EmbeddedPacs, Outcome, StoreResult
+from panelgate.gateway.outbox import Outbox
+from panelgate.gateway.pacs import Destination, EmbeddedPacs
 from panelgate.simulators import SimulatedDetector, step_wedge_line_pairs
 
 from .config import Config
+from .dispatch import Delivery, deliver_now, queue_name
 from .pipeline import Pipeline
 from .preview import write_preview
 from .timing import StageTimer
@@ -37,7 +39,7 @@ class DemoResult:
     spool_path: Path
     sop_instance_uid: str
     preview_path: Path
-    store: StoreResult
+    delivery: Delivery
     destination: str
     pacs_path: Path | None
     timer: StageTimer
@@ -66,8 +68,9 @@ def run_demo(
 
     Raises
     ------
-    DeliveryError
-        The PACS could not be reached; the DX file stays in the spool.
+    OutboxFull
+        The outbox's disk cannot hold the image above its reserve (checked before the
+        panel is used).
     """
     timer = StageTimer()
     out_dir = Path(out_dir)
@@ -81,7 +84,10 @@ def run_demo(
             destination = Destination(
                 "127.0.0.1", pacs.port, called_ae=pacs.ae_title, calling_ae=config.dicom.calling_ae
             )
+    name = "embedded-pacs" if pacs is not None else queue_name(destination)
+    outbox = Outbox(out_dir / "outbox", [name], reserve_bytes=config.outbox.reserve_bytes)
     try:
+        outbox.check_space(panel.spec.width * panel.spec.height * 2 + (1 << 20))
         with panel:
             pipeline = Pipeline(panel, config, beam=panel.irradiate)
             pipeline.configure(panel.spec.width, panel.spec.height)
@@ -107,17 +113,13 @@ def run_demo(
             technique = Technique(kvp=70.0, exposure_uas=2000.0, exposure_time_ms=20.0)
             with timer.stage("build DX instance"):
                 ds, window = pipeline.build(image, study, technique)
-            with timer.stage("write spool file"):
-                spool_path = pipeline.write(ds, out_dir / "spool")
+            with timer.stage("queue in the outbox (fsync)"):
+                outbox.enqueue_dataset(ds, acquired=True)
+                spool_path = outbox.object_path(str(ds.SOPInstanceUID))
             with timer.stage("preview PNG"):
                 preview = write_preview(image.pixels, window, out_dir / f"{ds.SOPInstanceUID}.png")
             with timer.stage(f"C-STORE to {destination}"):
-                try:
-                    result = pipeline.deliver(spool_path, destination)
-                except DeliveryError as exc:
-                    raise DeliveryError(
-                        f"{exc}; the DICOM file stays at {spool_path}", retryable=exc.retryable
-                    ) from exc
+                (delivery,) = deliver_now(outbox, {name: destination}, str(ds.SOPInstanceUID))
     finally:
         if pacs is not None:
             pacs.stop()
@@ -129,9 +131,9 @@ def run_demo(
         spool_path=spool_path,
         sop_instance_uid=str(ds.SOPInstanceUID),
         preview_path=preview,
-        store=result,
+        delivery=delivery,
         destination=str(destination),
-        pacs_path=pacs_path if result.outcome in (Outcome.SUCCESS, Outcome.WARNING) else None,
+        pacs_path=pacs_path if delivery.delivered else None,
         timer=timer,
         defect_counts=calibration.defect_counts(),
         exposure_index=ei,

@@ -20,6 +20,12 @@ QUEUED      ``next``     IDLE        ready for the next exposure
 FAILED      ``reset``    IDLE        after the clean-up; the error is re-raised
 ==========  ===========  ==========  =====================================================
 
+Before ``prep``, with an outbox, the workflow checks that the outbox's disk can hold the
+image above its reserve (:meth:`~panelgate.gateway.outbox.Outbox.check_space`): when it
+cannot, the exposure is refused (:class:`~panelgate.gateway.OutboxFull`) before anything
+moves, so that no patient is exposed for an image that could not be kept. An image once
+acquired is always queued, the reserve being there for it.
+
 Trigger modes (:class:`TriggerMode`): ``software`` — the workflow triggers the panel's
 readout once the generator reports the exposure done; ``generator`` — the generator's
 sync output triggers the panel when the tube fires; ``aed`` — the panel detects the dose
@@ -40,9 +46,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydicom import Dataset
+
 from panelgate.drivers import DetectorTimeout, Frame, IncompatibleState, PanelgateError
 from panelgate.drivers.generator import Delivered, GeneratorClient
 from panelgate.gateway.dicom import Technique
+from panelgate.gateway.outbox import Outbox
 
 from .exposure import (
     CalibrationHolder,
@@ -72,6 +81,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+# Room for a DX instance's attributes besides the pixels (a few kB in practice).
+_HEADER_BYTES = 1 << 20
 
 
 class ExposureState(enum.Enum):
@@ -170,7 +182,8 @@ class ExposureWorkflow:
     calibration : CalibrationHolder
         Maps in use; its ``is_stale``/``refresh_dark`` decide the fresh dark (replaceable).
     spool_dir : pathlib.Path
-        Where DX files are queued; previews go to ``spool_dir/../preview``.
+        Where DX files are written when there is no ``outbox``; previews go to
+        ``spool_dir/../preview``.
     trigger : TriggerMode
         Who starts the readout.
     timeouts : WorkflowTimeouts
@@ -178,6 +191,9 @@ class ExposureWorkflow:
     dark_is_stale, take_dark : callable, optional
         "Is the dark map stale?" and "take a fresh dark": the calibration-validity rules
         plug in here; by default ``calibration.is_stale`` and ``calibration.refresh_dark``.
+    outbox : Outbox, optional
+        Where instances are queued for delivery (fsynced before QUEUED); its disk reserve
+        is checked before each exposure.
     """
 
     def __init__(
@@ -191,8 +207,10 @@ class ExposureWorkflow:
         timeouts: WorkflowTimeouts | None = None,
         dark_is_stale: Callable[[], bool] | None = None,
         take_dark: Callable[[], None] | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.outbox = outbox
         self.detector = pipeline.detector
         self.generator = generator
         self.calibration = calibration
@@ -222,6 +240,9 @@ class ExposureWorkflow:
         ------
         TechniqueOutOfRange, UsageError
             The request was refused before anything moved.
+        OutboxFull
+            The outbox's disk cannot hold the image above its reserve: refused before
+            anything moved; nothing already queued is touched.
         WorkflowAborted
             :meth:`abort` was called; both devices are idle again.
         PanelgateError
@@ -234,6 +255,8 @@ class ExposureWorkflow:
             raise IncompatibleState(f"an exposure is already {self.state.value}")
         body_part, view = parse_protocol(request.protocol)
         ms = request.check(self.generator.limits(), self.generator.settings()["ma"])
+        if self.outbox is not None:
+            self.outbox.check_space(self._instance_bytes())
         self._cancel.clear()
         try:
             return self._run(request, ms, body_part, view)
@@ -289,7 +312,7 @@ class ExposureWorkflow:
         )
         image = self.pipeline.correct(frame, self.calibration.calibration)
         ds, window = self.pipeline.build(image, request.study, technique)
-        spool_path = self.pipeline.write(ds, self.spool_dir)
+        spool_path = self._queue(ds)
         t_queued = time.monotonic()
         preview_dir = self.spool_dir.parent / "preview"
         preview_dir.mkdir(parents=True, exist_ok=True)
@@ -303,6 +326,17 @@ class ExposureWorkflow:
             fresh_dark=fresh_dark,
             done_to_queued_s=t_queued - t_done,
         )
+
+    def _instance_bytes(self) -> int:
+        """Bound the size of one DX instance of the current readout mode (pixels + header)."""
+        mode = self.detector.mode
+        return mode.width * mode.height * 2 + _HEADER_BYTES
+
+    def _queue(self, ds: Dataset) -> Path:
+        if self.outbox is None:
+            return self.pipeline.write(ds, self.spool_dir)
+        self.outbox.enqueue_dataset(ds, acquired=True)
+        return self.outbox.object_path(str(ds.SOPInstanceUID))
 
     def _read_frame(self, timeout_s: float) -> Frame:
         """Wait for the frame in slices so that :meth:`abort` is noticed within 0.1 s."""

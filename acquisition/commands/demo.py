@@ -10,7 +10,7 @@ from typing import Any
 
 from panelgate.acquisition.config import Config, load_config
 from panelgate.acquisition.demo import run_demo
-from panelgate.gateway.pacs import Destination, Outcome
+from panelgate.gateway.pacs import Destination
 from panelgate.simulators import SimulatedDetector
 
 from .args import ae_title, frame_count, host_port
@@ -110,14 +110,13 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"SOP Instance UID: {result.sop_instance_uid}")
     print(f"DICOM file:       {result.spool_path}")
     print(f"preview PNG:      {result.preview_path}")
-    if result.store.outcome in (Outcome.SUCCESS, Outcome.WARNING):
+    if result.delivery.delivered:
         where = f" -> {result.pacs_path}" if result.pacs_path else ""
-        print(f"stored in PACS:   {result.destination} ({result.store.status}){where}")
+        print(f"stored in PACS:   {result.destination}{where}")
         return 0
     print(
         f"panelgate: error: {result.destination} did not store the instance: "
-        f"{result.store.status}; "
-        f"the DICOM file stays at {result.spool_path}",
+        f"{result.delivery.reason}; the DICOM file stays queued at {result.spool_path}",
         file=sys.stderr,
     )
     return 1

@@ -13,8 +13,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from panelgate.acquisition.agent import destinations_of
 from panelgate.acquisition.config import Config, WorklistConfig, load_config
 from panelgate.acquisition.detectors import open_detector
+from panelgate.acquisition.dispatch import deliver_now, queue_name
 from panelgate.acquisition.errors import UsageError, WorklistEmpty
 from panelgate.acquisition.pipeline import Beam, Pipeline
 from panelgate.acquisition.workflow import (
@@ -31,9 +33,9 @@ from panelgate.acquisition.workflow import (
 from panelgate.calibration import warm_up
 from panelgate.drivers import Detector, IncompatibleState
 from panelgate.drivers.generator import Delivered, GeneratorClient
-from panelgate.gateway import DeliveryError
 from panelgate.gateway.dicom import StudyContext
-from panelgate.gateway.pacs import Destination, Outcome, WorklistQuery, query_worklist
+from panelgate.gateway.outbox import Outbox, State
+from panelgate.gateway.pacs import Destination, WorklistQuery, query_worklist
 from panelgate.simulators import SimulatedDetector
 from panelgate.simulators.generator import SimulatedGenerator
 
@@ -50,7 +52,10 @@ def register(sub: Any) -> None:
         "expose",
         help="make one exposure: generator + panel -> DX in the spool (and PACS)",
         description="Set the generator, prep, expose, read out, correct, build the DX image, "
-        "queue it in the spool and (with --pacs) store it. Each state is shown as it happens.",
+        "queue it in the outbox and try to store it (--pacs, or the destinations of --config); "
+        "what is not stored stays queued for 'panelgate agent'. Each state is shown as it "
+        "happens. An exposure is refused before anything moves when the outbox's disk cannot "
+        "hold the image above its reserve.",
     )
     p.add_argument("--detector", required=True, metavar="URL", help="panel URL: sim://, usb://")
     p.add_argument(
@@ -82,7 +87,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--trigger", choices=[m.value for m in TriggerMode], default="software", help="trigger mode"
     )
-    p.add_argument("--out", type=Path, default=Path("panelgate-exposures"), metavar="DIR")
+    p.add_argument(
+        "--out", type=Path, default=Path("panelgate-exposures"), metavar="DIR",
+        help="previews, and the outbox when --config names none (default panelgate-exposures)",
+    )  # fmt: skip
     p.add_argument("--pacs", type=host_port, metavar="HOST:PORT", help="store into this PACS")
     p.add_argument("--called-ae", type=ae_title, default="ANY-SCP", metavar="AE")
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
@@ -148,6 +156,8 @@ def _expose(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else Config()
     request = _request(args, config)
     trigger = TriggerMode(args.trigger)
+    destinations = _destinations(args, config)
+    outbox = _open_outbox(args, config, list(destinations))
     with ExitStack() as stack:
         port = args.generator
         if port == "sim":
@@ -177,7 +187,7 @@ def _expose(args: argparse.Namespace) -> int:
         warm_up()
         holder = CalibrationHolder(quick_calibration(pipeline, QUICK_CAL_FRAMES))
         workflow = ExposureWorkflow(
-            pipeline, generator, holder, args.out / "spool", trigger=trigger
+            pipeline, generator, holder, args.out / "spool", trigger=trigger, outbox=outbox
         )
         workflow.subscribe(_show)
         workflow.subscribe(_beam_on_fire(PanelBeam(beam, detector, trigger), request, ms))
@@ -187,28 +197,46 @@ def _expose(args: argparse.Namespace) -> int:
         print(f"preview PNG:      {result.preview_path}")
         d = result.delivered
         print(f"delivered:        {d.kv:g} kV, {d.ma:g} mA, {d.ms:g} ms, {d.mas:g} mAs")
-        if args.pacs is None:
-            print("PACS:             not sent (no --pacs); the file waits in the spool")
-            return 0
-        host, pacs_port = args.pacs
-        dest = Destination(
-            host, pacs_port, called_ae=args.called_ae, calling_ae=config.dicom.calling_ae
-        )
-        try:
-            stored = pipeline.deliver(result.spool_path, dest)
-        except DeliveryError as exc:
-            raise DeliveryError(
-                f"{exc}; the DICOM file stays at {result.spool_path}", retryable=exc.retryable
-            ) from exc
-        if stored.outcome in (Outcome.SUCCESS, Outcome.WARNING):
-            print(f"PACS:             stored in {dest} ({stored.status})")
-            return 0
+        return _deliver(outbox, destinations, result.sop_instance_uid)
+
+
+def _destinations(args: argparse.Namespace, config: Config) -> dict[str, Destination]:
+    """``--pacs``, else the configured destinations, else none (the image stays queued)."""
+    if args.pacs is not None:
+        host, port = args.pacs
+        pacs = Destination(host, port, called_ae=args.called_ae, calling_ae=config.dicom.calling_ae)
+        return {queue_name(pacs): pacs}
+    if args.config is not None and (config.destinations or config.pacs is not None):
+        return destinations_of(config)
+    return {}
+
+
+def _open_outbox(args: argparse.Namespace, config: Config, names: list[str]) -> Outbox:
+    """Open the configured outbox (shared with ``panelgate agent``), else one under --out."""
+    root = Path(config.outbox.directory) if args.config is not None else args.out / "outbox"
+    return Outbox(root, names or ["pacs"], reserve_bytes=config.outbox.reserve_bytes)
+
+
+def _deliver(outbox: Outbox, destinations: dict[str, Destination], uid: str) -> int:
+    if not destinations:
         print(
-            f"panelgate: error: {dest} did not store the instance: {stored.status}; "
-            f"the DICOM file stays at {result.spool_path}",
+            "PACS:             not sent (no --pacs and no destination configured); "
+            f"queued in {outbox.root} for 'pacs'"
+        )
+        return 0
+    failed = 0
+    for d in deliver_now(outbox, destinations, uid):
+        if d.delivered:
+            print(f"PACS:             stored in {d.address} ({d.destination})")
+            continue
+        failed += 1
+        later = "will be retried" if d.state is State.PENDING else "not retried"
+        print(
+            f"panelgate: error: {d.address} did not store the instance: {d.reason}; it stays "
+            f"queued in the outbox {outbox.root} ({d.state.value}, {later})",
             file=sys.stderr,
         )
-        return 1
+    return 1 if failed else 0
 
 
 def _configured(detector: Detector) -> bool:

@@ -98,12 +98,12 @@ class Outbox:
     # -- queuing -----------------------------------------------------------------------
 
     def enqueue_dataset(
-        self, ds: Dataset, destinations: Sequence[str] | None = None
+        self, ds: Dataset, destinations: Sequence[str] | None = None, *, acquired: bool = False
     ) -> list[Record]:
         """Spool a dataset (with ``file_meta``) for delivery; see :meth:`enqueue_bytes`."""
         buffer = io.BytesIO()
         ds.save_as(buffer, enforce_file_format=True)
-        return self.enqueue_bytes(buffer.getvalue(), destinations)
+        return self.enqueue_bytes(buffer.getvalue(), destinations, acquired=acquired)
 
     def enqueue_file(self, path: Path, destinations: Sequence[str] | None = None) -> list[Record]:
         """Spool a copy of a Part-10 file for delivery; see :meth:`enqueue_bytes`."""
@@ -114,12 +114,19 @@ class Outbox:
         return self.enqueue_bytes(data, destinations, source=str(path))
 
     def enqueue_bytes(
-        self, data: bytes, destinations: Sequence[str] | None = None, *, source: str = "instance"
+        self,
+        data: bytes,
+        destinations: Sequence[str] | None = None,
+        *,
+        source: str = "instance",
+        acquired: bool = False,
     ) -> list[Record]:
         """Spool a Part-10 file's bytes; return its record for each destination.
 
         The call returns only after the file and its records are fsynced. Queuing the same
-        bytes again is a no-op that returns the existing records.
+        bytes again is a no-op that returns the existing records. An ``acquired`` image
+        (the patient was exposed for it, after :meth:`check_space` allowed the exposure)
+        may use the reserve: that is what the reserve is kept for.
 
         Raises
         ------
@@ -128,7 +135,7 @@ class Outbox:
         DuplicateInstance
             The SOP Instance UID is already spooled with different content.
         OutboxFull
-            Writing it would leave less free space than the reserve.
+            Writing it would leave less free space than the reserve (not ``acquired``).
         UnknownDestination
             A destination name the outbox does not know.
         """
@@ -146,7 +153,8 @@ class Outbox:
                     )
             obj = self.object_path(uid)
             if not (obj.exists() and _sha256_file(obj) == digest):
-                self._check_space(len(data))
+                if not acquired:
+                    self._check_space(len(data))
                 write_bytes_atomic(obj, data)
             records = []
             now = self._clock()

@@ -88,7 +88,7 @@ def test_unreachable_pacs_exits_1_and_keeps_the_file(
     assert rc == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot reach PACS" in err[0], err
-    kept = list((tmp_path / "spool").glob("*.dcm"))
+    kept = list((tmp_path / "outbox" / "objects").glob("*.dcm"))
     assert len(kept) == 1 and str(kept[0]) in err[0]
     assert pydicom.dcmread(kept[0]).Modality == "DX"
 
@@ -102,7 +102,7 @@ def test_small_demo_stores_a_valid_dx_into_the_embedded_pacs(
     out = capsys.readouterr().out
     uid = next(line.split()[-1] for line in out.splitlines() if line.startswith("SOP Instance UID"))
     stored = tmp_path / f"{uid}.dcm"
-    spool = tmp_path / "spool" / f"{uid}.dcm"
+    spool = tmp_path / "outbox" / "objects" / f"{uid}.dcm"
     assert stored.exists() and spool.exists() and (tmp_path / f"{uid}.png").exists()
     for private in (stored, spool, tmp_path / f"{uid}.png"):
         assert os.stat(private).st_mode & 0o077 == 0, f"{private} is readable by others"

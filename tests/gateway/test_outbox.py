@@ -93,6 +93,9 @@ def test_disk_reserve_refuses_new_instances_and_keeps_what_is_spooled(
         full.enqueue_dataset(dx(2))
     assert len(full.records()) == 1
     assert len(list((tmp_path / "objects").glob("*.dcm"))) == 1
+    # An image already acquired (its exposure was allowed) may use the reserve: kept.
+    full.enqueue_dataset(dx(3), acquired=True)
+    assert len(full.records()) == 2
 
 
 def test_destinations_keep_their_own_state(

@@ -346,6 +346,6 @@ def run_demo_cli(tmp_path: Path) -> Callable[..., DemoRun]:
             "4",
         ]
         rc = main(argv)
-        return DemoRun(rc, out, sorted((out / "spool").glob("*.dcm")))
+        return DemoRun(rc, out, sorted((out / "outbox" / "objects").glob("*.dcm")))
 
     return run

@@ -50,7 +50,9 @@ def test_expose_shows_states_and_where_the_image_went(
     assert states == ["PREPARING", "READY", "EXPOSING", "READOUT", "PROCESSING", "QUEUED"]
     assert "quick calibration" in out
     uid = next(line.split()[-1] for line in out.splitlines() if line.startswith("SOP Instance"))
-    assert (tmp_path / "out" / "spool" / f"{uid}.dcm").exists()
+    spooled = tmp_path / "out" / "outbox" / "objects" / f"{uid}.dcm"
+    assert f"spool (outbox):   {spooled}" in out
+    assert spooled.stat().st_mode & 0o077 == 0, "spool files are the agent user's only"
     assert (tmp_path / "out" / "preview" / f"{uid}.png").exists()
     assert "stored in" in out
     ds = pydicom.dcmread(tmp_path / "pacs" / f"{uid}.dcm")
@@ -78,7 +80,9 @@ def test_unsafe_or_wrong_values_refused_before_anything_moves(
     assert "Traceback" not in err
     assert generator.model.state == "IDLE" and generator.model.exposures == 0
     assert generator.model.kv == 80.0, "nothing was set on the generator"
-    assert not (tmp_path / "spool").exists()
+    assert not (tmp_path / "outbox" / "objects").exists() or not any(
+        (tmp_path / "outbox" / "objects").iterdir()
+    )
 
 
 def test_missing_patient_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,3 +97,42 @@ def test_absent_generator_is_a_clear_error(
     rc = main(_args("sim://?width=256&height=256", "/nonexistent/tty", tmp_path))
     err = capsys.readouterr().err
     assert rc == 1 and "cannot open generator port /nonexistent/tty" in err
+
+
+def test_full_outbox_refuses_the_exposure_before_anything_moves(
+    generator: SimulatedGenerator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A reserve larger than any disk: the outbox cannot take another image.
+    config = tmp_path / "panelgate.toml"
+    config.write_text(f'[outbox]\ndirectory = "{tmp_path / "outbox"}"\nreserve_mb = 1e12\n')
+    queued = tmp_path / "outbox" / "objects"
+    rc = main(_args("sim://?width=256&height=256", generator.device_path, tmp_path / "out",
+                    "--config", str(config)))  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "is full" in err and "new exposures are refused" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert generator.model.exposures == 0 and generator.model.kv == 80.0, "nothing moved"
+    assert not queued.exists() or not any(queued.iterdir())
+
+
+# pynetdicom leaves the socket of a refused connection to the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_undelivered_image_stays_queued_with_the_reason(
+    generator: SimulatedGenerator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    get_free_port,  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    # Nothing listens on the port: the exposure succeeds, the C-STORE does not, and the
+    # image waits in the outbox as pending, to be retried by the agent.
+    port = get_free_port()
+    rc = main(_args("sim://?width=256&height=256", generator.device_path, tmp_path / "out",
+                    "--pacs", f"127.0.0.1:{port}"))  # fmt: skip
+    captured = capsys.readouterr()
+    assert rc == 1, captured.out
+    uid = next(
+        line.split()[-1] for line in captured.out.splitlines() if line.startswith("SOP Instance")
+    )
+    assert "cannot reach PACS" in captured.err and "will be retried" in captured.err
+    queue = tmp_path / "out" / "outbox" / "destinations" / f"ANY-SCP@127.0.0.1-{port}"
+    assert (queue / "pending" / f"{uid}.json").exists()
+    assert (tmp_path / "out" / "outbox" / "objects" / f"{uid}.dcm").exists()

@@ -145,7 +145,7 @@ def test_several_steps_need_an_accession_and_the_chosen_one_is_used(
     assert main(_expose(generator, tmp_path / "b", port, "--accession", "ACC2")) == 0
     out = capsys.readouterr().out
     uid = next(line.split()[-1] for line in out.splitlines() if line.startswith("SOP Instance"))
-    ds = pydicom.dcmread(tmp_path / "b" / "spool" / f"{uid}.dcm")
+    ds = pydicom.dcmread(tmp_path / "b" / "outbox" / "objects" / f"{uid}.dcm")
     assert (ds.PatientID, ds.AccessionNumber) == ("P-2", "ACC2")
 
 
