@@ -5,7 +5,7 @@ Nothing here imports any other panelgate package.
 
 import logging
 
-from .detector import Detector, DetectorInfo, DetectorState, DetectorStatus
+from .detector import Detector, DetectorInfo, DetectorState, DetectorStatus, FeatureAccess
 from .errors import (
     DetectorTimeout,
     DriverError,
@@ -23,6 +23,7 @@ __all__ = [
     "DetectorStatus",
     "DetectorTimeout",
     "DriverError",
+    "FeatureAccess",
     "Frame",
     "FrameMeta",
     "IncompatibleState",

@@ -7,6 +7,9 @@ honest; subclasses implement only the private ``_do_*`` hooks that touch the har
     connect() → configure(mode) → arm() → trigger() → read_frame(timeout_s) → ... → close()
 
 ``abort()`` is allowed in any connected state and always returns the detector to IDLE.
+
+Transports with a GenICam feature map (GigE Vision) also implement :class:`FeatureAccess`:
+any device feature by its name, beyond the readout mode.
 """
 
 from __future__ import annotations
@@ -18,13 +21,33 @@ import math
 import threading
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Protocol, runtime_checkable
 
 from .errors import IncompatibleState
 from .frame import Frame, ReadoutMode
 
-__all__ = ["Detector", "DetectorInfo", "DetectorState", "DetectorStatus"]
+__all__ = ["Detector", "DetectorInfo", "DetectorState", "DetectorStatus", "FeatureAccess"]
 
 _log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class FeatureAccess(Protocol):
+    """A detector whose device features can be read and written by name (GenICam SFNC)."""
+
+    def get_feature(self, name: str) -> int | float | str | bool:
+        """Read a feature; an enumeration gives its entry's name."""
+        ...
+
+    def set_feature(self, name: str, value: int | float | str | bool) -> None:
+        """Write a feature; a string is parsed by the feature's own type (GenApi FromString).
+
+        Raises
+        ------
+        InvalidSetting
+            Unknown feature, value out of range or of the wrong kind, or not writable.
+        """
+        ...
 
 
 class DetectorState(enum.Enum):

@@ -1,8 +1,10 @@
 """``panelgate grab --detector URL --frames N``: raw frames through the Detector contract.
 
-For test rigs: sets the readout mode (``--set``), acquires N raw frames, prints per-frame
-statistics and the detector's transport counters, and saves the stack with ``--out``
-(``frames.npy`` or ``frames.tif`` plus ``frames.json`` with the frame metadata).
+For test rigs: sets the readout mode and, on detectors with a GenICam feature map
+(:class:`~panelgate.drivers.FeatureAccess`, e.g. ``gige://``), any other device feature
+(``--set``), acquires N raw frames, prints per-frame statistics and the detector's transport
+counters, and saves the stack with ``--out`` (``frames.npy`` or ``frames.tif`` plus
+``frames.json`` with the frame metadata).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from panelgate.acquisition.detectors import open_detector
 from panelgate.acquisition.errors import UsageError
 from panelgate.acquisition.stacks import write_stack
-from panelgate.drivers import Detector, ReadoutMode
+from panelgate.drivers import Detector, FeatureAccess, ReadoutMode
 
 __all__ = ["FEATURES", "register"]
 
@@ -44,7 +46,9 @@ def register(sub: Any) -> None:
         help="acquire raw frames and print their statistics",
         description="Acquire N raw frames through the Detector contract, print per-frame "
         "mean, std, min and max and the transport counters; save them with --out. "
-        f"--set takes {', '.join(FEATURES)} (ExposureTime in µs).",
+        f"--set takes {', '.join(FEATURES)} (ExposureTime in µs), which make the readout "
+        "mode, and on a detector with a GenICam feature map (gige://) any other feature by "
+        "its name (e.g. --set GevSCPD=2000 --set PixelFormat=Mono14).",
     )
     grab.add_argument("--detector", required=True, metavar="URL")
     grab.add_argument("--frames", type=int, default=1, metavar="N", help="frames (default 1)")
@@ -58,6 +62,17 @@ def register(sub: Any) -> None:
     grab.set_defaults(handler=_grab)
 
 
+def _device_features(detector: Detector, settings: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Return the ``--set`` pairs outside the readout mode (the detector must have features)."""
+    extra = [(name, text) for name, text in settings if name not in FEATURES]
+    if extra and not isinstance(detector, FeatureAccess):
+        raise UsageError(
+            f"unknown feature {extra[0][0]!r}; this detector takes --set "
+            f"{', '.join(FEATURES)} only (it has no GenICam feature map)"
+        )
+    return extra
+
+
 def _mode(detector: Detector, settings: list[tuple[str, str]]) -> ReadoutMode:
     info = detector.info
     fields: dict[str, Any] = {}
@@ -65,7 +80,7 @@ def _mode(detector: Detector, settings: list[tuple[str, str]]) -> ReadoutMode:
         fields = {"width": info.sensor_width_px, "height": info.sensor_height_px}
     for name, text in settings:
         if name not in FEATURES:
-            raise UsageError(f"unknown feature {name!r}; --set takes {', '.join(FEATURES)}")
+            continue
         field, kind = FEATURES[name]
         try:
             value = kind(text)
@@ -89,9 +104,14 @@ def _grab(args: argparse.Namespace) -> int:
         raise UsageError("--dose needs a simulated detector (sim://)")
     frames, metas = [], []
     with detector:
+        extra = _device_features(detector, args.set)
         mode = _mode(detector, args.set)
         detector.configure(mode)
         print(f"grab: {detector.info.serial} mode {mode.key}, {args.frames} frame(s)")
+        if isinstance(detector, FeatureAccess):
+            for name, text in extra:  # after the mode: Width etc. may bound them
+                detector.set_feature(name, text)
+                print(f"set {name} = {detector.get_feature(name)}")
         for i in range(args.frames):
             detector.arm()
             if args.dose > 0 and beam is not None:

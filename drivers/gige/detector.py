@@ -160,6 +160,11 @@ class GigEDetector(Detector):
             raise TransportError("not connected: no feature map")
         return self._features
 
+    def get_feature(self, name: str) -> int | float | str | bool:
+        """Read a feature (see :class:`panelgate.drivers.FeatureAccess`)."""
+        with self._io:
+            return self.features.get(name)
+
     def set_feature(self, name: str, value: int | float | str | bool) -> None:
         """Write a feature and remember it, so that it is restored after a reconnect."""
         with self._io:

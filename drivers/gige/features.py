@@ -126,14 +126,20 @@ class FeatureMap:
     def set(self, name: str, value: int | float | str | bool) -> None:
         """Write a feature (an enumeration takes its entry's name).
 
+        A string is parsed by GenApi for the feature's own type (``FromString``), so that
+        values typed on a command line reach integer, float and boolean features too.
+
         Raises
         ------
         InvalidSetting
-            Unknown feature, value out of range, or not writable.
+            Unknown feature, value out of range or unparsable, or not writable.
         """
 
         def assign(node: Any) -> None:
-            node.value = value
+            if isinstance(value, str):
+                node.from_string(value)
+            else:
+                node.value = value
 
         self._call(name, assign)
 

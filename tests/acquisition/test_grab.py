@@ -41,6 +41,7 @@ def test_grab_prints_statistics_and_counters_and_saves_the_stack(
         (["--set", "Width=abc"], "expected int"),
         (["--set", "Width=32"], "reads 64x48 unbinned"),
         (["--frames", "0"], "--frames must be 1-10000"),
+        (["--set", "GevSCPD=100"], "has no GenICam feature map"),
     ],
 )
 def test_grab_bad_input_is_one_clear_line(
