@@ -11,6 +11,7 @@ in their records before the request goes out, and re-requested when no result ar
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -161,7 +162,9 @@ class DestinationWorker:
             self._audit_transfer([r.sop_instance_uid for r in due], SERIOUS_FAILURE, str(exc))
             return 0
         self._refusals = 0
-        sent, problems = [], []
+        sent: list[str] = []
+        problems: list[str] = []
+        settle: Callable[[], None] | None = None  # the previous instance's bookkeeping
         for record in due:
             if self._stop.is_set():
                 break
@@ -176,22 +179,42 @@ class DestinationWorker:
             if not path.exists():
                 self.outbox.move(inflight, State.FAILED, reason="spooled file is missing")
                 continue
-            outcome, text = self._session.send(path, record.sop_class_uid, record.transfer_syntax)
+            # The previous instance is settled while the peer stores this one.
+            outcome, text = self._session.send(
+                path, record.sop_class_uid, record.transfer_syntax, meanwhile=settle
+            )
             _log.info("C-STORE %s to %s: %s", record.sop_instance_uid, self.name, text)
-            if outcome in (Outcome.SUCCESS, Outcome.WARNING):
-                reason = text if outcome is Outcome.WARNING else ""
-                self.outbox.move(
-                    inflight, State.SENT, durable=False, reason=reason, transaction_uid=""
-                )
-                sent.append(record.sop_instance_uid)
-            else:
-                self._attempt_failed(inflight, text, retryable=outcome is Outcome.RETRY)
-                problems.append(record.sop_instance_uid)
+            settle = functools.partial(self._settle, inflight, outcome, text, sent, problems)
+        if settle is not None:
+            settle()
         if sent:
             self._audit_transfer(sent, SUCCESS, "stored")
         if problems:
             self._audit_transfer(problems, MINOR_FAILURE, "not stored")
         return len(sent) + len(problems)
+
+    def _settle(
+        self,
+        inflight: Record,
+        outcome: Outcome,
+        text: str,
+        sent: list[str],
+        problems: list[str],
+    ) -> None:
+        """Record the outcome of one C-STORE (and count it into ``sent`` or ``problems``)."""
+        uid = inflight.sop_instance_uid
+        try:
+            if outcome in (Outcome.SUCCESS, Outcome.WARNING):
+                reason = text if outcome is Outcome.WARNING else ""
+                self.outbox.move(
+                    inflight, State.SENT, durable=False, reason=reason, transaction_uid=""
+                )
+                sent.append(uid)
+            else:
+                self._attempt_failed(inflight, text, retryable=outcome is Outcome.RETRY)
+                problems.append(uid)
+        except OutboxError as exc:  # e.g. purged by `panelgate outbox purge` meanwhile
+            _log.warning("outbox worker %s: %s", self.name, exc)
 
     def _request_commitment(self) -> int:
         if not self.destination.commitment:

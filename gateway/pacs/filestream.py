@@ -50,6 +50,7 @@ class _Armed:
     sop_instance_uid: str
     path: Path
     offset: int
+    meanwhile: Callable[[], None] | None
 
 
 class FileStreamer:
@@ -77,16 +78,18 @@ class FileStreamer:
         self.streamed = 0
 
     @contextmanager
-    def armed(self, path: Path) -> Iterator[None]:
+    def armed(self, path: Path, meanwhile: Callable[[], None] | None = None) -> Iterator[None]:
         """Within the block, the C-STORE of the file at ``path`` is streamed from it.
 
         ``path`` must be the Part-10 file pynetdicom is given, sent in its own transfer
         syntax (an accepted presentation context has it). The request is recognised by
-        the file's Media Storage SOP Instance UID.
+        the file's Media Storage SOP Instance UID. ``meanwhile`` is called once the data
+        set is on the wire, while the peer stores it and before the reply is awaited; it
+        must not raise.
         """
         meta, offset = split_dataset(path)
         uid = str(meta.get("MediaStorageSOPInstanceUID", ""))
-        self._armed = _Armed(uid, Path(path), offset) if uid else None
+        self._armed = _Armed(uid, Path(path), offset, meanwhile) if uid else None
         try:
             yield
         finally:
@@ -106,6 +109,8 @@ class FileStreamer:
         self._armed = None
         self._stream(sock, primitive, context_id, armed)
         self.streamed += 1
+        if armed.meanwhile is not None:
+            armed.meanwhile()
 
     def _plain_socket(self) -> socket.socket | None:
         transport = getattr(self._assoc.dul, "socket", None)

@@ -39,6 +39,21 @@ _log = logging.getLogger(__name__)
 _UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
 
+class _Once:
+    """Call a function at most once; log what it raises instead of raising it."""
+
+    def __init__(self, fn: Callable[[], None] | None) -> None:
+        self._fn = fn
+
+    def __call__(self) -> None:
+        fn, self._fn = self._fn, None
+        if fn is not None:
+            try:
+                fn()
+            except Exception:
+                _log.exception("bookkeeping during a C-STORE failed")
+
+
 class StoreSession:
     """An association to one destination, opened on demand and reused.
 
@@ -83,24 +98,45 @@ class StoreSession:
         self.close()
         self._open(needed | self._proposed)
 
-    def send(self, path: Path, sop_class: str, transfer_syntax: str) -> tuple[Outcome, str]:
+    def send(
+        self,
+        path: Path,
+        sop_class: str,
+        transfer_syntax: str,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> tuple[Outcome, str]:
         """C-STORE one Part-10 file; return the classified outcome and the status text.
 
         The association must cover ``(sop_class, transfer_syntax)`` (see :meth:`ensure`).
         A lost association is :attr:`Outcome.RETRY`, never success.
+
+        ``meanwhile`` runs exactly once during the call: when the file is streamed, once
+        its data set is on the wire and the peer is storing it (the caller's bookkeeping
+        of the previous instance then costs the peer no idle time); otherwise before the
+        C-STORE. Its exceptions are logged, not raised.
         """
+        once = _Once(meanwhile)
+        try:
+            return self._send(Path(path), sop_class, transfer_syntax, once)
+        finally:
+            once()
+
+    def _send(
+        self, path: Path, sop_class: str, transfer_syntax: str, meanwhile: _Once
+    ) -> tuple[Outcome, str]:
         if not self.is_open:
             return Outcome.RETRY, "association lost"
         accepted = self._accepted_syntaxes(sop_class)
         try:
             if transfer_syntax in accepted:
-                status = self._store_file(Path(path))
+                status = self._store_file(path, meanwhile)
             elif accepted & set(_UNCOMPRESSED):
                 # Decompress ourselves, or let pynetdicom convert between uncompressed syntaxes.
                 ds = dcmread(path)
                 if UID(transfer_syntax).is_compressed:
                     _log.info("%s accepts only uncompressed: decompressing", self.destination)
                     ds.decompress(generate_instance_uid=False)  # same instance, re-encoded
+                meanwhile()
                 status = self._assoc.send_c_store(ds)
             else:
                 return Outcome.FAIL, (
@@ -162,10 +198,11 @@ class StoreSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _store_file(self, path: Path) -> Any:
+    def _store_file(self, path: Path, meanwhile: _Once) -> Any:
         if self._streamer is None:
+            meanwhile()
             return self._assoc.send_c_store(path)
-        with self._streamer.armed(path):
+        with self._streamer.armed(path, meanwhile):
             return self._assoc.send_c_store(path)
 
     def _accepted_syntaxes(self, sop_class: str) -> set[str]:
