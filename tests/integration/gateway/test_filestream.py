@@ -141,3 +141,32 @@ def test_peer_that_stops_reading_mid_data_set_is_a_retry_within_the_stall_time(
     assert stalling.stalled.is_set()
     assert outcome == [Outcome.RETRY]
     assert not session.is_open
+
+
+def test_meanwhile_runs_once_after_the_data_set_is_sent_and_cannot_break_the_store(
+    tmp_path: Path, storescp: Any, dx: Callable[..., pydicom.Dataset],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    paths = _spool(tmp_path, [dx(11, size=64), dx(12, size=64)])
+    destination = Destination("127.0.0.1", storescp.port, called_ae=storescp.aet, calling_ae="A")
+    calls: list[int] = []
+
+    def bookkeeping() -> None:
+        streamer = session._streamer
+        calls.append(streamer.streamed if streamer else -1)  # the data set is on the wire
+        raise OSError("disk trouble in the caller's bookkeeping")
+
+    with StoreSession(destination) as session:
+        meta, _ = split_dataset(paths[0])
+        session.ensure({(meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID)})
+        for path in paths:
+            outcome, _text = session.send(
+                path, meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID, meanwhile=bookkeeping
+            )
+            assert outcome is Outcome.SUCCESS
+        # Not open: the early return still runs it, once.
+        session.close()
+        assert session.send(paths[0], meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID,
+                            meanwhile=bookkeeping)[0] is Outcome.RETRY  # fmt: skip
+    assert calls == [1, 2, -1]
+    assert caplog.text.count("bookkeeping during a C-STORE failed") == 3
