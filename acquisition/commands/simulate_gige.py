@@ -57,6 +57,16 @@ def _fault(text: str) -> str:
     return text
 
 
+def _link_speed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected megabits per second, got {text!r}") from None
+    if not 0 <= value <= 400_000:
+        raise argparse.ArgumentTypeError(f"link speed must be 0..400000 Mb/s, got {value}")
+    return value
+
+
 def register_target(targets: Any) -> None:
     """Add ``simulate gige`` to the ``simulate`` sub-parsers."""
     p = targets.add_parser(
@@ -79,6 +89,11 @@ def register_target(targets: Any) -> None:
     p.add_argument(
         "--loss-ratio", type=_ratio, default=0.0, help="drop this fraction of stream packets"
     )
+    p.add_argument(
+        "--link-speed-mbps", type=_link_speed, default=1000, metavar="MBPS",
+        help="stream packets leave no faster than this link (default 1000, GigE; 10000 for "
+        "10GigE; 0 = as fast as the host takes them, which no camera does)",
+    )  # fmt: skip
     p.add_argument(
         "--fault",
         type=_fault,
@@ -104,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         serial=args.serial,
         extended_ids=args.extended_ids,
+        link_speed_mbps=args.link_speed_mbps,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

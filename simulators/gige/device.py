@@ -64,6 +64,9 @@ class SimulatorConfig:
     discovery_broadcast : bool
         Also listen on 255.255.255.255 at the GVCP port for broadcast DISCOVERY (as
         aravis' fake camera does); only when ``port`` is fixed.
+    link_speed_mbps : int
+        Speed of the device's Ethernet link: stream packets leave no faster than this
+        (1000 = GigE; 0 = as fast as the host takes them, which no camera does).
     """
 
     address: str = "127.0.0.1"
@@ -75,6 +78,11 @@ class SimulatorConfig:
     serial: str = "SIM-0001"
     discovery_broadcast: bool = True
     extended_ids: bool = False
+    link_speed_mbps: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.link_speed_mbps < 0:
+            raise ValueError(f"link_speed_mbps must be >= 0, got {self.link_speed_mbps}")
 
 
 class GigESimulator:
@@ -116,7 +124,12 @@ class GigESimulator:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> GigESimulator:
-        """Start answering GVCP."""
+        """Draw the frame pool, then start answering GVCP (a panel answers once booted).
+
+        Drawing takes about a second (seconds at 3072²); done here, the first frame after
+        AcquisitionStart is on time instead of that much late.
+        """
+        self._source.prepare()
         self.server.start()
         _log.info("GigE simulator %s on %s:%d", self.config.serial, self.config.address, self.port)
         return self
@@ -310,6 +323,7 @@ class GigESimulator:
             triggered=triggered,
             extended_ids=self.config.extended_ids,
             pixel_format=fmt,
+            link_speed_bps=self.config.link_speed_mbps * 1e6,
         )
         self._set("TLParamsLocked", 1)
         self.streamer.start(settings)

@@ -2,10 +2,10 @@
 
 Reading a new 3072×3072 frame from :class:`~panelgate.simulators.panel.PanelModel` costs
 about 0.3 s, far slower than the wire. The source therefore draws ``pool_size`` frames once
-(an exposed step wedge / line-pair phantom, then dark frames) when it is first asked, and
-cycles through them; each frame sent still gets its own block id and timestamp. ROI,
-binning and Mono14 (values shifted right by 2) are applied to the pooled frame and cached
-per geometry, so steady streaming costs no image work at all.
+(an exposed step wedge / line-pair phantom, then dark frames), in :meth:`FrameSource.prepare`
+or when it is first asked, and cycles through them; each frame sent still gets its own
+block id and timestamp. ROI, binning and Mono14 (values shifted right by 2) are applied to
+the pooled frame and cached per geometry, so steady streaming costs no image work at all.
 """
 
 from __future__ import annotations
@@ -87,6 +87,25 @@ class FrameSource:
                 data = self._cut(self._pool[key[0]], geometry)
                 self._cache[key] = data
             return data
+
+    def prepare(self, geometry: Geometry | None = None) -> None:
+        """Draw the pool now and, given a geometry, cut every pooled frame for it.
+
+        The panel model takes about a second per pool (longer at 3072²); a device that did
+        this on its first frame would send that frame late and the next one right behind
+        it. The simulator calls this when it starts and the sender before its first frame.
+
+        Raises
+        ------
+        ValueError
+            The ROI does not fit the binned sensor.
+        """
+        with self._lock:
+            if not self._pool:
+                self._fill_pool()
+        if geometry is not None:
+            for index in range(self._pool_size):
+                self.frame(index, geometry)
 
     def _fill_pool(self) -> None:
         model = PanelModel(self.spec, self._seed)

@@ -1,8 +1,12 @@
 """GVSP sender of the simulated panel: packetises frames, keeps recent ones for resends.
 
 One thread sends each frame as leader (packet id 0), payload packets 1..N and trailer
-(N + 1) (GigE Vision 2.x, "GVSP"), paced by the frame rate or software triggers and by the
-inter-packet delay GevSCPD (timestamp ticks of 1 ns). The last :data:`RETAINED_FRAMES`
+(N + 1) (GigE Vision 2.x, "GVSP"), timed by the frame rate or software triggers. Packets,
+resends included, leave no faster than the device's link (1 Gb/s unless configured) plus
+the inter-packet delay GevSCPD (timestamp ticks of 1 ns), see :mod:`.pacing`. Image data
+is ready before the first frame is timed, so that frame is not late and the second not
+sent right behind it. AcquisitionStop lets the frame in transmission finish, as a camera
+does, and no frame starts after it. The last :data:`RETAINED_FRAMES`
 frames are kept so that PACKETRESEND can be answered with status 0x0100 packets; a block
 that is no longer retained is answered with one PACKET_UNAVAILABLE (0x800C) packet.
 Faults from the :class:`~.faults.FaultPlan` act on every packet sent, resends included.
@@ -24,6 +28,7 @@ from panelgate.drivers.gige import gvsp
 from panelgate.drivers.gige.gvcp import ResendRequest, Status
 
 from .faults import FaultPlan
+from .pacing import LinkPacer
 from .source import FrameSource, Geometry
 
 __all__ = ["RETAINED_FRAMES", "GvspStreamer", "StreamSettings"]
@@ -48,6 +53,7 @@ class StreamSettings:
     triggered: bool = False
     extended_ids: bool = False
     pixel_format: int = gvsp.PixelFormat.MONO16
+    link_speed_bps: float = 1e9  #: 0 = unpaced (only GevSCPD spaces packets)
 
 
 @dataclass
@@ -98,7 +104,7 @@ class GvspStreamer:
         self._burst_left = 0
         self._rng = random.Random(0)
         self._resend_rng = random.Random(1)
-        self._send_lock = threading.Lock()
+        self._pacer = LinkPacer(0)
         self.counters = collections.Counter[str]()
 
     @property
@@ -110,6 +116,7 @@ class GvspStreamer:
         """Start sending with ``settings``; a running stream is stopped first."""
         self.stop()
         self._settings = settings
+        self._pacer = LinkPacer(settings.link_speed_bps)
         self._stop.clear()
         self._trigger = threading.Semaphore(0)
         self._thread = threading.Thread(target=self._run, name="gvsp-sender", daemon=True)
@@ -170,25 +177,27 @@ class GvspStreamer:
         settings = self._settings
         if settings is None:
             return
-        period_s = 1.0 / settings.frame_rate_hz
-        next_t = time.monotonic() + min(period_s, 0.1)  # the first integration window
+        self._source.prepare(settings.geometry)  # before the clock starts: no late first frame
+        clock = None if settings.triggered else _FrameClock(settings.frame_rate_hz)
         sent = 0
-        while not self._stop.is_set():
-            if settings.triggered:
-                self._trigger.acquire()
-                if self._stop.is_set():
-                    return
-            else:
-                delay = next_t - time.monotonic()
-                if delay > 0 and self._stop.wait(delay):
-                    return
-                # never two frames back to back: a late frame does not shorten the next gap much
-                next_t = max(next_t + period_s, time.monotonic() + period_s / 2)
+        while self._next_frame_due(clock):
             if not self._send_frame(settings):
                 return
             sent += 1
             if settings.frame_count and sent >= settings.frame_count:
                 return
+            if clock is not None:
+                clock.frame_sent()
+
+    def _next_frame_due(self, clock: _FrameClock | None) -> bool:
+        """Wait for a software trigger (no clock) or the frame clock; False once stopped."""
+        if clock is None:
+            self._trigger.acquire()
+        else:
+            delay = clock.next_t - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+        return not self._stop.is_set()
 
     def _send_frame(self, settings: StreamSettings) -> bool:
         g = settings.geometry
@@ -216,17 +225,10 @@ class GvspStreamer:
         if plan.burst_every_frames and number % plan.burst_every_frames == 0:
             self._burst_left = plan.burst_packets
         middle = n_payload // 2
-        delay_s = settings.packet_delay_ns * 1e-9
-        due = time.perf_counter()
         for packet_id in range(n_payload + 2):
             if packet_id == middle and not self._mid_frame_faults(plan, number):
                 return False
             self._send_packet(frame, block_id, packet_id, settings, Status.SUCCESS)
-            if delay_s:
-                due += delay_s
-                ahead = due - time.perf_counter()
-                if ahead > 0.001:
-                    time.sleep(ahead)
         self.counters["frames_sent"] += 1
         return True
 
@@ -261,6 +263,10 @@ class GvspStreamer:
     def _send(
         self, header: bytes, data: bytes | memoryview, s: StreamSettings, resend: bool
     ) -> None:
+        # the link is busy even for a packet that a fault then loses on the way
+        self._pacer.wait(
+            gvsp.IP_UDP_HEADER_BYTES + len(header) + len(data), s.packet_delay_ns * 1e-9
+        )
         plan = self._faults()
         rng = self._resend_rng if resend else self._rng
         if self._burst_left > 0 and not resend:
@@ -278,3 +284,20 @@ class GvspStreamer:
         except OSError as exc:
             self.counters["send_errors"] += 1
             _log.debug("GVSP send to %s failed: %s", s.destination, exc)
+
+
+class _FrameClock:
+    """Free-running frame timing (AcquisitionMode Continuous/MultiFrame without trigger).
+
+    The first frame is due one integration window after the start (at most 0.1 s), then
+    one per period. A frame that went out late does not make the next one follow it
+    back to back: at least half a period passes after the late frame has been sent.
+    """
+
+    def __init__(self, rate_hz: float) -> None:
+        self._period_s = 1.0 / rate_hz
+        self.next_t = time.monotonic() + min(self._period_s, 0.1)
+
+    def frame_sent(self) -> None:
+        """Schedule the next frame; call when a frame's last packet has been sent."""
+        self.next_t = max(self.next_t + self._period_s, time.monotonic() + self._period_s / 2)

@@ -36,7 +36,7 @@ def _gige_network_guard(request: pytest.FixtureRequest) -> None:
         )
 
 
-def wait_for_udp_port(port: int, timeout_s: float = 10.0) -> None:
+def wait_for_udp_port(port: int, timeout_s: float = 30.0) -> None:
     """Wait until something answers GVCP READREG on 127.0.0.1:``port``."""
     from panelgate.drivers.gige import GvcpClient, GvcpTiming  # noqa: PLC0415
 

@@ -73,14 +73,14 @@ def test_arv_camera_test_streams_from_our_simulator(
     completed = int(re.search(r"n_completed_buffers\s*=\s*(\d+)", out).group(1))  # type: ignore[union-attr]
     failures = int(re.search(r"n_failures\s*=\s*(\d+)", out).group(1))  # type: ignore[union-attr]
     missing = int(re.search(r"n_missing_packets\s*=\s*(\d+)", out).group(1))  # type: ignore[union-attr]
+    # No failed buffer, at start or stop either: the simulator has its frames ready before
+    # the first one is timed (a late first frame used to be followed back to back by the
+    # second, both into aravis' not yet enlarged socket buffer), and it sends no faster
+    # than its 1 Gb/s link (a whole-frame burst overflowed the buffer, which on lo holds
+    # 63 datagrams of 8 KiB). Packets aravis still loses are recovered by resends.
     assert completed >= 20, out
-    # arv-camera-test counts a buffer it gave up on at start or stop as a failure with whole
-    # frames of packets missing; it does so against aravis's own fake camera as well (measured:
-    # 1 run in 4 with one such buffer). Known gap: against our simulator we measured up to 2 in
-    # 4 s. So: at most 2 such buffers, and no packet lost inside the completed ones.
-    packets_per_frame = -(-512 * 512 * 2 // (8192 - 36)) + 2
-    assert failures <= 2, out
-    assert missing <= failures * packets_per_frame, out
+    assert failures == 0, out
+    assert missing == 0, out
 
 
 def _fake_xml_without_sensor_limit(tmp_path: Path) -> Path:

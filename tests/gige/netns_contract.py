@@ -142,3 +142,23 @@ def test_grab_over_gige_reports_the_sensor_and_the_stream_counters(
     assert len([line for line in out.splitlines() if line.startswith("frame ")]) == 3
     counters = next(line for line in out.splitlines() if line.startswith("counters: "))
     assert "completed 3" in counters or "frames_completed 3" in counters, counters
+
+
+def test_grab_sets_any_genicam_feature_by_name(
+    simulator: GigESimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Beyond the readout mode: an integer (GevSCPD), an enumeration (PixelFormat), as typed
+    # on a command line; GenApi parses each for its node type.
+    url = f"gige://127.0.0.1:{simulator.port}"
+    argv = ["grab", "--detector", url, "--frames", "1",
+            "--set", "GevSCPD=2000", "--set", "PixelFormat=Mono14"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # read back from the device over GVCP after the write
+    assert "set GevSCPD = 2000" in out and "set PixelFormat = Mono14" in out
+    # A feature the device lacks, or a value its type refuses: one line, exit 2.
+    for bad, message in (("NoSuchFeature=1", "no feature 'NoSuchFeature'"),
+                         ("GevSCPD=fast", "GevSCPD")):  # fmt: skip
+        assert main(["grab", "--detector", url, "--set", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import time
 from typing import Any
 
 import pytest
@@ -15,9 +16,11 @@ from panelgate.drivers.gige import bootstrap as bs
 from panelgate.drivers.gige.errors import ProtocolError
 from panelgate.drivers.gige.features import parse_xml_url
 from panelgate.drivers.gige.gvcp import Status
-from panelgate.simulators.gige import FaultPlan, parse_fault
+from panelgate.simulators.gige import FaultPlan, SimulatorConfig, parse_fault
 from panelgate.simulators.gige.features import XML_ADDRESS, feature, genicam_xml
+from panelgate.simulators.gige.pacing import ETHERNET_OVERHEAD_BYTES, LinkPacer
 from panelgate.simulators.gige.registers import DeviceIdentity, RegisterSpace
+from panelgate.simulators.gige.streamer import _FrameClock
 
 
 def _space() -> RegisterSpace:
@@ -150,3 +153,27 @@ def test_bad_simulate_gige_values_exit_2_with_one_line(
     assert main(["simulate", "gige", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_link_pacer_sends_no_faster_than_the_link() -> None:
+    pacer = LinkPacer(100e6, burst_bytes=10_000)  # 100 Mb/s: 1,500 wire bytes take 120 µs
+    start = time.perf_counter()
+    for _ in range(100):
+        pacer.wait(1500 - ETHERNET_OVERHEAD_BYTES)
+    # 100 packets of 1,500 wire bytes, less the 10 kB the sender may run ahead: >= 11.2 ms
+    assert time.perf_counter() - start >= (100 * 1500 - 10_000) * 8 / 100e6
+    with pytest.raises(ValueError, match="link speed"):
+        LinkPacer(-1)
+    with pytest.raises(ValueError, match="link_speed_mbps"):
+        SimulatorConfig(link_speed_mbps=-1)
+
+
+def test_a_late_frame_is_not_followed_back_to_back() -> None:
+    clock = _FrameClock(10.0)
+    assert clock.next_t - time.monotonic() <= 0.1  # the first integration window
+    time.sleep(0.3)  # the frame went out 0.2 s late
+    clock.frame_sent()
+    assert clock.next_t - time.monotonic() >= 0.05 - 0.001  # half a period, not at once
+    on_time = clock.next_t
+    clock.frame_sent()
+    assert clock.next_t == pytest.approx(on_time + 0.1)  # then the regular period again
