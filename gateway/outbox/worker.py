@@ -162,36 +162,91 @@ class DestinationWorker:
             self._audit_transfer([r.sop_instance_uid for r in due], SERIOUS_FAILURE, str(exc))
             return 0
         self._refusals = 0
-        sent: list[str] = []
-        problems: list[str] = []
-        settle: Callable[[], None] | None = None  # the previous instance's bookkeeping
-        for record in due:
-            if self._stop.is_set():
-                break
-            # Neither this move nor the one to sent is fsynced: after a power cut, a lost
-            # mark leaves the instance pending (recovery makes an in-flight one pending
-            # anyway) and it is sent again, the same bytes under the same SOP Instance
-            # UID, which the PACS keeps once. Enqueueing, commitment and the deletion
-            # they allow stay durable. An fsync here would also wait for every other
-            # dirty page on the file system (ext4 data=ordered), e.g. a local PACS's.
-            inflight = self.outbox.move(record, State.INFLIGHT, durable=False)
-            path = self.outbox.object_path(record.sop_instance_uid)
-            if not path.exists():
-                self.outbox.move(inflight, State.FAILED, reason="spooled file is missing")
-                continue
-            # The previous instance is settled while the peer stores this one.
-            outcome, text = self._session.send(
-                path, record.sop_class_uid, record.transfer_syntax, meanwhile=settle
-            )
-            _log.info("C-STORE %s to %s: %s", record.sop_instance_uid, self.name, text)
-            settle = functools.partial(self._settle, inflight, outcome, text, sent, problems)
-        if settle is not None:
-            settle()
+        sent, problems = self._send_batch(due)
         if sent:
             self._audit_transfer(sent, SUCCESS, "stored")
         if problems:
             self._audit_transfer(problems, MINOR_FAILURE, "not stored")
         return len(sent) + len(problems)
+
+    def _send_batch(self, due: list[Record]) -> tuple[list[str], list[str]]:
+        """C-STORE ``due`` in order on the open association; return (sent, problem) UIDs.
+
+        While the peer stores instance i (its data set is on the wire), the worker settles
+        instance i - 1 and marks instance i + 1 in flight, so that the peer never idles on
+        our bookkeeping between two C-STOREs.
+        """
+        sent: list[str] = []
+        problems: list[str] = []
+        settle: Callable[[], None] | None = None  # the previous instance's bookkeeping
+        marked = {0: self._mark(due[0])}
+        for i, record in enumerate(due):
+            inflight = marked.pop(i)
+            if self._stop.is_set():
+                if inflight is not None:  # marked but not sent: as it was
+                    self._unmark(inflight)
+                break
+            following = due[i + 1] if i + 1 < len(due) else None
+            meanwhile = functools.partial(self._between, settle, marked, i + 1, following)
+            settle = None
+            path = self.outbox.object_path(record.sop_instance_uid)
+            if inflight is None or not path.exists():
+                meanwhile()
+                if inflight is not None:
+                    self._give_up(inflight, "spooled file is missing")
+                continue
+            outcome, text = self._session.send(
+                path, record.sop_class_uid, record.transfer_syntax, meanwhile=meanwhile
+            )
+            _log.info("C-STORE %s to %s: %s", record.sop_instance_uid, self.name, text)
+            settle = functools.partial(self._settle, inflight, outcome, text, sent, problems)
+        if settle is not None:
+            settle()
+        for leftover in marked.values():  # stopped after marking the next instance
+            if leftover is not None:
+                self._unmark(leftover)
+        return sent, problems
+
+    def _between(
+        self,
+        previous: Callable[[], None] | None,
+        marked: dict[int, Record | None],
+        index: int,
+        following: Record | None,
+    ) -> None:
+        """Settle the previous instance and mark the following one in flight."""
+        if previous is not None:
+            previous()
+        if following is not None:
+            marked[index] = self._mark(following)
+
+    def _mark(self, record: Record) -> Record | None:
+        """Move ``record`` to in flight; None when it changed meanwhile (purged, retried).
+
+        Not fsynced, nor is the move to sent: after a power cut, a lost mark leaves the
+        instance pending (recovery makes an in-flight one pending anyway) and it is sent
+        again, the same bytes under the same SOP Instance UID, which the PACS keeps once.
+        Enqueueing, commitment and the deletion they allow stay durable. An fsync here
+        would also wait for every other dirty page of the file system (ext4
+        data=ordered), e.g. a local PACS's.
+        """
+        try:
+            return self.outbox.move(record, State.INFLIGHT, durable=False)
+        except OutboxError as exc:
+            _log.warning("outbox worker %s: %s", self.name, exc)
+            return None
+
+    def _unmark(self, inflight: Record) -> None:
+        try:
+            self.outbox.move(inflight, State.PENDING, durable=False)
+        except OutboxError as exc:
+            _log.warning("outbox worker %s: %s", self.name, exc)
+
+    def _give_up(self, inflight: Record, reason: str) -> None:
+        try:
+            self.outbox.move(inflight, State.FAILED, reason=reason)
+        except OutboxError as exc:
+            _log.warning("outbox worker %s: %s", self.name, exc)
 
     def _settle(
         self,

@@ -265,3 +265,34 @@ def test_stop_finishes_the_instance_in_flight_and_leaves_the_rest_pending(
     assert counts["inflight"] == 0
     assert counts["sent"] == len(pacs.received) >= 1
     assert counts["sent"] + counts["pending"] == 3
+
+
+def test_bookkeeping_overlaps_the_peer_storing_and_settles_every_instance(
+    tmp_path: Path, scripted: Callable[..., ScriptedPacs], dx: Callable[..., pydicom.Dataset]
+) -> None:
+    # While the peer stores instance i, the worker has already marked instance i + 1 in
+    # flight and settled instance i - 1; after the round every instance is sent and none
+    # is left in flight.
+    seen: list[dict[str, int]] = []
+
+    def watching(pacs: ScriptedPacs, event: Any) -> int:
+        # Before answering: the previous instance gets settled meanwhile (poll: the
+        # worker's bookkeeping runs in its own thread once the data set is sent).
+        deadline = time.monotonic() + 10
+        while worker.outbox.counts()["pacs"]["sent"] < len(seen) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        seen.append(dict(worker.outbox.counts()["pacs"]))
+        return store_ok(pacs, event)
+
+    pacs = scripted(watching)
+    worker = _worker(tmp_path, pacs.port)
+    for seed in range(4):
+        worker.outbox.enqueue_dataset(dx(seed))
+    assert worker.run_once() == 4
+    worker.stop()
+    assert worker.outbox.counts()["pacs"]["sent"] == 4
+    assert worker.outbox.counts()["pacs"]["inflight"] == 0
+    # During each C-STORE, its successor is already in flight and its predecessor sent.
+    assert [s["inflight"] for s in seen] == [2, 2, 2, 1]
+    assert [s["sent"] for s in seen] == [0, 1, 2, 3]
