@@ -14,7 +14,7 @@ calibration set). The defects of the two rows at each band edge, whose neighbour
 the next band, are replaced in a short second pass. Replacement reads only good pixels,
 so the order never changes the result.
 
-* :func:`correct_kernel`: single-point gain.
+* :func:`correct_kernel`: single-point gain (the one-segment case, same compiled code).
 * :func:`correct_pwl_kernel`: per-pixel piecewise-linear (multi-point) gain, of which the
   single-point gain is the one-segment case.
 """
@@ -165,8 +165,7 @@ def correct_pwl_kernel(  # pragma: no cover - compiled; covered under NUMBA_DISA
             _replace(flat, w, plan, max(y0 + _REACH_ROWS, y1 - _REACH_ROWS), y1)
 
 
-@numba.njit(nogil=True, cache=True)
-def correct_kernel(  # pragma: no cover - compiled; covered under NUMBA_DISABLE_JIT=1
+def correct_kernel(
     raw: npt.NDArray[np.uint16],
     dark: npt.NDArray[np.float32],
     gain: npt.NDArray[np.float32],
@@ -177,8 +176,9 @@ def correct_kernel(  # pragma: no cover - compiled; covered under NUMBA_DISABLE_
 ) -> None:
     """Correct ``raw`` into ``out`` (see ``reference.correct_reference``).
 
-    The one-segment case of :func:`correct_pwl_kernel`; ``gain`` and ``out`` must be
-    C-contiguous (``gain`` is viewed as one segment's slopes).
+    The one-segment case of :func:`correct_pwl_kernel`, which it runs with ``gain`` viewed
+    as the one segment's slopes (one compiled kernel serves both). ``gain`` and ``out``
+    must be C-contiguous.
     """
     h, w = raw.shape
     correct_pwl_kernel(
@@ -210,7 +210,7 @@ def warm_up() -> None:
     for directional in (False, True):
         plan = plan_defects(defects, directional)
         correct_kernel(raw, dark, gain, plan, 100.0, 65535, out)
-        for n_segments in (1, 3):
+        for n_segments in (1, 3):  # one signature: the segment count is a shape
             breaks = np.ascontiguousarray(
                 np.arange(1, n_segments, dtype=np.float32)[:, None, None]
                 * np.ones(shape, np.float32)

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
 __all__ = ["DefectPlan", "plan_defects"]
 
 # Neighbour pairs (dy, dx) of the directional rule, in the order that breaks ties.
-_DIRECTIONS = np.array([[0, 1], [1, 0], [1, 1], [1, -1]], dtype=np.intp)
+_DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
 
 class DefectPlan(NamedTuple):
@@ -62,94 +61,67 @@ class DefectPlan(NamedTuple):
     neighbours: npt.NDArray[np.intp]
 
 
-@numba.njit(nogil=True, cache=True)
-def _pairs(  # pragma: no cover - compiled
+def _gather(
     defects: npt.NDArray[np.uint8],
-    y: int,
-    x: int,
-    index: npt.NDArray[np.intp],
-    k: int,
-    fill: bool,
-) -> int:
-    """Append the good opposite pairs at the first distance that has any; return the end."""
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    offsets: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Flat indices of ``(row + dy, col + dx)`` for each offset, and whether each is good."""
     h, w = defects.shape
-    for dist in range(1, 3):
-        k0 = k
-        for d in range(_DIRECTIONS.shape[0]):
-            dy = _DIRECTIONS[d, 0] * dist
-            dx = _DIRECTIONS[d, 1] * dist
-            y1, x1, y2, x2 = y - dy, x - dx, y + dy, x + dx
-            inside = min(y1, y2, x1, x2) >= 0 and max(y1, y2) < h and max(x1, x2) < w
-            if inside and defects[y1, x1] == 0 and defects[y2, x2] == 0:
-                if fill:
-                    index[k] = y1 * w + x1
-                    index[k + 1] = y2 * w + x2
-                k += 2
-        if k > k0:
-            break
-    return k
+    y = rows[:, None] + offsets[None, :, 0]
+    x = cols[:, None] + offsets[None, :, 1]
+    inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+    flat = np.where(inside, y * w + x, 0)
+    good = inside & (defects.reshape(-1)[flat] == 0)
+    return flat, good
 
 
-@numba.njit(nogil=True, cache=True)
-def _window(  # pragma: no cover - compiled
-    defects: npt.NDArray[np.uint8],
-    y: int,
-    x: int,
-    index: npt.NDArray[np.intp],
-    k: int,
-    fill: bool,
-) -> int:
-    """Append the good pixels of the first window (3 x 3, 5 x 5) that has any; return the end."""
-    h, w = defects.shape
-    for radius in range(1, 3):
-        k0 = k
-        for yy in range(max(0, y - radius), min(h, y + radius + 1)):
-            for xx in range(max(0, x - radius), min(w, x + radius + 1)):
-                if defects[yy, xx] == 0:
-                    if fill:
-                        index[k] = yy * w + xx
-                    k += 1
-        if k > k0:
-            break
-    return k
+def _pair_offsets(dist: int) -> npt.NDArray[np.intp]:
+    """(dy, dx) of each pair's two pixels, pair after pair in the rule's order."""
+    return np.array([(sign * dy * dist, sign * dx * dist)
+                     for dy, dx in _DIRECTIONS for sign in (-1, 1)], dtype=np.intp)  # fmt: skip
 
 
-@numba.njit(nogil=True, cache=True)
-def _neighbours(  # pragma: no cover - compiled
-    defects: npt.NDArray[np.uint8],
-    y: int,
-    x: int,
-    directional: bool,
-    index: npt.NDArray[np.intp],
-    k: int,
-    fill: bool,
-) -> tuple[int, bool]:
-    """Append defect (y, x)'s neighbours at ``index[k:]``; return the end, and if pairs."""
-    if directional:
-        end = _pairs(defects, y, x, index, k, fill)
-        if end > k:
-            return end, True
-    return _window(defects, y, x, index, k, fill), False
+def _window_offsets(radius: int) -> npt.NDArray[np.intp]:
+    """(dy, dx) of a (2r + 1)² window in raster order."""
+    span = range(-radius, radius + 1)
+    return np.array([(dy, dx) for dy in span for dx in span], dtype=np.intp)
 
 
-@numba.njit(nogil=True, cache=True)
-def _plan(  # pragma: no cover - compiled
+def _plan(
     defects: npt.NDArray[np.uint8],
     rows: npt.NDArray[np.intp],
     cols: npt.NDArray[np.intp],
     directional: bool,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8], npt.NDArray[np.intp]]:
     n = rows.shape[0]
-    start = np.zeros(n + 1, dtype=np.intp)
+    # Candidates, in order of preference; each defect takes the first that has any.
+    candidates = []
+    if directional:
+        for dist in (1, 2):
+            flat, good = _gather(defects, rows, cols, _pair_offsets(dist))
+            both = good.reshape(n, len(_DIRECTIONS), 2).all(axis=2)  # both good: a pair
+            candidates.append((flat, np.repeat(both, 2, axis=1), True))
+    for radius in (1, 2):
+        flat, good = _gather(defects, rows, cols, _window_offsets(radius))
+        candidates.append((flat, good, False))
+    width = max(flat.shape[1] for flat, _, _ in candidates)
+    chosen_flat = np.zeros((n, width), dtype=np.intp)
+    chosen = np.zeros((n, width), dtype=bool)
     pairs = np.zeros(n, dtype=np.uint8)
-    none = np.empty(0, dtype=np.intp)
-    for i in range(n):  # count first: the index holds at most 24 entries per defect
-        start[i + 1], _ = _neighbours(defects, rows[i], cols[i], directional, none, start[i], False)
-    index = np.empty(start[n], dtype=np.intp)
-    for i in range(n):
-        _, is_pairs = _neighbours(defects, rows[i], cols[i], directional, index, start[i], True)
-        pairs[i] = 1 if is_pairs else 0
-    return start, pairs, index
+    open_ = np.ones(n, dtype=bool)  # no candidate taken yet
+    for flat, good, is_pairs in candidates:
+        take = open_ & good.any(axis=1)
+        k = flat.shape[1]
+        chosen_flat[take, :k] = flat[take]
+        chosen[take, :k] = good[take]
+        pairs[take] = 1 if is_pairs else 0
+        open_ &= ~take
+    counts = chosen.sum(axis=1)
+    start = np.zeros(n + 1, dtype=np.intp)
+    np.cumsum(counts, out=start[1:])
+    return start, pairs, np.ascontiguousarray(chosen_flat[chosen])  # row-major: defect order
 
 
 def plan_defects(defects: npt.NDArray[np.uint8], directional: bool) -> DefectPlan:
