@@ -8,6 +8,7 @@ loopback-only namespace (see conftest.py).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import struct
@@ -85,9 +86,9 @@ def _frames(packets: list[Packet]) -> dict[int, list[Packet]]:
     return frames
 
 
-@pytest.fixture
-def control() -> Iterator[tuple[GigESimulator, GvcpClient, Sink]]:
-    config = SimulatorConfig(port=0, width=WIDTH, height=HEIGHT)
+@contextlib.contextmanager
+def _streaming_to_sink(config: SimulatorConfig) -> Iterator[tuple[GigESimulator, GvcpClient, Sink]]:
+    """A simulator under our control, streaming to a :class:`Sink` once started."""
     with GigESimulator(config) as sim:
         client = GvcpClient("127.0.0.1", sim.port, GvcpTiming(ack_timeout_s=2.0, retries=2))
         sink = Sink()
@@ -101,6 +102,12 @@ def control() -> Iterator[tuple[GigESimulator, GvcpClient, Sink]]:
         finally:
             sink.drain(0)
             client.close()
+
+
+@pytest.fixture
+def control() -> Iterator[tuple[GigESimulator, GvcpClient, Sink]]:
+    with _streaming_to_sink(SimulatorConfig(port=0, width=WIDTH, height=HEIGHT)) as streaming:
+        yield streaming
 
 
 def _set_rate(client: GvcpClient, hz: float) -> None:
@@ -183,23 +190,13 @@ def test_a_slow_first_frame_does_not_send_the_second_right_behind_it(
 
 def test_acquisition_stop_finishes_the_frame_in_transmission_and_nothing_follows() -> None:
     config = SimulatorConfig(port=0, width=WIDTH, height=HEIGHT, link_speed_mbps=100)
-    with GigESimulator(config) as sim:  # 100 Mb/s: each frame is 44 ms on the wire
-        client = GvcpClient("127.0.0.1", sim.port, GvcpTiming(ack_timeout_s=2.0, retries=2))
-        sink = Sink()
-        try:
-            client.write_register(bs.REG_CCP, bs.CCP_CONTROL)
-            ip = struct.unpack(">I", socket.inet_aton("127.0.0.1"))[0]
-            client.write_registers(
-                [(bs.REG_SCDA0, ip), (bs.REG_SCP0, sink.port), (bs.REG_SCPS0, PACKET_SIZE)]
-            )
-            _set_rate(client, 20.0)  # 50 ms period: the sender is mid-frame most of the time
-            _command(client, "AcquisitionStart")
-            time.sleep(0.33)
-            _command(client, "AcquisitionStop")
-            acked = time.time()
-        finally:
-            packets = sink.drain()
-            client.close()
+    with _streaming_to_sink(config) as (_, client, sink):  # 100 Mb/s: 44 ms a frame on the wire
+        _set_rate(client, 20.0)  # 50 ms period: the sender is mid-frame most of the time
+        _command(client, "AcquisitionStart")
+        time.sleep(0.33)
+        _command(client, "AcquisitionStop")
+        acked = time.time()
+        packets = sink.drain()
     frames = _frames(packets)
     assert len(frames) >= 2
     for block in frames.values():
