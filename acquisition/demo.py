@@ -23,6 +23,7 @@ from .dispatch import Delivery, deliver_now, queue_name
 from .pipeline import Pipeline
 from .preview import write_preview
 from .timing import StageTimer
+from .workflow import instance_bytes
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -87,7 +88,7 @@ def run_demo(
     name = "embedded-pacs" if pacs is not None else queue_name(destination)
     outbox = Outbox(out_dir / "outbox", [name], reserve_bytes=config.outbox.reserve_bytes)
     try:
-        outbox.check_space(panel.spec.width * panel.spec.height * 2 + (1 << 20))
+        outbox.check_space(instance_bytes(panel.spec.width, panel.spec.height))
         with panel:
             pipeline = Pipeline(panel, config, beam=panel.irradiate)
             pipeline.configure(panel.spec.width, panel.spec.height)

@@ -76,6 +76,7 @@ __all__ = [
     "TriggerMode",
     "WorkflowAborted",
     "WorkflowTimeouts",
+    "instance_bytes",
     "parse_protocol",
     "quick_calibration",
 ]
@@ -84,6 +85,11 @@ _log = logging.getLogger(__name__)
 
 # Room for a DX instance's attributes besides the pixels (a few kB in practice).
 _HEADER_BYTES = 1 << 20
+
+
+def instance_bytes(width: int, height: int) -> int:
+    """Bound the size of one uint16 DX instance of ``width`` × ``height`` (pixels + header)."""
+    return width * height * 2 + _HEADER_BYTES
 
 
 class ExposureState(enum.Enum):
@@ -256,7 +262,8 @@ class ExposureWorkflow:
         body_part, view = parse_protocol(request.protocol)
         ms = request.check(self.generator.limits(), self.generator.settings()["ma"])
         if self.outbox is not None:
-            self.outbox.check_space(self._instance_bytes())
+            mode = self.detector.mode
+            self.outbox.check_space(instance_bytes(mode.width, mode.height))
         self._cancel.clear()
         try:
             return self._run(request, ms, body_part, view)
@@ -326,11 +333,6 @@ class ExposureWorkflow:
             fresh_dark=fresh_dark,
             done_to_queued_s=t_queued - t_done,
         )
-
-    def _instance_bytes(self) -> int:
-        """Bound the size of one DX instance of the current readout mode (pixels + header)."""
-        mode = self.detector.mode
-        return mode.width * mode.height * 2 + _HEADER_BYTES
 
     def _queue(self, ds: Dataset) -> Path:
         if self.outbox is None:

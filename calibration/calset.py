@@ -160,15 +160,10 @@ class CalibrationSet:
         """(height, width) of the maps."""
         return (int(self.dark.shape[0]), int(self.dark.shape[1]))
 
-    @cached_property
+    @property
     def defect_rows_cols(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """Row and column indices of every defective pixel, in raster order, C-contiguous.
-
-        Contiguous so that the kernel's compiled signature is the one warmed at start-up
-        (``np.nonzero`` returns strided views).
-        """
-        rows, cols = np.nonzero(self.defects)
-        return np.ascontiguousarray(rows), np.ascontiguousarray(cols)
+        """Row and column indices of every defective pixel, in raster order (the plan's)."""
+        return self.defect_plan.rows, self.defect_plan.cols
 
     @cached_property
     def defect_plan(self) -> DefectPlan:

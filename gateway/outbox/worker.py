@@ -230,23 +230,21 @@ class DestinationWorker:
         would also wait for every other dirty page of the file system (ext4
         data=ordered), e.g. a local PACS's.
         """
-        try:
-            return self.outbox.move(record, State.INFLIGHT, durable=False)
-        except OutboxError as exc:
-            _log.warning("outbox worker %s: %s", self.name, exc)
-            return None
+        return self._move(record, State.INFLIGHT, durable=False)
 
     def _unmark(self, inflight: Record) -> None:
-        try:
-            self.outbox.move(inflight, State.PENDING, durable=False)
-        except OutboxError as exc:
-            _log.warning("outbox worker %s: %s", self.name, exc)
+        self._move(inflight, State.PENDING, durable=False)
 
     def _give_up(self, inflight: Record, reason: str) -> None:
+        self._move(inflight, State.FAILED, reason=reason)
+
+    def _move(self, record: Record, state: State, **changes: Any) -> Record | None:
+        """:meth:`Outbox.move`, or None (logged) when the record changed meanwhile."""
         try:
-            self.outbox.move(inflight, State.FAILED, reason=reason)
-        except OutboxError as exc:
+            return self.outbox.move(record, state, **changes)
+        except OutboxError as exc:  # e.g. purged by `panelgate outbox purge` meanwhile
             _log.warning("outbox worker %s: %s", self.name, exc)
+            return None
 
     def _settle(
         self,
@@ -258,18 +256,18 @@ class DestinationWorker:
     ) -> None:
         """Record the outcome of one C-STORE (and count it into ``sent`` or ``problems``)."""
         uid = inflight.sop_instance_uid
-        try:
-            if outcome in (Outcome.SUCCESS, Outcome.WARNING):
-                reason = text if outcome is Outcome.WARNING else ""
-                self.outbox.move(
-                    inflight, State.SENT, durable=False, reason=reason, transaction_uid=""
-                )
+        if outcome in (Outcome.SUCCESS, Outcome.WARNING):
+            reason = text if outcome is Outcome.WARNING else ""
+            changes = {"reason": reason, "transaction_uid": ""}
+            if self._move(inflight, State.SENT, durable=False, **changes) is not None:
                 sent.append(uid)
-            else:
-                self._attempt_failed(inflight, text, retryable=outcome is Outcome.RETRY)
-                problems.append(uid)
+            return
+        try:
+            self._attempt_failed(inflight, text, retryable=outcome is Outcome.RETRY)
         except OutboxError as exc:  # e.g. purged by `panelgate outbox purge` meanwhile
             _log.warning("outbox worker %s: %s", self.name, exc)
+            return
+        problems.append(uid)
 
     def _request_commitment(self) -> int:
         if not self.destination.commitment:

@@ -77,8 +77,7 @@ class FrameSource:
             The ROI does not fit the binned sensor.
         """
         with self._lock:
-            if not self._pool:
-                self._fill_pool()
+            self._fill_pool()
             key = (index % self._pool_size, geometry)
             data = self._cache.get(key)
             if data is None:
@@ -101,13 +100,15 @@ class FrameSource:
             The ROI does not fit the binned sensor.
         """
         with self._lock:
-            if not self._pool:
-                self._fill_pool()
+            self._fill_pool()
         if geometry is not None:
             for index in range(self._pool_size):
                 self.frame(index, geometry)
 
     def _fill_pool(self) -> None:
+        """Draw the pool unless drawn already (call with the lock held)."""
+        if self._pool:
+            return
         model = PanelModel(self.spec, self._seed)
         phantom = step_wedge_line_pairs(self.spec.height, self.spec.width, self.spec.pixel_pitch_mm)
         for i in range(self._pool_size):
