@@ -10,6 +10,7 @@ import datetime as dt
 import gc
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -129,6 +130,36 @@ def load_benchmark(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleTyp
 def require_peer() -> Callable[[str], str]:
     """``require_peer("storescp")`` returns the program's path, or skips / fails (see module)."""
     return require_program
+
+
+def netns_command(argv: list[str]) -> list[str]:
+    """Wrap ``argv`` so that it runs in a new network namespace holding only loopback (up)."""
+    quoted = " ".join("'" + a.replace("'", "'\\''") + "'" for a in argv)
+    return ["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {quoted}"]
+
+
+def _namespace_problem() -> str | None:
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "unshare (util-linux) and ip (iproute2) are needed for a loopback-only namespace"
+    probe = subprocess.run(
+        netns_command(["true"]), capture_output=True, text=True, timeout=30, check=False
+    )
+    if probe.returncode != 0:
+        return f"cannot create a loopback-only network namespace: {probe.stderr.strip()}"
+    return None
+
+
+@pytest.fixture
+def loopback_namespace() -> Callable[[list[str]], list[str]]:
+    """``loopback_namespace(argv)`` wraps a command to run in its own loopback-only namespace.
+
+    Made with ``unshare -n`` (root or CAP_SYS_ADMIN). When no namespace can be made the test
+    FAILS with the reason: what runs there broadcasts, or counts the namespace's packets.
+    """
+    problem = _namespace_problem()
+    if problem is not None:
+        pytest.fail(problem)
+    return netns_command
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Opening an association to a destination, and saying precisely why one failed (PS3.8 7.1).
 
 Every SCU in panelgate (C-STORE, commitment, worklist, MPPS) opens its associations here, so
-that timeouts, TLS and the failure messages are the same everywhere.
+that timeouts, TLS, TCP settings (:mod:`.promptness`) and the failure messages are the same
+everywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pynetdicom import AE, evt
 from panelgate.gateway.errors import DeliveryError
 
 from .destination import Destination
+from .promptness import acknowledge_promptly
 
 __all__ = ["association_error", "open_association"]
 
@@ -35,7 +37,7 @@ def open_association(
     Returns
     -------
     pynetdicom.association.Association
-        Established; the caller releases it.
+        Established, with prompt TCP acknowledgements; the caller releases it.
 
     Raises
     ------
@@ -62,6 +64,7 @@ def open_association(
     )
     if not assoc.is_established:
         raise association_error(assoc, destination, tcp_connected=bool(connected))
+    acknowledge_promptly(assoc)
     return assoc
 
 
