@@ -22,6 +22,7 @@ from panelgate.gateway.errors import GatewayError
 
 from .audit import SERIOUS_FAILURE, AuditTrail
 from .commit import CommitmentResult, parse_commitment_report
+from .promptness import acknowledge_promptly
 from .tls import TlsConfig
 
 __all__ = ["Listener"]
@@ -101,6 +102,8 @@ class Listener:
                 (self.host, self._requested_port),
                 block=False,
                 evt_handlers=[
+                    # Before the association's reactor starts reading (see .promptness).
+                    (evt.EVT_CONN_OPEN, lambda event: acknowledge_promptly(event.assoc)),
                     (evt.EVT_N_EVENT_REPORT, self.handle_event_report),
                     (evt.EVT_REJECTED, self._on_rejected),
                 ],

@@ -1,7 +1,9 @@
-"""No 40 ms delayed-ACK stall per reply from a DCMTK peer (see gateway/pacs/promptness.py).
+"""No 40 ms delayed-ACK stall per PDU from a DCMTK peer (see gateway/pacs/promptness.py).
 
 The count is the kernel's own (TcpExt DelayedACKs), in a network namespace that holds only
-this exchange: no timing, so the test is as reliable on a busy machine as on a quiet one.
+these exchanges: no timing, so the test is as reliable on a busy machine as on a quiet one.
+Each control, pynetdicom as it comes against the same dcmtk program, shows that the peer
+still writes its PDUs in two parts, so that the count measures something.
 """
 
 from __future__ import annotations
@@ -19,27 +21,42 @@ from panelgate.gateway.dicom import write_atomic
 PROBE = Path(__file__).resolve().with_name("promptness_probe.py")
 COUNT = 10
 
+Wrap = Callable[[list[str]], list[str]]
 
-def test_replies_from_storescp_are_acknowledged_at_once(
-    tmp_path: Path,
-    loopback_namespace: Callable[[list[str]], list[str]],
-    require_peer: Callable[[str], str],
-    dx: Callable[..., pydicom.Dataset],
-) -> None:
-    storescp = require_peer("storescp")
-    ds = dx(1, size=64)
-    path = tmp_path / "small.dcm"
-    write_atomic(ds, path)
+
+def _probe(loopback_namespace: Wrap, *args: str) -> dict[str, int]:
     proc = subprocess.run(
-        loopback_namespace([sys.executable, str(PROBE), storescp, str(path), str(COUNT)]),
+        loopback_namespace([sys.executable, str(PROBE), *args]),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    counts = json.loads(proc.stdout.strip().splitlines()[-1])
-    # The control: pynetdicom as it comes waits for a delayed ACK at least once per
-    # C-STORE, so the peer still splits its replies and the count measures something.
-    assert counts["pynetdicom"] >= COUNT, counts
-    assert counts["panelgate"] <= 1, counts
+    counts: dict[str, int] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return counts
+
+
+def test_replies_from_storescp_are_acknowledged_at_once(
+    tmp_path: Path,
+    loopback_namespace: Wrap,
+    require_peer: Callable[[str], str],
+    dx: Callable[..., pydicom.Dataset],
+) -> None:
+    path = tmp_path / "small.dcm"
+    write_atomic(dx(1, size=64), path)
+    counts = _probe(
+        loopback_namespace, "requester", require_peer("storescp"), str(path), str(COUNT)
+    )
+    # pynetdicom as it comes waits for a delayed ACK at least once per C-STORE.
+    assert counts["requester_plain"] >= COUNT, counts
+    assert counts["requester"] <= 1, counts
+
+
+def test_requests_from_echoscu_are_acknowledged_at_once(
+    loopback_namespace: Wrap, require_peer: Callable[[str], str]
+) -> None:
+    counts = _probe(loopback_namespace, "listener", require_peer("echoscu"), str(COUNT))
+    # A pynetdicom server as it comes waits for a delayed ACK at least once per C-ECHO.
+    assert counts["listener_plain"] >= COUNT, counts
+    assert counts["listener"] <= 1, counts
