@@ -15,6 +15,7 @@ __all__ = [
     "GVCP_CAP_PACKET_RESEND",
     "GVCP_CAP_PENDING_ACK",
     "GVCP_CAP_WRITEMEM",
+    "GVCP_CONFIG_PENDING_ACK",
     "GVCP_PORT",
     "REG_CCP",
     "REG_CURRENT_IP",
@@ -24,6 +25,7 @@ __all__ = [
     "REG_DEVICE_VERSION",
     "REG_GATEWAY",
     "REG_GVCP_CAPABILITY",
+    "REG_GVCP_CONFIGURATION",
     "REG_HEARTBEAT_TIMEOUT",
     "REG_MAC_HIGH",
     "REG_MAC_LOW",
@@ -33,6 +35,7 @@ __all__ = [
     "REG_N_MESSAGE_CHANNELS",
     "REG_N_NETWORK_INTERFACES",
     "REG_N_STREAM_CHANNELS",
+    "REG_PENDING_TIMEOUT",
     "REG_SCDA0",
     "REG_SCP0",
     "REG_SCPD0",
@@ -77,6 +80,8 @@ REG_GVCP_CAPABILITY = 0x0934
 REG_HEARTBEAT_TIMEOUT = 0x0938  #: milliseconds
 REG_TIMESTAMP_FREQ_HIGH = 0x093C
 REG_TIMESTAMP_FREQ_LOW = 0x0940
+REG_GVCP_CONFIGURATION = 0x0954  #: optional GVCP features enabled by the host
+REG_PENDING_TIMEOUT = 0x0958  #: ms: longest command execution before a PENDING_ACK
 REG_CCP = 0x0A00  #: control channel privilege
 REG_SCP0 = 0x0D00  #: stream channel 0 host port
 REG_SCPS0 = 0x0D04  #: stream channel 0 packet size (bits 0-15), flags in 29-31
@@ -90,6 +95,7 @@ SCPS_SIZE_MASK = 0xFFFF  #: packet size field of SCPS
 GVCP_CAP_WRITEMEM = 1 << 1
 GVCP_CAP_PACKET_RESEND = 1 << 2
 GVCP_CAP_PENDING_ACK = 1 << 5
+GVCP_CONFIG_PENDING_ACK = 1 << 1  #: GVCP configuration: PENDING_ACK enabled
 
 BOOTSTRAP_SIZE_BYTES = 0x1000
 """Span of the bootstrap block the simulator serves (0x0000 up to the first feature register)."""

@@ -60,6 +60,13 @@ class GvcpClient:
     timing : GvcpTiming
         Acknowledge timeout and retries.
 
+    Attributes
+    ----------
+    execution_s : float
+        The device's Pending Timeout (bootstrap 0x0958): it may take this long to execute
+        a command before it acknowledges it or sends a PENDING_ACK. An acknowledge is
+        awaited at least this long before a resend (set by whoever reads the register).
+
     Raises
     ------
     TransportError
@@ -68,6 +75,7 @@ class GvcpClient:
 
     def __init__(self, host: str, port: int, timing: GvcpTiming | None = None) -> None:
         self.timing = timing or GvcpTiming()
+        self.execution_s = 0.0
         self.address = (host, port)
         self._lock = threading.Lock()
         self._req_id = 0
@@ -179,7 +187,7 @@ class GvcpClient:
             raise TransportError(f"GVCP send to {self.address[0]} failed: {exc}") from exc
 
     def _wait(self, req_id: int, ack_code: int) -> gvcp.Ack | None:
-        deadline = time.monotonic() + self.timing.ack_timeout_s
+        deadline = time.monotonic() + max(self.timing.ack_timeout_s, self.execution_s)
         while (left := deadline - time.monotonic()) > 0:
             self._sock.settimeout(left)
             try:

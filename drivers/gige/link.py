@@ -27,6 +27,8 @@ __all__ = ["ControlLink"]
 
 _log = logging.getLogger(__name__)
 
+_EXECUTION_S_MAX = 5.0  #: a device claiming longer command execution is not believed
+
 
 class ControlLink:
     """Holds control privilege on a device and watches it.
@@ -95,6 +97,28 @@ class ControlLink:
                 ) from exc
             raise
         self.heartbeat_timeout_s = max(0.1, timeout_ms / 1000)
+        self._enable_pending_ack()
+
+    def _enable_pending_ack(self) -> None:
+        """Let a slow command announce itself instead of being resent (GigE Vision 2.x).
+
+        A device with the PENDING_ACK capability (GVCP capability bit 5) sends one only
+        once the host sets "PENDING_ACK enable" in the GVCP configuration register
+        (0x0954); until then it acknowledges late, within its Pending Timeout (0x0958),
+        which is how long an acknowledge is then awaited.
+        """
+        client = self._client
+        try:
+            if client.read_register(bs.REG_GVCP_CAPABILITY) & bs.GVCP_CAP_PENDING_ACK:
+                config = client.read_register(bs.REG_GVCP_CONFIGURATION)
+                client.write_register(
+                    bs.REG_GVCP_CONFIGURATION, config | bs.GVCP_CONFIG_PENDING_ACK
+                )
+            pending_timeout_ms = client.read_register(bs.REG_PENDING_TIMEOUT)
+        except GvcpStatusError as exc:  # optional registers: keep the plain ack timeout
+            _log.info("GVCP configuration not available on %s: %s", client.address[0], exc)
+            return
+        client.execution_s = min(pending_timeout_ms / 1000, _EXECUTION_S_MAX)
 
     def _mark_lost(self, reason: str) -> None:
         if self.lost_reason is None:

@@ -192,6 +192,17 @@ class GigESimulator:
         """Delay of register writes announced with PENDING_ACK (0 = none)."""
         return self._faults.pending_ms
 
+    def execution_ms(self, writes: list[tuple[int, bytes]]) -> int:
+        """Return the expected execution time of ``writes``, in ms.
+
+        AcquisitionStop waits for the frame in transmission to leave (it is not cut short);
+        every other write is immediate.
+        """
+        stop = feature("AcquisitionStop").address
+        if any(address == stop and any(data) for address, data in writes):
+            return math.ceil(self.streamer.transmission_left_s() * 1000)
+        return 0
+
     def heartbeat_loss_after_s(self) -> float:
         """When the heartbeat-loss fault drops control (0 = never)."""
         return self._faults.heartbeat_loss_after_s

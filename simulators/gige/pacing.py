@@ -45,6 +45,20 @@ class LinkPacer:
         self._free_at = 0.0  #: perf_counter time at which the link has sent all packets so far
         self._lock = threading.Lock()
 
+    def wire_s(self, ip_bytes: int, packets: int = 1, gap_s: float = 0.0) -> float:
+        """Seconds the link is busy with ``packets`` datagrams of ``ip_bytes`` in all.
+
+        Parameters
+        ----------
+        ip_bytes : int
+            IP datagram bytes of all the packets together.
+        packets : int
+            How many packets (each adds the Ethernet framing and ``gap_s``).
+        gap_s : float
+            Idle time after each packet (GevSCPD).
+        """
+        return (ip_bytes + packets * ETHERNET_OVERHEAD_BYTES) * self._s_per_byte + packets * gap_s
+
     def wait(self, ip_bytes: int, gap_s: float = 0.0) -> None:
         """Reserve the link for one packet of ``ip_bytes``, sleeping when too far ahead.
 
@@ -55,7 +69,7 @@ class LinkPacer:
         gap_s : float
             Extra idle time after the packet (GevSCPD, converted to seconds).
         """
-        wire_s = (ip_bytes + ETHERNET_OVERHEAD_BYTES) * self._s_per_byte + gap_s
+        wire_s = self.wire_s(ip_bytes, 1, gap_s)
         if wire_s <= 0:
             return
         with self._lock:

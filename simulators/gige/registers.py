@@ -16,11 +16,22 @@ from panelgate.drivers.gige.gvcp import Status
 
 from .features import FEATURE_BASE, FEATURES, XML_ADDRESS, Feature, Kind
 
-__all__ = ["DeviceIdentity", "RegisterSpace"]
+__all__ = ["PENDING_TIMEOUT_MS", "DeviceIdentity", "RegisterSpace"]
 
 _WRITABLE_BOOTSTRAP = frozenset(
-    {bs.REG_CCP, bs.REG_SCP0, bs.REG_SCPS0, bs.REG_SCPD0, bs.REG_SCDA0, bs.REG_HEARTBEAT_TIMEOUT}
+    {
+        bs.REG_CCP,
+        bs.REG_SCP0,
+        bs.REG_SCPS0,
+        bs.REG_SCPD0,
+        bs.REG_SCDA0,
+        bs.REG_HEARTBEAT_TIMEOUT,
+        bs.REG_GVCP_CONFIGURATION,
+    }
 )
+PENDING_TIMEOUT_MS = 100
+"""Longest time the simulated device executes a command before it acknowledges it or, with
+PENDING_ACK enabled, announces a longer execution (bootstrap "Pending Timeout", 0x0958)."""
 _FEATURE_SPAN = 0x100
 
 
@@ -198,6 +209,7 @@ class RegisterSpace:
         caps = bs.GVCP_CAP_WRITEMEM | bs.GVCP_CAP_PACKET_RESEND | bs.GVCP_CAP_PENDING_ACK
         self.set_u32(bs.REG_GVCP_CAPABILITY, caps)
         self.set_u32(bs.REG_HEARTBEAT_TIMEOUT, 3000)
+        self.set_u32(bs.REG_PENDING_TIMEOUT, PENDING_TIMEOUT_MS)
         self.set_u32(bs.REG_TIMESTAMP_FREQ_HIGH, 0)
         self.set_u32(bs.REG_TIMESTAMP_FREQ_LOW, 1_000_000_000)
         self.set_u32(bs.REG_SCPS0, 1500)

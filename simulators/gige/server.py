@@ -3,9 +3,11 @@
 Implements GigE Vision 2.x "GVCP" device behaviour: DISCOVERY, READREG, WRITEREG, READMEM,
 WRITEMEM and PACKETRESEND; error acknowledges (INVALID_ADDRESS, BAD_ALIGNMENT,
 WRITE_PROTECT, ACCESS_DENIED for writes from anyone but the controller, BUSY from the
-device, INVALID_PARAMETER, NOT_IMPLEMENTED); PENDING_ACK before slow writes; control
-privilege in CCP (0x0A00) that lapses when the controller sends nothing for the heartbeat
-timeout (0x0938). Malformed datagrams are counted and dropped without an answer.
+device, INVALID_PARAMETER, NOT_IMPLEMENTED); PENDING_ACK before a write that takes longer
+than the Pending Timeout (0x0958) once the host enabled it in the GVCP configuration
+(0x0954), and before every write under the ``pending`` fault; control privilege in CCP
+(0x0A00) that lapses when the controller sends nothing for the heartbeat timeout (0x0938).
+Malformed datagrams are counted and dropped without an answer.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class GvcpServer:
         Returns the current :class:`RegisterSpace` (it is replaced on a simulated reboot).
     hooks : object
         The device: ``resend(request)``, ``control_lost()``, ``tick()``, ``pending_ms()``,
-        ``heartbeat_loss_after_s()``.
+        ``execution_ms(writes)``, ``heartbeat_loss_after_s()``.
     """
 
     def __init__(
@@ -190,17 +192,19 @@ class GvcpServer:
         self, cmd: gvcp.CommandPacket, peer: tuple[str, int], writes: list[tuple[int, bytes]]
     ) -> tuple[int, bytes]:
         regs = self._registers()
-        pending_ms = self._hooks.pending_ms()
-        if pending_ms and cmd.flags & gvcp.ACK_REQUIRED:
+        fault_ms = self._hooks.pending_ms()
+        announced_ms = fault_ms or self._announced_ms(regs, writes)
+        if announced_ms and cmd.flags & gvcp.ACK_REQUIRED:
             ack = gvcp.encode_ack(
                 Status.SUCCESS,
                 Command.PENDING + 1,
                 cmd.req_id,
-                gvcp.pending_ack_payload(pending_ms),
+                gvcp.pending_ack_payload(min(announced_ms, 0xFFFF)),
             )
             self._reply(ack, peer)
             self.counters["pending_acks"] += 1
-            time.sleep(pending_ms / 1000)
+        if fault_ms:
+            time.sleep(fault_ms / 1000)
         done = 0
         for address, data in writes:
             if address == bs.REG_CCP and len(data) == 4:
@@ -213,6 +217,13 @@ class GvcpServer:
                 return status, b""
             done += 1
         return Status.SUCCESS, gvcp.write_ack_payload(done)
+
+    def _announced_ms(self, regs: RegisterSpace, writes: list[tuple[int, bytes]]) -> int:
+        """Return the execution time to announce in a PENDING_ACK (0: the ack is in time)."""
+        if not regs.u32(bs.REG_GVCP_CONFIGURATION) & bs.GVCP_CONFIG_PENDING_ACK:
+            return 0
+        execution_ms = self._hooks.execution_ms(writes)
+        return execution_ms if execution_ms > regs.u32(bs.REG_PENDING_TIMEOUT) else 0
 
     def _write_ccp(self, peer: tuple[str, int], value: int) -> int:
         if self.controller not in (None, peer):
@@ -236,4 +247,5 @@ class _Hooks(Protocol):
     def control_lost(self) -> None: ...
     def tick(self) -> None: ...
     def pending_ms(self) -> int: ...
+    def execution_ms(self, writes: list[tuple[int, bytes]]) -> int: ...
     def heartbeat_loss_after_s(self) -> float: ...

@@ -38,6 +38,7 @@ _log = logging.getLogger(__name__)
 RETAINED_FRAMES = 8
 _STD = struct.Struct(">HHI")
 _PAYLOAD = int(gvsp.ContentType.PAYLOAD) << 24
+_PACKET_HEADERS_BYTES = gvsp.IP_UDP_HEADER_BYTES + 20  #: IP, UDP and (at most) GVSP header
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class GvspStreamer:
         self._rng = random.Random(0)
         self._resend_rng = random.Random(1)
         self._pacer = LinkPacer(0)
+        self._frame_left_at = 0.0  #: perf_counter time at which the frame being sent is out
         self.counters = collections.Counter[str]()
 
     @property
@@ -129,6 +131,10 @@ class GvspStreamer:
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+
+    def transmission_left_s(self) -> float:
+        """Estimated seconds until the frame in transmission has left (0 between frames)."""
+        return max(0.0, self._frame_left_at - time.perf_counter())
 
     def software_trigger(self) -> None:
         """Release one frame when the stream is triggered."""
@@ -225,10 +231,17 @@ class GvspStreamer:
         if plan.burst_every_frames and number % plan.burst_every_frames == 0:
             self._burst_left = plan.burst_packets
         middle = n_payload // 2
-        for packet_id in range(n_payload + 2):
-            if packet_id == middle and not self._mid_frame_faults(plan, number):
-                return False
-            self._send_packet(frame, block_id, packet_id, settings, Status.SUCCESS)
+        packets = n_payload + 2
+        ip_bytes = len(data) + len(leader) + len(trailer) + packets * _PACKET_HEADERS_BYTES
+        gap_s = settings.packet_delay_ns * 1e-9
+        self._frame_left_at = time.perf_counter() + self._pacer.wire_s(ip_bytes, packets, gap_s)
+        try:
+            for packet_id in range(packets):
+                if packet_id == middle and not self._mid_frame_faults(plan, number):
+                    return False
+                self._send_packet(frame, block_id, packet_id, settings, Status.SUCCESS)
+        finally:
+            self._frame_left_at = 0.0
         self.counters["frames_sent"] += 1
         return True
 

@@ -19,7 +19,8 @@ from panelgate.drivers import (
     InvalidSetting,
     ReadoutMode,
 )
-from panelgate.drivers.gige import GigEDetector
+from panelgate.drivers.gige import GigEDetector, GvcpClient
+from panelgate.drivers.gige import bootstrap as bs
 from panelgate.simulators.gige import FaultPlan, GigESimulator, SimulatorConfig
 from panelgate.simulators.gige.source import Geometry
 
@@ -52,6 +53,19 @@ def test_identity_from_the_device(simulator: GigESimulator) -> None:
     finally:
         det.close()
     assert det.status().state is DetectorState.DISCONNECTED
+
+
+def test_connect_enables_pending_ack_and_reads_the_pending_timeout(
+    detector: GigEDetector, simulator: GigESimulator
+) -> None:
+    observer = GvcpClient("127.0.0.1", simulator.port)  # reads need no control privilege
+    try:
+        config = observer.read_register(bs.REG_GVCP_CONFIGURATION)
+    finally:
+        observer.close()
+    assert config & bs.GVCP_CONFIG_PENDING_ACK
+    assert detector._client is not None
+    assert detector._client.execution_s == pytest.approx(0.1)  # Pending Timeout, 100 ms
 
 
 def test_full_cycle_returns_the_devices_pixels(

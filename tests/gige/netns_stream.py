@@ -29,6 +29,7 @@ from panelgate.simulators.gige.pacing import ETHERNET_OVERHEAD_BYTES
 _SO_TIMESTAMPNS = 35  #: Linux; Python does not export it. Ancillary data: struct timespec
 _TIMESPEC = struct.Struct("qq")
 WIDTH, HEIGHT, PACKET_SIZE = 512, 512, 8192
+PATIENT = GvcpTiming(ack_timeout_s=2.0, retries=2)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ class Sink:
             self.packets.append(Packet(sec + nsec * 1e-9, header, data[header.size_bytes :], size))
             self._last_t = time.monotonic()
 
+    def wait_for_packets(self, count: int, timeout_s: float = 10.0) -> None:
+        """Return once ``count`` packets have arrived."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.packets) < count:
+            assert time.monotonic() < deadline, f"{len(self.packets)} packets in {timeout_s} s"
+            time.sleep(0.005)
+
     def drain(self, quiet_s: float = 0.3) -> list[Packet]:
         """Stop once nothing has arrived for ``quiet_s``; return every packet received."""
         while time.monotonic() - self._last_t < quiet_s:
@@ -87,10 +95,12 @@ def _frames(packets: list[Packet]) -> dict[int, list[Packet]]:
 
 
 @contextlib.contextmanager
-def _streaming_to_sink(config: SimulatorConfig) -> Iterator[tuple[GigESimulator, GvcpClient, Sink]]:
+def _streaming_to_sink(
+    config: SimulatorConfig, timing: GvcpTiming = PATIENT
+) -> Iterator[tuple[GigESimulator, GvcpClient, Sink]]:
     """A simulator under our control, streaming to a :class:`Sink` once started."""
     with GigESimulator(config) as sim:
-        client = GvcpClient("127.0.0.1", sim.port, GvcpTiming(ack_timeout_s=2.0, retries=2))
+        client = GvcpClient("127.0.0.1", sim.port, timing)
         sink = Sink()
         try:
             client.write_register(bs.REG_CCP, bs.CCP_CONTROL)
@@ -202,3 +212,41 @@ def test_acquisition_stop_finishes_the_frame_in_transmission_and_nothing_follows
     for block in frames.values():
         _assert_complete(block)
     assert max(p.t for p in packets) <= acked  # nothing after AcquisitionStop's acknowledge
+
+
+# 10 Mb/s: a 512² Mono16 frame is on the wire for about 0.43 s, far over the device's
+# Pending Timeout (100 ms), so that a stop sent at the frame's first packet takes that long.
+SLOW_LINK = SimulatorConfig(port=0, width=WIDTH, height=HEIGHT, link_speed_mbps=10)
+
+
+def _stop_mid_frame(client: GvcpClient, sink: Sink) -> tuple[float, list[Packet]]:
+    _command(client, "AcquisitionStart")
+    sink.wait_for_packets(1)
+    _command(client, "AcquisitionStop")
+    acked = time.time()
+    return acked, sink.drain()
+
+
+def test_a_stop_mid_frame_is_announced_with_a_pending_ack_once_enabled() -> None:
+    # One send, 0.1 s for its acknowledge: only the PENDING_ACK keeps the stop from failing.
+    timing = GvcpTiming(ack_timeout_s=0.1, retries=1)
+    with _streaming_to_sink(SLOW_LINK, timing) as (_, client, sink):
+        assert client.read_register(bs.REG_GVCP_CAPABILITY) & bs.GVCP_CAP_PENDING_ACK
+        assert client.read_register(bs.REG_PENDING_TIMEOUT) == 100
+        client.write_register(bs.REG_GVCP_CONFIGURATION, bs.GVCP_CONFIG_PENDING_ACK)
+        acked, packets = _stop_mid_frame(client, sink)
+    assert client.counters["pending_acks"] == 1
+    frames = _frames(packets)
+    assert len(frames) == 1  # the frame in transmission, finished, and no other
+    _assert_complete(next(iter(frames.values())))
+    assert max(p.t for p in packets) <= acked
+
+
+def test_without_pending_ack_enabled_a_slow_stop_is_acknowledged_late() -> None:
+    with _streaming_to_sink(SLOW_LINK) as (_, client, sink):  # waits up to 2 s per ack
+        acked, packets = _stop_mid_frame(client, sink)
+    assert client.counters["pending_acks"] == 0
+    frames = _frames(packets)
+    assert len(frames) == 1
+    _assert_complete(next(iter(frames.values())))
+    assert max(p.t for p in packets) <= acked
