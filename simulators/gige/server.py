@@ -193,7 +193,9 @@ class GvcpServer:
     ) -> tuple[int, bytes]:
         regs = self._registers()
         fault_ms = self._hooks.pending_ms()
-        announced_ms = fault_ms or self._announced_ms(regs, writes)
+        announced_ms = fault_ms
+        if not announced_ms and peer == self.controller:  # others are refused at once
+            announced_ms = self._announced_ms(regs, writes)
         if announced_ms and cmd.flags & gvcp.ACK_REQUIRED:
             ack = gvcp.encode_ack(
                 Status.SUCCESS,
