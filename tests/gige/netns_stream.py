@@ -206,12 +206,17 @@ def test_acquisition_stop_finishes_the_frame_in_transmission_and_nothing_follows
         time.sleep(0.33)
         _command(client, "AcquisitionStop")
         acked = time.time()
-        packets = sink.drain()
-    frames = _frames(packets)
+        frames = _whole_frames_none_after(sink.drain(), acked)
     assert len(frames) >= 2
+
+
+def _whole_frames_none_after(packets: list[Packet], acked: float) -> dict[int, list[Packet]]:
+    """Group ``packets`` by frame; every frame must be complete, none sent after ``acked``."""
+    frames = _frames(packets)
     for block in frames.values():
         _assert_complete(block)
     assert max(p.t for p in packets) <= acked  # nothing after AcquisitionStop's acknowledge
+    return frames
 
 
 # 10 Mb/s: a 512² Mono16 frame is on the wire for about 0.43 s, far over the device's
@@ -219,12 +224,13 @@ def test_acquisition_stop_finishes_the_frame_in_transmission_and_nothing_follows
 SLOW_LINK = SimulatorConfig(port=0, width=WIDTH, height=HEIGHT, link_speed_mbps=10)
 
 
-def _stop_mid_frame(client: GvcpClient, sink: Sink) -> tuple[float, list[Packet]]:
+def _stop_mid_frame(client: GvcpClient, sink: Sink) -> dict[int, list[Packet]]:
+    """Stop at the first packet of the first frame; return the frames (see above)."""
     _command(client, "AcquisitionStart")
     sink.wait_for_packets(1)
     _command(client, "AcquisitionStop")
     acked = time.time()
-    return acked, sink.drain()
+    return _whole_frames_none_after(sink.drain(), acked)
 
 
 def test_a_stop_mid_frame_is_announced_with_a_pending_ack_once_enabled() -> None:
@@ -234,19 +240,13 @@ def test_a_stop_mid_frame_is_announced_with_a_pending_ack_once_enabled() -> None
         assert client.read_register(bs.REG_GVCP_CAPABILITY) & bs.GVCP_CAP_PENDING_ACK
         assert client.read_register(bs.REG_PENDING_TIMEOUT) == 100
         client.write_register(bs.REG_GVCP_CONFIGURATION, bs.GVCP_CONFIG_PENDING_ACK)
-        acked, packets = _stop_mid_frame(client, sink)
+        frames = _stop_mid_frame(client, sink)
     assert client.counters["pending_acks"] == 1
-    frames = _frames(packets)
     assert len(frames) == 1  # the frame in transmission, finished, and no other
-    _assert_complete(next(iter(frames.values())))
-    assert max(p.t for p in packets) <= acked
 
 
 def test_without_pending_ack_enabled_a_slow_stop_is_acknowledged_late() -> None:
     with _streaming_to_sink(SLOW_LINK) as (_, client, sink):  # waits up to 2 s per ack
-        acked, packets = _stop_mid_frame(client, sink)
+        frames = _stop_mid_frame(client, sink)
     assert client.counters["pending_acks"] == 0
-    frames = _frames(packets)
     assert len(frames) == 1
-    _assert_complete(next(iter(frames.values())))
-    assert max(p.t for p in packets) <= acked
