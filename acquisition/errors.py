@@ -1,18 +1,14 @@
-"""Errors of the top layer; see :mod:`panelgate.drivers.errors` for the whole tree."""
+"""Errors of the top layer; see :mod:`panelgate.drivers.errors` for the whole tree.
+
+:class:`UsageError` and :class:`ConfigError` live at the root of the tree (every layer may
+refuse a value it was given); they are re-exported here for the commands.
+"""
 
 from __future__ import annotations
 
-from panelgate.drivers.errors import PanelgateError
+from panelgate.drivers.errors import ConfigError, PanelgateError, UsageError
 
 __all__ = ["ConfigError", "UsageError", "WorklistEmpty"]
-
-
-class ConfigError(PanelgateError, ValueError):
-    """A configuration file is unreadable or invalid; the message lists every problem found."""
-
-
-class UsageError(PanelgateError, ValueError):
-    """A command-line argument is invalid."""
 
 
 class WorklistEmpty(PanelgateError, LookupError):

@@ -2,16 +2,16 @@
 
 ::
 
-    CalibrationError                       calibration data cannot be built or used
-    ├── CalibrationMismatch   (ValueError) another detector, readout mode or shape
+    CalibrationError                       calibration data cannot be built or used (exit 1)
+    ├── CalibrationMismatch   (ValueError) another detector, readout mode or shape (exit 2)
     ├── CalibrationFormatError (ValueError) a store entry in a format this version cannot read
     ├── CalibrationCorrupt                 a store file is truncated or fails its checksum
-    └── CalibrationNotFound   (LookupError) no such set, or none for this detector and mode
+    └── CalibrationNotFound   (LookupError) no such set, or none for this detector and mode (exit 2)
 """
 
 from __future__ import annotations
 
-from panelgate.drivers.errors import PanelgateError
+from panelgate.drivers.errors import EXIT_USAGE, PanelgateError
 
 __all__ = [
     "CalibrationCorrupt",
@@ -29,6 +29,8 @@ class CalibrationError(PanelgateError):
 class CalibrationMismatch(CalibrationError, ValueError):
     """A calibration set does not fit the frame (detector, readout mode or shape differ)."""
 
+    exit_status = EXIT_USAGE
+
 
 class CalibrationFormatError(CalibrationError, ValueError):
     """A stored calibration set has a format (version) this panelgate cannot read."""
@@ -39,4 +41,6 @@ class CalibrationCorrupt(CalibrationError):
 
 
 class CalibrationNotFound(CalibrationError, LookupError):
-    """No stored calibration set matches the request."""
+    """No stored calibration set matches the request (an unknown id, or none for the panel)."""
+
+    exit_status = EXIT_USAGE

@@ -7,16 +7,30 @@ import logging
 
 from .detector import Detector, DetectorInfo, DetectorState, DetectorStatus, FeatureAccess
 from .errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
     DetectorTimeout,
     DriverError,
     IncompatibleState,
     InvalidSetting,
     PanelgateError,
+    PatientExposed,
+    ProtocolError,
+    StorageError,
     TransportError,
+    UsageError,
 )
 from .frame import Frame, FrameMeta, ReadoutMode
 
 __all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "ConfigError",
     "Detector",
     "DetectorInfo",
     "DetectorState",
@@ -29,8 +43,12 @@ __all__ = [
     "IncompatibleState",
     "InvalidSetting",
     "PanelgateError",
+    "PatientExposed",
+    "ProtocolError",
     "ReadoutMode",
+    "StorageError",
     "TransportError",
+    "UsageError",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

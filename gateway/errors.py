@@ -2,24 +2,27 @@
 
 ::
 
-    GatewayError
-    ├── DicomBuildError        (ValueError)       an instance cannot be built from the values
-    ├── DeliveryError          (ConnectionError)  an instance did not reach its destination
-    └── OutboxError                               the spool refused or cannot do an operation
-        ├── DuplicateInstance  (ValueError)       same SOP Instance UID, different content
-        ├── OutboxFull         (OSError)          free disk space below the configured reserve
-        └── UnknownDestination (KeyError)         a destination name the outbox does not know
+    GatewayError                                  exit 1 unless stated
+    ├── DicomBuildError        (ValueError)       2  an instance cannot be built from the values
+    ├── InvalidInstance        (ValueError)          a file that is not a complete, decodable
+    │                                                DICOM instance (truncated, bad pixel data)
+    ├── DeliveryError          (ConnectionError)     an instance did not reach its destination
+    └── OutboxError                                  the spool refused or cannot do an operation
+        ├── DuplicateInstance  (ValueError)       2  same SOP Instance UID, different content
+        ├── OutboxFull         (OSError)             free disk space below the configured reserve
+        └── UnknownDestination (KeyError)         2  a destination name the outbox does not know
 """
 
 from __future__ import annotations
 
-from panelgate.drivers.errors import PanelgateError
+from panelgate.drivers.errors import EXIT_USAGE, PanelgateError
 
 __all__ = [
     "DeliveryError",
     "DicomBuildError",
     "DuplicateInstance",
     "GatewayError",
+    "InvalidInstance",
     "OutboxError",
     "OutboxFull",
     "UnknownDestination",
@@ -32,6 +35,15 @@ class GatewayError(PanelgateError):
 
 class DicomBuildError(GatewayError, ValueError):
     """A DICOM instance cannot be built from the values given (e.g. a value its VR forbids)."""
+
+    exit_status = EXIT_USAGE
+
+
+class InvalidInstance(GatewayError, ValueError):
+    """A file is not a complete, decodable DICOM instance; the message names file and defect.
+
+    Refused before it is queued or sent (exit 1: the command was right, the file is not).
+    """
 
 
 class DeliveryError(GatewayError, ConnectionError):
@@ -57,6 +69,8 @@ class OutboxError(GatewayError):
 class DuplicateInstance(OutboxError, ValueError):
     """An instance with this SOP Instance UID is already spooled with different content."""
 
+    exit_status = EXIT_USAGE
+
 
 class OutboxFull(OutboxError, OSError):
     """Free disk space is below the configured reserve: new instances are refused."""
@@ -64,6 +78,8 @@ class OutboxFull(OutboxError, OSError):
 
 class UnknownDestination(OutboxError, KeyError):
     """The outbox has no destination of that name."""
+
+    exit_status = EXIT_USAGE
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""

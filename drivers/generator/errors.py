@@ -7,7 +7,9 @@
         ├── GeneratorTimeout       (TimeoutError)  no (complete) answer within the timeout
         ├── GeneratorLinkError     (OSError)       the serial port failed or the generator went away
         ├── GeneratorProtocolError (OSError)       bytes that are not a valid line of the protocol
+        │                                          (also a :class:`panelgate.drivers.ProtocolError`)
         ├── TechniqueOutOfRange    (ValueError)    kV, mA, ms or mAs outside the generator's range
+        │                                          (exit 2: refused before anything moves)
         └── GeneratorFault         (RuntimeError)  the generator reported an error code
             ├── InterlockOpen                      E10: door / table interlock open
             ├── TubeOverheat                       E11: tube heat units exhausted
@@ -18,7 +20,7 @@ Every error that carries a generator error code has it in :attr:`GeneratorFault.
 
 from __future__ import annotations
 
-from panelgate.drivers.errors import DriverError
+from panelgate.drivers.errors import EXIT_USAGE, DriverError, ProtocolError
 
 __all__ = [
     "ExposureAborted",
@@ -45,12 +47,14 @@ class GeneratorLinkError(GeneratorError, OSError):
     """The serial port could not be opened, failed, or the generator went away."""
 
 
-class GeneratorProtocolError(GeneratorError, OSError):
+class GeneratorProtocolError(GeneratorError, ProtocolError, OSError):
     """The generator sent bytes that are not a valid line of the protocol (garbage, overlong)."""
 
 
 class TechniqueOutOfRange(GeneratorError, ValueError):
     """A technique value is outside the generator's range; the message names value and range."""
+
+    exit_status = EXIT_USAGE
 
 
 class GeneratorFault(GeneratorError, RuntimeError):

@@ -7,6 +7,7 @@
     ├── TransportError    (OSError)       socket failed, control lost, device gone (reused)
     │   └── GvcpStatusError               the device answered with an error status (0x8xxx)
     └── ProtocolError     (ValueError)    bytes that are not a valid GVCP/GVSP packet
+                                          (also a :class:`panelgate.drivers.ProtocolError`)
 
 Every error raised by the GigE driver is one of these; socket errors are translated with
 ``raise ... from exc``.
@@ -15,11 +16,12 @@ Every error raised by the GigE driver is one of these; socket errors are transla
 from __future__ import annotations
 
 from panelgate.drivers.errors import DriverError, TransportError
+from panelgate.drivers.errors import ProtocolError as WireProtocolError
 
 __all__ = ["GvcpStatusError", "ProtocolError"]
 
 
-class ProtocolError(DriverError, ValueError):
+class ProtocolError(DriverError, WireProtocolError):
     """A packet does not follow the GVCP/GVSP layout; the message says which field is wrong."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from panelgate.drivers.errors import TransportError
+from panelgate.drivers.errors import ProtocolError, TransportError
 
 __all__ = [
     "ABRM",
@@ -113,7 +113,7 @@ class SIRM:
     TRANSFER1, TRANSFER2, MAX_TRAILER = 0x24, 0x28, 0x2C
 
 
-class U3VProtocolError(TransportError):
+class U3VProtocolError(TransportError, ProtocolError):
     """Bytes on a U3V endpoint that are not a valid packet (bad magic, short, inconsistent)."""
 
 

@@ -100,7 +100,9 @@ def test_send_queues_files_and_the_agent_delivers_them_until_sigterm(
     out, err = capsys.readouterr()
     assert "3 instance(s) queued for pacs" in out and "skipped" in err and "notes.txt" in err
     assert main(["send", str(incoming / "0.dcm"), "--to", "pacs", "--config", str(config)]) == 0
-    assert main(["send", str(incoming), "--to", "elsewhere", "--config", str(config)]) == 1
+    assert main(["send", str(incoming), "--to", "elsewhere", "--config", str(config)]) == 2, (
+        "an unknown destination name is a usage error"
+    )
     assert "unknown destination elsewhere" in capsys.readouterr().err
 
     assert main(["outbox", "list", "--config", str(config)]) == 0

@@ -68,7 +68,9 @@ def test_calibrate_all_from_the_simulator_summarises_and_stores(
 def test_dark_update_keeps_gain_and_defects_of_the_newest_set(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["calibrate", "dark", "--detector", URL, *FAST]) == 1
+    assert main(["calibrate", "dark", "--detector", URL, *FAST]) == 2, (
+        "refused before anything moved"
+    )
     assert "run 'panelgate calibrate all' first" in capsys.readouterr().err
     assert main(["calibrate", "all", "--detector", URL, *FAST]) == 0
     first = _only_id(home)
@@ -126,8 +128,8 @@ def test_offline_calibration_from_stacks_then_correct_and_export(
         (["calibrate", "all", "--levels", "4,4"], "distinct", 2),
         (["calibrate", "all", "--detector", "ftp://127.0.0.1"], "unsupported detector URL", 2),
         (["calibrate", "all", "--detector", "gige://127.0.0.1"], "cannot fire X-rays", 2),
-        (["calibration", "show", "0123456789abcdef"], "no calibration set '0123456789abcdef'", 1),
-        (["correct", "--calibration", "x", "in.txt", "out.npy"], "no calibration set 'x'", 1),
+        (["calibration", "show", "0123456789abcdef"], "no calibration set '0123456789abcdef'", 2),
+        (["correct", "--calibration", "x", "in.txt", "out.npy"], "no calibration set 'x'", 2),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_clear_line(
