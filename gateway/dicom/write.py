@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from panelgate.gateway.fsio import atomic_file
+from panelgate.drivers.fsio import atomic_file
 
 __all__ = ["write_atomic"]
 

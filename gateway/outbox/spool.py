@@ -33,13 +33,13 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from panelgate.drivers.fsio import fsync_dir, private_dir, write_bytes_atomic
 from panelgate.gateway.errors import (
     DuplicateInstance,
     OutboxError,
     OutboxFull,
     UnknownDestination,
 )
-from panelgate.gateway.fsio import fsync_dir, private_dir, write_bytes_atomic
 
 from .record import Record, State
 
