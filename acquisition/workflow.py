@@ -37,6 +37,7 @@ for the sync cable or the panel's dose sensor.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 import logging
 import math
@@ -48,8 +49,14 @@ from pathlib import Path
 
 from pydicom import Dataset
 
-from panelgate.drivers import DetectorTimeout, Frame, IncompatibleState, PanelgateError
-from panelgate.drivers.generator import Delivered, GeneratorClient
+from panelgate.drivers import (
+    DetectorTimeout,
+    Frame,
+    IncompatibleState,
+    PanelgateError,
+    PatientExposed,
+)
+from panelgate.drivers.generator import Delivered, GeneratorClient, GeneratorFault
 from panelgate.gateway.dicom import Technique
 from panelgate.gateway.outbox import Outbox
 
@@ -61,12 +68,16 @@ from .exposure import (
     parse_protocol,
     quick_calibration,
 )
+from .interrupts import DeferredInterrupt
 from .pipeline import Pipeline
+from .preflight import Preflight, check_before_beam, instance_bytes
 from .preview import write_preview
+from .rescue import ExposureInterrupted, ExposureRecord, keep_exposure
 
 __all__ = [
     "TRANSITIONS",
     "CalibrationHolder",
+    "ExposureInterrupted",
     "ExposureRequest",
     "ExposureResult",
     "ExposureState",
@@ -82,14 +93,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-# Room for a DX instance's attributes besides the pixels (a few kB in practice).
-_HEADER_BYTES = 1 << 20
-
-
-def instance_bytes(width: int, height: int) -> int:
-    """Bound the size of one uint16 DX instance of ``width`` × ``height`` (pixels + header)."""
-    return width * height * 2 + _HEADER_BYTES
 
 
 class ExposureState(enum.Enum):
@@ -244,31 +247,41 @@ class ExposureWorkflow:
 
         Raises
         ------
-        TechniqueOutOfRange, UsageError
-            The request was refused before anything moved.
-        OutboxFull
-            The outbox's disk cannot hold the image above its reserve: refused before
-            anything moved; nothing already queued is touched.
+        UsageError, TechniqueOutOfRange, DicomBuildError, CalibrationMismatch
+            The request was refused before anything moved (:func:`check_before_beam`).
+        OutboxFull, StorageError
+            The image could not be kept: refused before anything moved; nothing already
+            queued is touched.
         WorkflowAborted
-            :meth:`abort` was called; both devices are idle again.
+            :meth:`abort` was called before the beam; both devices are idle again.
+        PatientExposed
+            Something failed after the beam: the message says so first, and where the
+            image (or the raw frame) and the exposure record were kept.
+        ExposureInterrupted
+            SIGINT after the beam: the image was secured first (a second SIGINT stops at
+            once, keeping what there is).
         PanelgateError
-            Any device or processing failure; both devices are idle again and the state
-            is IDLE, so the next exposure can start.
+            Any other device failure before the beam; both devices are idle again and
+            the state is IDLE, so the next exposure can start.
         """
         if self.state is ExposureState.QUEUED:
             self._move("next")
         if self.state is not ExposureState.IDLE:
             raise IncompatibleState(f"an exposure is already {self.state.value}")
-        body_part, view = parse_protocol(request.protocol)
-        ms = request.check(self.generator.limits(), self.generator.settings()["ma"])
-        if self.outbox is not None:
-            mode = self.detector.mode
-            self.outbox.check_space(instance_bytes(mode.width, mode.height))
+        preflight = check_before_beam(
+            self.pipeline,
+            request,
+            self.calibration.calibration,
+            limits=self.generator.limits(),
+            ma_now=self.generator.settings()["ma"],
+            outbox=self.outbox,
+            folders=(self.preview_dir, self.kept_dir),
+        )
         self._cancel.clear()
         try:
-            return self._run(request, ms, body_part, view)
+            return self._run(request, preflight)
         except PanelgateError as exc:
-            if self._cancel.is_set() and not isinstance(exc, WorkflowAborted):
+            if self._cancel.is_set() and not isinstance(exc, WorkflowAborted | PatientExposed):
                 aborted = WorkflowAborted(f"exposure aborted by the host while {self.state.value}")
                 self._recover(aborted)
                 raise aborted from exc
@@ -278,10 +291,18 @@ class ExposureWorkflow:
             self._recover(exc)
             raise
 
+    @property
+    def preview_dir(self) -> Path:
+        """Where the preview PNGs go."""
+        return self.spool_dir.parent / "preview"
+
+    @property
+    def kept_dir(self) -> Path:
+        """Where what an exposure produced is kept when it fails after the beam."""
+        return self.spool_dir.parent / "exposed"
+
     # -- the phases -------------------------------------------------------------------------
-    def _run(
-        self, request: ExposureRequest, ms: float, body_part: str, view: str
-    ) -> ExposureResult:
+    def _run(self, request: ExposureRequest, preflight: Preflight) -> ExposureResult:
         fresh_dark = self.dark_is_stale()
         if fresh_dark:
             _log.info("dark map is stale: taking a fresh dark before the exposure")
@@ -297,9 +318,36 @@ class ExposureWorkflow:
         self.generator.wait_ready(t.prep_s, self._cancel)
         self._move("ready")
         self._check_cancel()
-        self.generator.expose()
-        self._move("fire", self.trigger.value)
-        delivered = self.generator.wait_done(ms / 1000 + t.exposure_margin_s, self._cancel)
+        record = ExposureRecord(
+            request, dt.datetime.now(dt.UTC), self.calibration.calibration.set_id
+        )
+        with DeferredInterrupt() as interrupt:
+            try:
+                self.generator.expose()
+            except GeneratorFault:
+                raise  # the generator refused EXP (interlock...): no beam
+            except BaseException as exc:  # no answer: the beam may have fired
+                raise keep_exposure(record, exc, self._keep_folders(), certain=False) from exc
+            try:
+                self._move("fire", self.trigger.value)
+                result = self._after_beam(record, preflight, fresh_dark)
+            except PatientExposed:
+                raise
+            except BaseException as exc:
+                raise keep_exposure(record, exc, self._keep_folders()) from exc
+        if interrupt.pending:
+            raise keep_exposure(record, KeyboardInterrupt(), self._keep_folders())
+        return result
+
+    def _after_beam(
+        self, record: ExposureRecord, preflight: Preflight, fresh_dark: bool
+    ) -> ExposureResult:
+        """From the beam to the queued image; ``record`` keeps what exists at each step."""
+        t = self.timeouts
+        delivered = self.generator.wait_done(
+            preflight.exposure_ms / 1000 + t.exposure_margin_s, self._cancel
+        )
+        record.delivered = delivered
         t_done = time.monotonic()
         self._move(
             "done",
@@ -309,21 +357,23 @@ class ExposureWorkflow:
         if self.trigger is TriggerMode.SOFTWARE:
             self.detector.trigger()
         frame = self._read_frame(t.readout_s)
+        record.frame = frame
         self._move("frame", f"frame {frame.meta.frame_id}")
         technique = Technique(
             kvp=delivered.kv,
             exposure_uas=delivered.mas * 1000.0,
             exposure_time_ms=delivered.ms,
-            body_part=body_part,
-            view_position=view,
+            body_part=preflight.body_part,
+            view_position=preflight.view_position,
         )
         image = self.pipeline.correct(frame, self.calibration.calibration)
-        ds, window = self.pipeline.build(image, request.study, technique)
+        record.corrected = image.pixels
+        ds, window = self.pipeline.build(image, record.request.study, technique)
+        record.dataset = ds
         spool_path = self._queue(ds)
+        record.queued_path = spool_path
         t_queued = time.monotonic()
-        preview_dir = self.spool_dir.parent / "preview"
-        preview_dir.mkdir(parents=True, exist_ok=True)
-        preview = write_preview(image.pixels, window, preview_dir / f"{ds.SOPInstanceUID}.png")
+        preview = write_preview(image.pixels, window, self.preview_dir / f"{ds.SOPInstanceUID}.png")
         self._move("queued", str(spool_path))
         return ExposureResult(
             sop_instance_uid=str(ds.SOPInstanceUID),
@@ -333,6 +383,10 @@ class ExposureWorkflow:
             fresh_dark=fresh_dark,
             done_to_queued_s=t_queued - t_done,
         )
+
+    def _keep_folders(self) -> tuple[Path, ...]:
+        """Where to keep an exposure's data: beside the spool, else the user's own folder."""
+        return (self.kept_dir, Path.home() / ".local" / "share" / "panelgate" / "exposed")
 
     def _queue(self, ds: Dataset) -> Path:
         if self.outbox is None:
@@ -360,7 +414,7 @@ class ExposureWorkflow:
 
     def _recover(self, exc: BaseException) -> None:
         """Return generator and detector to idle; end in IDLE (via FAILED for errors)."""
-        aborted = isinstance(exc, WorkflowAborted | KeyboardInterrupt)
+        aborted = isinstance(exc, WorkflowAborted | KeyboardInterrupt | ExposureInterrupted)
         if not aborted:
             self._move("fail", str(exc))
         for what, action in (

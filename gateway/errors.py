@@ -34,9 +34,22 @@ class GatewayError(PanelgateError):
 
 
 class DicomBuildError(GatewayError, ValueError):
-    """A DICOM instance cannot be built from the values given (e.g. a value its VR forbids)."""
+    """A DICOM instance cannot be built from the values given (e.g. a value its VR forbids).
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the attribute and its VR.
+    keyword : str
+        The DICOM keyword of the attribute that cannot hold its value (``PatientID``), or
+        ``""`` when the problem is not one attribute's; callers name the option it came from.
+    """
 
     exit_status = EXIT_USAGE
+
+    def __init__(self, message: str, *, keyword: str = "") -> None:
+        super().__init__(message)
+        self.keyword = keyword
 
 
 class InvalidInstance(GatewayError, ValueError):

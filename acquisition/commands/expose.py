@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from panelgate.acquisition.agent import destinations_of
 from panelgate.acquisition.config import Config, WorklistConfig, load_config
@@ -19,6 +20,7 @@ from panelgate.acquisition.detectors import open_detector
 from panelgate.acquisition.dispatch import deliver_now, queue_name
 from panelgate.acquisition.errors import UsageError, WorklistEmpty
 from panelgate.acquisition.pipeline import Beam, Pipeline
+from panelgate.acquisition.preflight import check_header
 from panelgate.acquisition.workflow import (
     CalibrationHolder,
     ExposureRequest,
@@ -33,6 +35,7 @@ from panelgate.acquisition.workflow import (
 from panelgate.calibration import warm_up
 from panelgate.drivers import Detector, IncompatibleState
 from panelgate.drivers.generator import Delivered, GeneratorClient
+from panelgate.gateway import DicomBuildError
 from panelgate.gateway.dicom import StudyContext
 from panelgate.gateway.outbox import Outbox, State
 from panelgate.gateway.pacs import Destination, WorklistQuery, query_worklist
@@ -44,6 +47,8 @@ from .args import ae_title, host_port
 __all__ = ["register"]
 
 QUICK_CAL_FRAMES = 4
+
+T = TypeVar("T")
 
 
 def register(sub: Any) -> None:
@@ -184,6 +189,7 @@ def _expose(args: argparse.Namespace) -> int:
             f"{QUICK_CAL_FRAMES} floods) on the simulated panel",
             flush=True,
         )
+        _checked(args, lambda: check_header(pipeline, request))
         warm_up()
         holder = CalibrationHolder(quick_calibration(pipeline, QUICK_CAL_FRAMES))
         workflow = ExposureWorkflow(
@@ -191,13 +197,42 @@ def _expose(args: argparse.Namespace) -> int:
         )
         workflow.subscribe(_show)
         workflow.subscribe(_beam_on_fire(PanelBeam(beam, detector, trigger), request, ms))
-        result = workflow.run(request)
+        result = _checked(args, lambda: workflow.run(request))
         print(f"SOP Instance UID: {result.sop_instance_uid}")
         print(f"spool (outbox):   {result.spool_path}")
         print(f"preview PNG:      {result.preview_path}")
         d = result.delivered
         print(f"delivered:        {d.kv:g} kV, {d.ma:g} mA, {d.ms:g} ms, {d.mas:g} mAs")
         return _deliver(outbox, destinations, result.sop_instance_uid)
+
+
+_ORIGIN = {
+    "PatientID": "--patient-id",
+    "PatientName": "--patient-name",
+    "AccessionNumber": "--accession",
+    "BodyPartExamined": "--protocol",
+    "ViewPosition": "--protocol",
+    "InstitutionName": "[dicom] institution_name",
+    "StationName": "[dicom] station_name",
+    "uid_root": "[dicom] uid_root",
+}
+"""Where a value of the image comes from, by DICOM keyword: named when it is refused."""
+
+
+def _checked(args: argparse.Namespace, check: Callable[[], T]) -> T:
+    """Run a check before the beam; a refused value names the option or key it came from."""
+    try:
+        return check()
+    except DicomBuildError as exc:
+        origin = _ORIGIN.get(exc.keyword, "")
+        if args.worklist and origin.startswith("--") and origin != "--protocol":
+            origin = f"the worklist item's {exc.keyword}"
+        elif origin.startswith("[") and args.config is not None:
+            origin = f"{args.config}: {origin}"
+        where = f"{origin}: " if origin else ""
+        raise DicomBuildError(
+            f"refused before the exposure, nothing moved: {where}{exc}", keyword=exc.keyword
+        ) from exc
 
 
 def _destinations(args: argparse.Namespace, config: Config) -> dict[str, Destination]:

@@ -7,6 +7,7 @@ from .build import (
     Provenance,
     build_dx_for_presentation,
     build_dx_for_processing,
+    check_dx_header,
 )
 from .compress import LOSSLESS, compress_lossless
 from .context import (
@@ -34,6 +35,7 @@ __all__ = [
     "Window",
     "build_dx_for_presentation",
     "build_dx_for_processing",
+    "check_dx_header",
     "compress_lossless",
     "exposure_index",
     "histogram_window",

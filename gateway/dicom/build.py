@@ -17,15 +17,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydicom import config as pydicom_config
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
-from pydicom.valuerep import validate_value
 
 from panelgate.drivers import DetectorInfo, FrameMeta
 from panelgate.gateway.errors import DicomBuildError
 
 from .context import ANATOMY_CODES, VIEW_CODES, ExposureIndex, StudyContext, Technique
+from .vr import vr_problem
 from .window import Window
 
 __all__ = [
@@ -35,6 +34,7 @@ __all__ = [
     "Provenance",
     "build_dx_for_presentation",
     "build_dx_for_processing",
+    "check_dx_header",
 ]
 
 DX_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.1")
@@ -96,6 +96,57 @@ def build_dx_for_processing(
         station_name=station_name,
         series_number=series_number,
         instance_number=instance_number,
+        monochrome1=monochrome1,
+    )
+
+
+def check_dx_header(
+    *,
+    study: StudyContext,
+    technique: Technique,
+    detector: DetectorInfo,
+    frame: FrameMeta,
+    provenance: Provenance,
+    uid_root: str = DEFAULT_UID_ROOT,
+    institution_name: str = "",
+    station_name: str = "",
+    monochrome1: bool = False,
+) -> Dataset:
+    """Build and validate the header of the DX instance an exposure will make, without pixels.
+
+    Run before the generator is asked to prepare: every patient, study, request, equipment
+    and acquisition attribute goes through the same VR validation (PS3.5 6.2: length,
+    character repertoire, PN component rules, DA/TM/UI syntax) as the final instance, so a
+    value that cannot be stored refuses the exposure instead of failing after the beam.
+    The window, the Exposure Index and the technique's delivered values are placeholders
+    of valid form; they are computed after the exposure.
+
+    Returns
+    -------
+    pydicom.dataset.Dataset
+        The header, for inspection; not an instance (no pixels, no file meta).
+
+    Raises
+    ------
+    DicomBuildError
+        A value does not fit its VR (``keyword`` names the attribute), an unknown body part
+        or view, or a malformed UID root.
+    """
+    return _build_dx(
+        None,
+        intent="FOR PRESENTATION",
+        window=Window(center=2048.0, width=4096.0),
+        study=study,
+        technique=technique,
+        detector=detector,
+        frame=frame,
+        provenance=provenance,
+        exposure=ExposureIndex(ei=400.0, target_ei=400.0),
+        uid_root=uid_root,
+        institution_name=institution_name,
+        station_name=station_name,
+        series_number=1,
+        instance_number=1,
         monochrome1=monochrome1,
     )
 
@@ -168,7 +219,7 @@ def build_dx_for_presentation(
 
 
 def _build_dx(
-    pixels: npt.NDArray[np.uint16],
+    pixels: npt.NDArray[np.uint16] | None,
     *,
     intent: str,
     window: Window | None,
@@ -186,18 +237,20 @@ def _build_dx(
     monochrome1: bool,
 ) -> Dataset:
     sop_class = DX_FOR_PRESENTATION if intent == "FOR PRESENTATION" else DX_FOR_PROCESSING
-    if pixels.ndim != 2 or pixels.dtype != np.uint16:
+    if pixels is not None and (pixels.ndim != 2 or pixels.dtype != np.uint16):
         raise DicomBuildError(
             f"DX pixels must be 2-D uint16, got {pixels.dtype} with shape {pixels.shape}"
         )
     if technique.body_part not in ANATOMY_CODES:
         raise DicomBuildError(
-            f"unknown body part {technique.body_part!r}; known: {', '.join(sorted(ANATOMY_CODES))}"
+            f"unknown body part {technique.body_part!r}; known: {', '.join(sorted(ANATOMY_CODES))}",
+            keyword="BodyPartExamined",
         )
     if technique.view_position and technique.view_position not in VIEW_CODES:
         raise DicomBuildError(
             f"unknown view position {technique.view_position!r}; "
-            f"known: {', '.join(sorted(VIEW_CODES))}"
+            f"known: {', '.join(sorted(VIEW_CODES))}",
+            keyword="ViewPosition",
         )
     _check_uid_root(uid_root)
     now = dt.datetime.now().astimezone()
@@ -245,6 +298,8 @@ def _build_dx(
 
     ds = values.ds
     ds.SpecificCharacterSet = values.character_set()
+    if pixels is None:  # a header checked before the exposure: see check_dx_header
+        return ds
     ds.set_pixel_data(
         pixels,
         photometric_interpretation="MONOCHROME1" if monochrome1 else "MONOCHROME2",
@@ -270,10 +325,11 @@ class _Values:
     def set(self, keyword: str, vr: str, value: Any) -> None:
         items: Sequence[Any] = value if isinstance(value, list) else [value]
         for item in items:
-            try:
-                validate_value(vr, item, pydicom_config.RAISE)
-            except ValueError as exc:
-                raise DicomBuildError(f"{keyword} ({vr}) cannot hold {item!r}: {exc}") from None
+            problem = vr_problem(vr, item)
+            if problem is not None:
+                raise DicomBuildError(
+                    f"{keyword} ({vr}) cannot hold {item!r}: {problem}", keyword=keyword
+                )
             if isinstance(item, str):
                 self._texts.append(item)
         setattr(self.ds, keyword, value)
@@ -468,5 +524,6 @@ def _check_uid_root(root: str) -> None:
     if not ok or len(root) > 40:
         raise DicomBuildError(
             f"UID root {root!r} must be dotted digits without leading zeros, end in '.', "
-            "and leave room for a unique suffix (at most 40 characters)"
+            "and leave room for a unique suffix (at most 40 characters)",
+            keyword="uid_root",
         )

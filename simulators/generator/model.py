@@ -7,6 +7,7 @@ pseudo-terminal. It speaks :mod:`panelgate.drivers.generator.protocol`.
 
 from __future__ import annotations
 
+import collections
 import enum
 import logging
 import time
@@ -93,6 +94,8 @@ class GeneratorModel:
         self.state = "IDLE"
         self.kv, self.ma, self.ms = 80.0, 200.0, 10.0
         self.exposures = 0
+        self.commands: collections.deque[str] = collections.deque(maxlen=1000)
+        """Names of the commands received, oldest first (the last 1000): a test rig's log."""
         self._rng = np.random.default_rng(seed)
         self._timers: list[tuple[float, str]] = []
         self._delivered: Delivered | None = None
@@ -101,6 +104,7 @@ class GeneratorModel:
     def handle(self, cmd: Command) -> list[str]:
         """Answer one command; return the lines to send (without terminators)."""
         name, value = cmd.name, cmd.value
+        self.commands.append(name)
         if value is not None:
             return self._set(name, value)
         if name.endswith("?"):

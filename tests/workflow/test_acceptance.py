@@ -12,7 +12,7 @@ import pydicom
 import pytest
 
 from panelgate.acquisition.workflow import ExposureRequest, ExposureState
-from panelgate.drivers import DetectorState, TransportError
+from panelgate.drivers import DetectorState, PatientExposed, TransportError
 from panelgate.gateway.dicom import StudyContext
 from panelgate.gateway.pacs import Destination, EmbeddedPacs, Outcome
 from panelgate.simulators.usb import U3VDeviceModel, UsbFault
@@ -51,13 +51,27 @@ def test_exposure_over_usb_sim_lands_valid_in_the_pacs(
     assert errors == []
 
 
-@pytest.mark.parametrize("fault", [UsbFault.STALL, UsbFault.SHORT, UsbFault.HALT])
+def test_usb_fault_before_the_beam_refuses_with_the_generator_idle(usb_rig: Rig) -> None:
+    # The control endpoint stalls the next command: the pre-exposure check reads the panel.
+    device = usb_rig.device
+    assert isinstance(device, U3VDeviceModel)
+    device.fault = UsbFault.STALL
+    with pytest.raises(TransportError):
+        usb_rig.workflow.run(REQUEST)
+    assert usb_rig.generator.model.exposures == 0 and usb_rig.generator.model.state == "IDLE"
+    assert usb_rig.workflow.state is ExposureState.IDLE
+    assert usb_rig.workflow.run(REQUEST).spool_path.exists()
+
+
+@pytest.mark.parametrize("fault", [UsbFault.SHORT, UsbFault.HALT])
 def test_usb_fault_ends_idle_and_next_exposure_works(usb_rig: Rig, fault: UsbFault) -> None:
     device = usb_rig.device
     assert isinstance(device, U3VDeviceModel)
     device.fault = fault
-    with pytest.raises(TransportError):
+    with pytest.raises(PatientExposed, match=r"^the patient WAS exposed") as failed:
         usb_rig.workflow.run(REQUEST)
+    assert isinstance(failed.value.__cause__, TransportError)
+    assert failed.value.kept is not None and (failed.value.kept / "exposure.json").exists()
     assert usb_rig.workflow.state is ExposureState.IDLE
     assert usb_rig.generator.model.state == "IDLE"
     assert usb_rig.detector.status().state is DetectorState.IDLE
@@ -68,7 +82,7 @@ def test_unplug_mid_frame_ends_idle_and_replug_recovers(usb_rig: Rig) -> None:
     device = usb_rig.device
     assert isinstance(device, U3VDeviceModel)
     device.fault = UsbFault.UNPLUG_MID_FRAME
-    with pytest.raises(TransportError, match="gone"):
+    with pytest.raises(PatientExposed, match="gone"):
         usb_rig.workflow.run(REQUEST)
     assert usb_rig.workflow.state is ExposureState.IDLE
     assert usb_rig.generator.model.state == "IDLE"
