@@ -11,6 +11,7 @@ it happens to inherit. This is the whole tree; a test holds it to the code::
     PanelgateError                    1                   (root)
     ├── UsageError                    2  ValueError       an argument, a name or a value given
     │   ├── ConfigError               2                   a configuration file (file, section, key)
+    │   │   └── InvalidSection        2                   a section's values, every bad key named
     │   └── StackError                2                   an input stack (TIFF, npy) to work on
     ├── DriverError                   1                   detector, generator and their links
     │   ├── DetectorTimeout           1  TimeoutError     a wait on the panel ran out
@@ -50,7 +51,8 @@ it happens to inherit. This is the whole tree; a test holds it to the code::
     ├── StageError                    1  RuntimeError     a pipeline stage failed
     ├── WorkflowAborted               1  RuntimeError     the host aborted the exposure
     └── PatientExposed                1                   a failure after the beam; the image and
-                                                          what is known of it are kept
+        │                                                 what is known of it are kept
+        └── ExposureInterrupted     130                   SIGINT after the beam; image secured
 
 Foreign exceptions (socket, pyusb, pynetdicom, the file system) are translated at the
 boundary with ``raise ... from exc`` so that no third-party type leaks through the public
