@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from panelgate.drivers.fsio import FILE_MODE, atomic_file
 from panelgate.gateway.dicom import Window
 
 __all__ = ["write_preview"]
@@ -21,12 +21,18 @@ def write_preview(
 
     Pillow writes the PNG; the window is the one stored in the DICOM header, so the
     preview shows what a PACS viewer shows first. A patient image is patient data: the
-    file is created readable only by the agent's user (mode 0600).
+    file is created readable only by the agent's user (mode 0600). It is written
+    atomically: a reader sees the whole PNG or none.
+
+    Raises
+    ------
+    panelgate.drivers.StorageError
+        The file cannot be written (full disk, read-only or missing folder, permission);
+        no partial file is left.
     """
     step = max(1, int(np.ceil(max(pixels.shape) / max_side_px)))
     display = window.apply(pixels[::step, ::step])
     path = Path(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_file(path, FILE_MODE) as fh:
         Image.fromarray(display).save(fh, format="PNG", optimize=False)
     return path

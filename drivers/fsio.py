@@ -44,6 +44,9 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 """Files holding patient data: only the agent's user may read them (the default)."""
 
+_NEARLY_FULL_BYTES = 1 << 20
+"""Less free space than this, after a write failed without saying why, is a full disk."""
+
 _REASONS = {
     errno.ENOSPC: "no space left on the device",
     errno.EDQUOT: "disk quota exceeded",
@@ -70,10 +73,25 @@ def storage_error(exc: OSError, path: Path, doing: str = "write") -> StorageErro
     doing : str
         The verb of the message: ``cannot <doing> <path>: <why>``.
     """
-    why = _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+    code = exc.errno or (errno.ENOSPC if _short_of_space(path) else 0)
+    why = _REASONS.get(code) or (exc.strerror or str(exc)).lower()
     error = StorageError(f"cannot {doing} {path}: {why}")
-    error.errno = exc.errno
+    error.errno = code or None
     return error
+
+
+def _short_of_space(path: Path) -> bool:
+    """Tell whether the file system of ``path`` is (nearly) full.
+
+    For errors without an errno: numpy reports a short write as "N requested and M
+    written", which on a full disk is all it says.
+    """
+    folder = path if path.is_dir() else path.parent
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < _NEARLY_FULL_BYTES
 
 
 def _is_foreign(exc: BaseException) -> TypeGuard[OSError]:
@@ -197,9 +215,10 @@ class AtomicFiles:
                 if self._sync:
                     os.fsync(fh.fileno())
         except BaseException as exc:
+            error = storage_error(exc, path) if _is_foreign(exc) else None  # before the drop
             self._drop(tmp)
-            if _is_foreign(exc):
-                raise storage_error(exc, path) from exc
+            if error is not None:
+                raise error from exc
             raise
 
     @contextlib.contextmanager
@@ -222,9 +241,10 @@ class AtomicFiles:
             if self._sync:
                 _fsync_file(tmp)
         except BaseException as exc:
+            error = storage_error(exc, path) if _is_foreign(exc) else None  # before the drop
             self._drop(tmp)
-            if _is_foreign(exc):
-                raise storage_error(exc, path) from exc
+            if error is not None:
+                raise error from exc
             raise
 
     def _create(self, path: Path, mode: int) -> tuple[int, Path]:
