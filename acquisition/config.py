@@ -27,16 +27,29 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from .config_limits import (
+    AETitle,
+    Count,
+    DicomText,
+    NonEmpty,
+    NonNegativeFloat,
+    OneOf,
+    PositiveFloat,
+    Seconds,
+    UidRoot,
+)
+from .config_section import InvalidSection, Section
+from .dicom_values import normalise_uid_root
 from .errors import ConfigError
 from .gateway_config import DestinationConfig, ListenerConfig, OutboxConfig, RetryConfig
+from .peer_config import DicomPeerConfig
 
 __all__ = [
     "CalibrationConfig",
@@ -44,6 +57,7 @@ __all__ = [
     "DestinationConfig",
     "DetectorConfig",
     "DicomConfig",
+    "DicomPeerConfig",
     "ListenerConfig",
     "OutboxConfig",
     "PacsConfig",
@@ -53,59 +67,61 @@ __all__ = [
     "parse_config",
 ]
 
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """``[detector]``: which panel and how it reads out."""
-
-    url: str = "sim://"
-    exposure_s: float = 0.1
-    frame_timeout_s: float = 10.0
+COMPRESSIONS = ("", "jpeg-ls", "jpeg2000", "rle")
+"""``[dicom] compression``: none, or one of the lossless transfer syntaxes."""
 
 
 @dataclass(frozen=True)
-class CalibrationConfig:
-    """``[calibration]``: how dark and flood maps are measured."""
+class DetectorConfig(Section):
+    """``[detector]``: which panel and how it reads out (times in seconds, positive)."""
 
-    dark_frames: int = 16
-    flood_frames: int = 16
-    flood_air_kerma_ugy: float = 8.0
-    pedestal_counts: float = 100.0
+    url: Annotated[str, NonEmpty()] = "sim://"
+    exposure_s: Seconds = 0.1
+    frame_timeout_s: Seconds = 10.0
 
 
 @dataclass(frozen=True)
-class DicomConfig:
-    """``[dicom]``: identity and rendering of the instances panelgate creates."""
+class CalibrationConfig(Section):
+    """``[calibration]``: how dark and flood maps are measured (counts positive)."""
 
-    uid_root: str = "1.2.826.0.1.3680043.8.498."
-    calling_ae: str = "PANELGATE"
-    institution_name: str = ""
-    station_name: str = "PANELGATE"
-    target_exposure_index: float = 400.0
+    dark_frames: Count = 16
+    flood_frames: Count = 16
+    flood_air_kerma_ugy: PositiveFloat = 8.0
+    pedestal_counts: NonNegativeFloat = 100.0
+
+
+@dataclass(frozen=True)
+class DicomConfig(Section):
+    """``[dicom]``: identity and rendering of the instances panelgate creates.
+
+    ``uid_root`` follows PS3.5 9.1 and is kept ending in ``.`` (``1.2.3`` is read as
+    ``1.2.3.``); ``calling_ae`` is an AE title (PS3.5 6.2); ``station_name`` is a DICOM
+    SH (16 characters), ``institution_name`` a LO (64).
+    """
+
+    uid_root: UidRoot = "1.2.826.0.1.3680043.8.498."
+    calling_ae: AETitle = "PANELGATE"
+    institution_name: Annotated[str, DicomText(64)] = ""
+    station_name: Annotated[str, DicomText(16)] = "PANELGATE"
+    target_exposure_index: PositiveFloat = 400.0
     monochrome1: bool = False
-    compression: str = ""  # "", "jpeg-ls", "jpeg2000" or "rle" (lossless)
+    compression: Annotated[str, OneOf(COMPRESSIONS)] = ""  # lossless only
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "uid_root", normalise_uid_root(self.uid_root))
 
 
 @dataclass(frozen=True)
-class PacsConfig:
+class PacsConfig(DicomPeerConfig):
     """``[pacs]``: the destination; when absent, the embedded PACS is used."""
 
-    host: str = "127.0.0.1"
-    port: int = 104
-    called_ae: str = "ANY-SCP"
-    connect_s: float = 5.0
-    dimse_s: float = 60.0
-
 
 @dataclass(frozen=True)
-class WorklistConfig:
+class WorklistConfig(DicomPeerConfig):
     """``[worklist]``: the Modality Worklist SCP that ``expose --worklist`` asks."""
 
-    host: str = "127.0.0.1"
-    port: int = 104
-    called_ae: str = "ANY-SCP"
-    connect_s: float = 5.0
-    dimse_s: float = 30.0
+    dimse_s: Seconds = 30.0
 
 
 @dataclass(frozen=True)
@@ -121,28 +137,6 @@ class Config:
     retry: RetryConfig = field(default_factory=RetryConfig)
     listener: ListenerConfig | None = None
     destinations: dict[str, DestinationConfig] = field(default_factory=dict)
-
-
-_COMPRESSIONS = ("", "jpeg-ls", "jpeg2000", "rle")
-
-_POSITIVE = {
-    "exposure_s",
-    "frame_timeout_s",
-    "dark_frames",
-    "flood_frames",
-    "flood_air_kerma_ugy",
-    "target_exposure_index",
-    "port",
-    "connect_s",
-    "dimse_s",
-    "acse_s",
-    "network_s",
-    "initial_s",
-    "max_s",
-    "multiplier",
-    "poll_s",
-    "commit_timeout_s",
-}
 
 
 def load_config(path: Path) -> Config:
@@ -165,7 +159,18 @@ def load_config(path: Path) -> Config:
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
-    """Build a :class:`Config` from parsed TOML, reporting every problem at once."""
+    """Build a :class:`Config` from parsed TOML, reporting every problem at once.
+
+    Each problem names its section and key; unknown sections and keys are refused with
+    the known ones listed. The values themselves are checked by each section
+    (:class:`~.config_section.Section`): ports, timeouts, sizes, AE titles, the UID root,
+    TLS files, the audit folder and the retry policy.
+
+    Raises
+    ------
+    ConfigError
+        One or more problems, joined with ``"; "`` after ``source``.
+    """
     problems: list[str] = []
     sections: dict[str, Any] = {}
     hints = typing.get_type_hints(Config)
@@ -185,12 +190,6 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
             continue
         section_type = _section_type(hints[name])
         sections[name] = _parse_section(section_type, name, value, problems)
-    dicom = sections.get("dicom")
-    if dicom is not None and dicom.compression not in _COMPRESSIONS:
-        problems.append(
-            f"[dicom] compression must be one of {', '.join(repr(c) for c in _COMPRESSIONS)}, "
-            f"got {dicom.compression!r}"
-        )
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
     return Config(**sections)
@@ -209,32 +208,38 @@ def _section_type(hint: Any) -> type:
     return typing.cast(type, hint)
 
 
+def _typed(expected: Any, raw: Any, where: str, problems: list[str]) -> tuple[bool, Any]:
+    """Check a TOML value's type against the field's (an int is taken for a float)."""
+    if expected == tuple[str, ...]:  # a TOML array of strings
+        if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+            return True, tuple(raw)
+        problems.append(f"{where} must be an array of strings, got {raw!r}")
+        return False, None
+    value = raw
+    if expected is float and isinstance(raw, int) and not isinstance(raw, bool):
+        value = float(raw)
+    if type(value) is not expected:
+        problems.append(
+            f"{where} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        )
+        return False, None
+    return True, value
+
+
 def _parse_section(cls: type, section: str, table: dict[str, Any], problems: list[str]) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, raw in table.items():
-        value = float(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
-        if hints.get(key) is not float:
-            value = raw
         where = f"[{section}] {key}"
         if key not in known:
             problems.append(f"unknown key {where} (known: {', '.join(sorted(known))})")
             continue
-        expected = hints[key]
-        if expected == tuple[str, ...]:  # a TOML array of strings
-            if not (isinstance(raw, list) and all(isinstance(v, str) for v in raw)):
-                problems.append(f"{where} must be an array of strings, got {raw!r}")
-                continue
-            kwargs[key] = tuple(raw)
-            continue
-        if type(value) is not expected:
-            problems.append(
-                f"{where} must be {expected.__name__}, got {type(value).__name__} {value!r}"
-            )
-            continue
-        if key in _POSITIVE and not (value > 0 and math.isfinite(value)):
-            problems.append(f"{where} must be positive, got {value!r}")
-            continue
-        kwargs[key] = value
-    return cls(**kwargs)
+        ok, value = _typed(hints[key], raw, where, problems)
+        if ok:
+            kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except InvalidSection as exc:
+        problems.extend(f"[{section}] {key} {problem}" for key, problem in exc.problems)
+        return None

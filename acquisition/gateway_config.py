@@ -1,6 +1,7 @@
 """Configuration sections of the gateway agent, each turned into the gateway's typed objects.
 
-Sections: ``[outbox]``, ``[retry]``, ``[listener]`` and ``[destinations.NAME]``.
+Sections: ``[outbox]``, ``[retry]``, ``[listener]`` and ``[destinations.NAME]``. Each is a
+frozen :class:`~.config_section.Section` that validates its own fields when it is made.
 
 Example::
 
@@ -30,24 +31,64 @@ Example::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from panelgate.gateway.outbox import RetryPolicy
 from panelgate.gateway.pacs import Destination, TlsConfig
 
+from .config_limits import (
+    AETitle,
+    AnyPort,
+    AtLeast,
+    Host,
+    InRange,
+    NonEmpty,
+    NonNegativeFloat,
+    NonNegativeInt,
+    Seconds,
+)
+from .config_section import Problems, Section
+from .peer_config import DicomPeerConfig
+from .tls_files import tls_problems
+
 __all__ = ["DestinationConfig", "ListenerConfig", "OutboxConfig", "RetryConfig"]
+
+_MAX_PDU = 2**32 - 1  # PS3.8 9.3.1: the Maximum Length is a 32-bit unsigned number
+
+
+def _audit_problems(audit_file: str) -> Problems:
+    if not audit_file:
+        return []
+    path = Path(audit_file)
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        return [("audit_file", f"{audit_file!r}: folder {str(folder)!r} {what}")]
+    if path.exists() and not path.is_file():
+        return [("audit_file", f"{audit_file!r} is not a file")]
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK | (0 if path.exists() else os.X_OK)):
+        return [("audit_file", f"{audit_file!r}: {str(target)!r} is not writable")]
+    return []
 
 
 @dataclass(frozen=True)
-class OutboxConfig:
-    """``[outbox]``: the spool directory and how long files stay."""
+class OutboxConfig(Section):
+    """``[outbox]``: the spool directory and how long files stay.
 
-    directory: str = "panelgate-outbox"
-    reserve_mb: float = 500.0
-    retention_s: float = 0.0
-    poll_s: float = 0.5
-    commit_timeout_s: float = 60.0
+    ``reserve_mb`` 0 means no reserve; ``retention_s`` 0 releases files as soon as every
+    destination holds them. ``audit_file``, when given, must lie in an existing, writable
+    folder.
+    """
+
+    directory: Annotated[str, NonEmpty()] = "panelgate-outbox"
+    reserve_mb: NonNegativeFloat = 500.0
+    retention_s: NonNegativeFloat = 0.0
+    poll_s: Seconds = 0.5
+    commit_timeout_s: Seconds = 60.0
     audit_file: str = ""
 
     @property
@@ -55,19 +96,33 @@ class OutboxConfig:
         """The reserve in bytes."""
         return int(self.reserve_mb * 1e6)
 
+    def _joint_problems(self) -> Problems:
+        return _audit_problems(self.audit_file)
+
 
 @dataclass(frozen=True)
-class RetryConfig:
-    """``[retry]``: exponential backoff with jitter (see :class:`RetryPolicy`)."""
+class RetryConfig(Section):
+    """``[retry]``: exponential backoff with jitter (see :class:`RetryPolicy`).
 
-    initial_s: float = 1.0
-    max_s: float = 300.0
-    multiplier: float = 2.0
-    max_attempts: int = 0
+    ``max_s`` must be at least ``initial_s``; ``multiplier`` at least 1 (the backoff never
+    shrinks); ``max_attempts`` 0 never gives up.
+    """
+
+    initial_s: Seconds = 1.0
+    max_s: Seconds = 300.0
+    multiplier: Annotated[float, AtLeast(1.0)] = 2.0
+    max_attempts: NonNegativeInt = 0
 
     def policy(self) -> RetryPolicy:
         """Return the gateway's retry policy."""
         return RetryPolicy(self.initial_s, self.max_s, self.multiplier, self.max_attempts)
+
+    def _joint_problems(self) -> Problems:
+        if self.max_s < self.initial_s:
+            return [
+                ("max_s", f"must be at least initial_s ({self.initial_s!r}), got {self.max_s!r}")
+            ]
+        return []
 
 
 def _tls(ca: str, cert: str, key: str) -> TlsConfig | None:
@@ -77,13 +132,17 @@ def _tls(ca: str, cert: str, key: str) -> TlsConfig | None:
 
 
 @dataclass(frozen=True)
-class ListenerConfig:
-    """``[listener]``: the always-on association acceptor (Storage Commitment, C-ECHO)."""
+class ListenerConfig(Section):
+    """``[listener]``: the always-on association acceptor (Storage Commitment, C-ECHO).
 
-    ae_title: str = "PANELGATE"
-    host: str = "127.0.0.1"
-    port: int = 11112
-    allowed_calling_aes: tuple[str, ...] = ()
+    ``port`` 0 listens on any free port (a PACS cannot then be told where to send its
+    Storage Commitment results: for tests). The TLS files are loaded at validation.
+    """
+
+    ae_title: AETitle = "PANELGATE"
+    host: Host = "127.0.0.1"
+    port: AnyPort = 11112
+    allowed_calling_aes: tuple[AETitle, ...] = ()
     tls_ca_file: str = ""
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -92,20 +151,22 @@ class ListenerConfig:
         """Return the TLS settings, or None without ``tls_ca_file``."""
         return _tls(self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
 
+    def _joint_problems(self) -> Problems:
+        return tls_problems(self.tls_ca_file, self.tls_cert_file, self.tls_key_file, server=True)
+
 
 @dataclass(frozen=True)
-class DestinationConfig:
-    """``[destinations.NAME]``: one PACS the outbox delivers to."""
+class DestinationConfig(DicomPeerConfig):
+    """``[destinations.NAME]``: one PACS the outbox delivers to (a :class:`DicomPeerConfig`).
 
-    host: str = "127.0.0.1"
-    port: int = 104
-    called_ae: str = "ANY-SCP"
+    Adds the ACSE and network timeouts, the largest PDU we accept (1 to 2³²−1 bytes), the
+    Storage Commitment switch and the TLS files, which are loaded at validation.
+    """
+
     commitment: bool = False
-    connect_s: float = 5.0
-    acse_s: float = 10.0
-    dimse_s: float = 60.0
-    network_s: float = 60.0
-    max_pdu: int = 131072
+    acse_s: Seconds = 10.0
+    network_s: Seconds = 60.0
+    max_pdu: Annotated[int, InRange(1, _MAX_PDU)] = 131072
     tls_ca_file: str = ""
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -125,3 +186,6 @@ class DestinationConfig:
             tls=_tls(self.tls_ca_file, self.tls_cert_file, self.tls_key_file),
             commitment=self.commitment,
         )
+
+    def _joint_problems(self) -> Problems:
+        return tls_problems(self.tls_ca_file, self.tls_cert_file, self.tls_key_file, server=False)
