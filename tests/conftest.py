@@ -228,3 +228,31 @@ def make_dx(seed: int = 0, size: int = 64, patient: str = "Doe^Jane") -> pydicom
 def dx() -> Callable[..., pydicom.Dataset]:
     """``dx(seed=0, size=64)`` builds a small DX For Presentation dataset."""
     return make_dx
+
+
+@pytest.fixture
+def mount(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """``mount(name, size="256k", ro=False)`` mounts a fresh tmpfs at tmp_path/name."""
+    if os.geteuid() != 0:
+        message = "mounting a tmpfs needs root"
+        if REQUIRE_PEERS:
+            pytest.fail(message + " and PANELGATE_REQUIRE_PEERS=1")
+        pytest.skip(message)
+    mounted: list[Path] = []
+
+    def make(name: str, size: str = "256k", *, ro: bool = False) -> Path:
+        where = tmp_path / name
+        where.mkdir()
+        options = f"size={size},mode=0755" + (",ro" if ro else "")
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        mounted.append(where)
+        return where
+
+    try:
+        yield make
+    finally:
+        for where in reversed(mounted):
+            subprocess.run(["umount", str(where)], check=True, capture_output=True, timeout=30)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from pynetdicom import _config as pynetdicom_config
 
 from panelgate.acquisition.agent import Agent
 from panelgate.acquisition.config import load_config
+from panelgate.acquisition.stopping import StopSignals
 
 __all__ = ["register"]
 
@@ -34,8 +34,6 @@ def register(sub: Any) -> None:
 def _agent(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     service = Agent(config, seed=args.seed)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # Stream Part-10 files from the spool without decoding them (PS3.7 P-DATA fragments);
     # a process-wide pynetdicom switch, so it is set for the agent's lifetime only.
     chunked = pynetdicom_config.STORE_SEND_CHUNKED_DATASET
@@ -43,13 +41,14 @@ def _agent(args: argparse.Namespace) -> int:
     # No patient data in logs above DEBUG: pynetdicom logs C-FIND answers at INFO.
     pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = args.verbose >= 2
     try:
-        return _serve(service, stop)
+        with StopSignals() as signals:
+            _serve(service, signals.stop)
+        return signals.exit_status
     finally:
         pynetdicom_config.STORE_SEND_CHUNKED_DATASET = chunked
-        signal.signal(signal.SIGTERM, previous)
 
 
-def _serve(service: Agent, stop: threading.Event) -> int:
+def _serve(service: Agent, stop: threading.Event) -> None:
     config = service.config
     service.start()
     names = ", ".join(f"{n} ({d})" for n, d in service.destinations.items())
@@ -61,8 +60,6 @@ def _serve(service: Agent, stop: threading.Event) -> int:
     print(f"panelgate agent: delivering {service.outbox.root} to {names}{listening}", flush=True)
     try:
         service.serve(stop)
-    except KeyboardInterrupt:
-        pass
     finally:
         service.stop()
     counts = service.outbox.counts()
@@ -70,4 +67,3 @@ def _serve(service: Agent, stop: threading.Event) -> int:
         f"{n}: " + ", ".join(f"{v} {k}" for k, v in c.items() if v) for n, c in counts.items()
     )
     print(f"panelgate agent: stopped ({summary or 'outbox empty'})", flush=True)
-    return 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
+from panelgate.acquisition.stopping import StopSignals
 from panelgate.gateway.pacs import EmbeddedPacs
 
 from .args import ae_title, port
@@ -43,18 +42,15 @@ def register(sub: Any) -> None:
 
 
 def _pacs(args: argparse.Namespace) -> int:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with EmbeddedPacs(args.dir, ae_title=args.ae_title, host=args.host, port=args.port) as pacs:
+    with (
+        StopSignals() as signals,
+        EmbeddedPacs(args.dir, ae_title=args.ae_title, host=args.host, port=args.port) as pacs,
+    ):
         print(
             f"panelgate pacs: {pacs.ae_title} listening on {args.host}:{pacs.port}, "
             f"filing into {args.dir}",
             flush=True,
         )
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+        signals.wait()
     print(f"panelgate pacs: stopped after receiving {len(pacs.received)} instance(s)", flush=True)
-    return 0
+    return signals.exit_status

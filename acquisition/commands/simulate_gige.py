@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import signal
 import sys
-import threading
 from typing import Any
 
+from panelgate.acquisition.stopping import StopSignals
 from panelgate.simulators.gige import FaultPlan, GigESimulator, SimulatorConfig, parse_fault
 
 from .args import port
@@ -121,8 +120,6 @@ def _run(args: argparse.Namespace) -> int:
         extended_ids=args.extended_ids,
         link_speed_mbps=args.link_speed_mbps,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         simulator = GigESimulator(config, plan)
     except OSError as exc:
@@ -131,14 +128,11 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    with simulator:
+    with StopSignals() as signals, simulator:
         print(
             f"GigE simulator {config.serial} ({config.width}x{config.height}) on "
             f"{config.address}:{simulator.port}",
             flush=True,
         )
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
-    return 0
+        signals.wait()
+    return signals.exit_status

@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,36 +31,6 @@ from panelgate.simulators import PanelModel, PanelSpec
 REQUIRE = os.environ.get("PANELGATE_REQUIRE_PEERS") == "1"
 BIG_GRAB = ["grab", "--detector", "sim://?width=128&height=128&seed=3", "--frames", "10"]
 """Ten 128² uint16 frames: 320 KiB, more than the 256 KiB file system holds."""
-
-Mount = Callable[..., Path]
-
-
-@pytest.fixture
-def mount(tmp_path: Path) -> Iterator[Mount]:
-    """``mount(name, size="256k", ro=False)`` mounts a fresh tmpfs at tmp_path/name."""
-    if os.geteuid() != 0:
-        message = "mounting a tmpfs needs root"
-        if REQUIRE:
-            pytest.fail(message + " and PANELGATE_REQUIRE_PEERS=1")
-        pytest.skip(message)
-    mounted: list[Path] = []
-
-    def make(name: str, size: str = "256k", *, ro: bool = False) -> Path:
-        where = tmp_path / name
-        where.mkdir()
-        options = f"size={size},mode=0755" + (",ro" if ro else "")
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-            check=True, capture_output=True, timeout=30,
-        )  # fmt: skip
-        mounted.append(where)
-        return where
-
-    try:
-        yield make
-    finally:
-        for where in reversed(mounted):
-            subprocess.run(["umount", str(where)], check=True, capture_output=True, timeout=30)
 
 
 def _one_line(capsys: pytest.CaptureFixture[str], *words: str) -> str:
@@ -91,7 +61,7 @@ def _calibrated(tmp_path: Path, size: int = 128) -> tuple[Path, str, PanelModel]
 
 
 def test_grab_on_a_full_disk_is_one_line_and_leaves_nothing(
-    mount: Mount, capsys: pytest.CaptureFixture[str]
+    mount: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     full = mount("full")
     assert main([*BIG_GRAB, "--out", str(full)]) == 1
@@ -100,7 +70,7 @@ def test_grab_on_a_full_disk_is_one_line_and_leaves_nothing(
 
 
 def test_grab_on_a_full_disk_keeps_the_previous_stack_whole(
-    mount: Mount, capsys: pytest.CaptureFixture[str]
+    mount: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     full = mount("full")
     small = ["grab", "--detector", "sim://?width=32&height=32&seed=1", "--out", str(full)]
@@ -114,7 +84,7 @@ def test_grab_on_a_full_disk_keeps_the_previous_stack_whole(
 
 
 def test_correct_on_a_full_disk_is_one_line_and_leaves_nothing(
-    tmp_path: Path, mount: Mount, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, mount: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     store, set_id, model = _calibrated(tmp_path)
     np.save(tmp_path / "raw.npy", np.stack([model.read(8.0) for _ in range(10)]))
@@ -127,7 +97,7 @@ def test_correct_on_a_full_disk_is_one_line_and_leaves_nothing(
 
 
 def test_calibration_export_on_a_full_disk_writes_no_map_at_all(
-    tmp_path: Path, mount: Mount, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, mount: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     store, set_id, _ = _calibrated(tmp_path, size=192)  # the maps: ~350 KiB, the first fit
     full = mount("full")
@@ -137,7 +107,9 @@ def test_calibration_export_on_a_full_disk_writes_no_map_at_all(
     assert os.listdir(full) == [], "the maps that fitted were removed with the rest"
 
 
-def test_preview_on_a_full_disk_raises_storage_error_and_leaves_nothing(mount: Mount) -> None:
+def test_preview_on_a_full_disk_raises_storage_error_and_leaves_nothing(
+    mount: Callable[..., Path],
+) -> None:
     full = mount("full")
     noise = np.random.default_rng(0).integers(0, 65535, (1024, 1024), dtype=np.uint16)
     with pytest.raises(StorageError, match="no space left") as excinfo:
@@ -158,7 +130,7 @@ def test_preview_is_private_and_whole(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["grab", "correct", "export"])
 def test_read_only_folder_is_one_line_exit_1(
-    command: str, tmp_path: Path, mount: Mount, capsys: pytest.CaptureFixture[str]
+    command: str, tmp_path: Path, mount: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     store, set_id, model = _calibrated(tmp_path, size=32)
     np.save(tmp_path / "raw.npy", np.stack([model.read(8.0) for _ in range(2)]))
@@ -189,7 +161,7 @@ def test_missing_output_folder_of_correct_is_one_line(
 
 
 def test_output_folder_that_cannot_be_created_is_one_line(
-    mount: Mount, capsys: pytest.CaptureFixture[str]
+    mount: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     ro = mount("ro", ro=True)
     out = ro / "new"
