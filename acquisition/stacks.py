@@ -14,15 +14,13 @@ import numpy as np
 import numpy.typing as npt
 import tifffile
 
-from .errors import UsageError
+from .stack_files import StackError, npy_pages, tiff_pages
 
 __all__ = ["SUFFIXES", "FrameStack", "StackError", "write_stack"]
 
 SUFFIXES = (".npy", ".tif", ".tiff")
 
-
-class StackError(UsageError):
-    """A stack file is missing, unreadable or does not hold uint16 frames."""
+_EXPECTED = "uint16 frames: a (N, H, W) or (H, W) .npy array, or TIFF pages of (H, W)"
 
 
 def _kind(path: Path) -> str:
@@ -35,6 +33,10 @@ def _kind(path: Path) -> str:
 class FrameStack:
     """A stack of uint16 frames in a file, read lazily.
 
+    The file is checked whole when the stack is made, before any frame is read: a file
+    shorter than its header or metadata declares (:mod:`.stack_files`), another rank or
+    dtype, or pages of different shapes are refused, naming the file and what was expected.
+
     Parameters
     ----------
     path : pathlib.Path
@@ -44,7 +46,7 @@ class FrameStack:
     Raises
     ------
     StackError
-        Missing file, unreadable content, wrong dtype or inconsistent page shapes.
+        Missing, unreadable or truncated file, wrong rank or dtype, inconsistent pages.
     """
 
     def __init__(self, path: Path) -> None:
@@ -53,22 +55,25 @@ class FrameStack:
         if not self.path.is_file():
             raise StackError(f"{self.path}: no such file")
         self._array: npt.NDArray[np.uint16] | None = None
-        try:
-            if self._kind == "npy":
-                arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
-                self._array = arr[np.newaxis] if arr.ndim == 2 else arr
-                pages = [(arr.shape[-2:], arr.dtype)] * len(self._array)
-            else:
-                with tifffile.TiffFile(self.path) as tif:
-                    pages = [(p.shape, p.dtype) for p in tif.pages]
-        except (OSError, ValueError, EOFError) as exc:
-            raise StackError(f"{self.path}: unreadable frame stack ({exc})") from None
-        if not pages or len(set(pages)) != 1:
-            raise StackError(f"{self.path}: no frames, or frames that differ in shape or type")
+        if self._kind == "npy":
+            pages, arr = npy_pages(self.path)
+            if arr.ndim not in (2, 3):
+                raise StackError(f"{self.path}: expected {_EXPECTED}; got shape {arr.shape}")
+            self._array = arr[np.newaxis] if arr.ndim == 2 else arr
+        else:
+            pages = tiff_pages(self.path)
+        if not pages:
+            raise StackError(f"{self.path}: no frames; expected {_EXPECTED}")
         (shape, dtype), count = pages[0], len(pages)
-        if dtype != np.uint16 or len(shape) != 2 or count == 0:
+        if dtype != np.uint16 or len(shape) != 2:
             raise StackError(
-                f"{self.path}: expected uint16 frames, got {count} of {dtype} shape {shape}"
+                f"{self.path}: expected {_EXPECTED}; got {count} frame(s) of {dtype} {shape}"
+            )
+        odd = next((i for i, page in enumerate(pages) if page != pages[0]), None)
+        if odd is not None:
+            raise StackError(
+                f"{self.path}: frame {odd + 1} is {pages[odd][1]} {pages[odd][0]}, "
+                f"frame 1 {dtype} {shape}: all frames must have one shape and type"
             )
         self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
         self.count = int(count)

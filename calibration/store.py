@@ -176,6 +176,17 @@ class CalibrationStore:
         return final
 
     # -- reading -------------------------------------------------------------------------
+    def stored(self, set_id: str) -> Path | None:
+        """Return the directory of the set ``set_id`` when it is stored, else None.
+
+        A set's id is a hash of its content, so a set built again from the same inputs
+        has the id of the stored one: :meth:`save` would keep the stored set unchanged.
+        """
+        if not set_id or "/" in set_id or set_id.startswith("."):
+            return None
+        path = self.root / set_id
+        return path if path.is_dir() else None
+
     def _manifest(self, set_dir: Path) -> dict[str, Any]:
         path = set_dir / MANIFEST
         try:

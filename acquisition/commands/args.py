@@ -1,10 +1,32 @@
-"""Argument types shared by the commands: each turns text into a checked value or says why not."""
+"""Argument types shared by the commands: each turns text into a checked value or says why not.
+
+A type raises :class:`argparse.ArgumentTypeError`; the parser turns it into one line that
+names the option (``argument --timeout-s: expected a positive number of seconds, got
+'-1'``) and exit status 2. Numbers are finite: ``nan`` and ``inf`` parse as floats in
+Python, and are refused here.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 
-__all__ = ["ae_title", "frame_count", "host_port", "port"]
+from panelgate.acquisition.dicom_values import ae_title_problem
+
+__all__ = [
+    "ae_title",
+    "finite_float",
+    "frame_count",
+    "host_port",
+    "non_negative_float",
+    "non_negative_int",
+    "non_negative_seconds",
+    "port",
+    "positive_float",
+    "positive_int",
+    "positive_seconds",
+]
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -30,9 +52,57 @@ def frame_count(text: str) -> int:
 
 
 def ae_title(text: str) -> str:
-    """Parse a DICOM AE title: 1-16 ASCII characters, no backslash (PS3.5 6.2)."""
-    if not 0 < len(text) <= 16 or not text.isascii() or "\\" in text or text != text.strip():
-        raise argparse.ArgumentTypeError(
-            f"an AE title is 1-16 ASCII characters without '\\', got {text!r}"
-        )
+    """Parse a DICOM AE title (PS3.5 6.2: 1-16 characters, no backslash; ``dicom_values``)."""
+    problem = ae_title_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"an AE title {problem}")
     return text
+
+
+def _finite(text: str, expected: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r} (not finite)")
+    return value
+
+
+def _float_type(expected: str, accept: Callable[[float], bool]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = _finite(text, expected)
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _int_type(expected: str, accept: Callable[[int], bool]) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_seconds = _float_type("a positive number of seconds", lambda v: v > 0)
+"""Parse a duration or timeout in seconds: finite and greater than zero."""
+non_negative_seconds = _float_type("a number of seconds, 0 or more", lambda v: v >= 0)
+"""Parse a delay in seconds that may be zero: finite, 0 or more."""
+positive_float = _float_type("a positive number", lambda v: v > 0)
+"""Parse a positive, finite quantity (kV, mAs, mA, µGy)."""
+non_negative_float = _float_type("a number, 0 or more", lambda v: v >= 0)
+"""Parse a finite quantity that may be zero (a dose of 0 is a dark frame)."""
+finite_float = _float_type("a finite number", lambda v: True)
+"""Parse any finite number (a temperature in °C)."""
+positive_int = _int_type("a whole number, 1 or more", lambda v: v > 0)
+"""Parse a count of one or more (frames)."""
+non_negative_int = _int_type("a whole number, 0 or more", lambda v: v >= 0)
+"""Parse a whole number of zero or more (a seed)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -25,8 +26,8 @@ from panelgate.acquisition.calrun import (
 from panelgate.acquisition.config import Config, DetectorConfig
 from panelgate.acquisition.detectors import open_detector
 from panelgate.acquisition.errors import UsageError
+from panelgate.acquisition.offline_inputs import open_offline_inputs
 from panelgate.acquisition.pipeline import Pipeline
-from panelgate.acquisition.stacks import FrameStack
 from panelgate.calibration import (
     CalibrationNotFound,
     CalibrationSet,
@@ -35,21 +36,28 @@ from panelgate.calibration import (
 )
 from panelgate.drivers import Detector, ReadoutMode
 
-from .args import frame_count
+from .args import finite_float, frame_count, positive_seconds
 
-__all__ = ["levels", "progress", "register", "summary"]
+__all__ = ["DEFAULT_LEVELS_UGY", "levels", "progress", "register", "summary"]
+
+DEFAULT_LEVELS_UGY = (4.0, 8.0, 16.0)
+"""Flood levels of a calibration from a detector when ``--levels`` is not given."""
 
 
 def levels(text: str) -> tuple[float, ...]:
-    """Parse flood levels ``4,8,16`` (µGy)."""
+    """Parse flood levels ``4,8,16`` (µGy): finite, > 0, strictly increasing."""
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected levels in µGy like 4,8,16, got {text!r}"
         ) from None
-    if not values or any(not (0 < v < 1e4) for v in values) or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"levels must be distinct and > 0 µGy, got {text!r}")
+    if any(not (0 < v < 1e4) for v in values):  # NaN fails the comparison too
+        raise argparse.ArgumentTypeError(f"levels must be finite and > 0 µGy, got {text!r}")
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise argparse.ArgumentTypeError(
+            f"levels must be distinct and strictly increasing (lowest dose first), got {text!r}"
+        )
     return values
 
 
@@ -83,11 +91,14 @@ def register(sub: Any) -> None:
         "--flood-frames", type=frame_count, default=16, metavar="N", help="floods per level (16)"
     )
     cal.add_argument(
-        "--levels", type=levels, default=(4.0, 8.0, 16.0), metavar="L1,L2,..",
-        help="flood air kerma per level in µGy (default 4,8,16)",
+        "--levels", type=levels, metavar="L1,L2,..",
+        help="flood air kerma per level in µGy, increasing (default 4,8,16 from a detector; "
+        "offline: one per --floods file, required for a multi-point gain from several)",
     )  # fmt: skip
     cal.add_argument("--single-point", action="store_true", help="single-point gain only")
-    cal.add_argument("--exposure-s", type=float, default=0.1, metavar="S", help="integration (s)")
+    cal.add_argument(
+        "--exposure-s", type=positive_seconds, default=0.1, metavar="S", help="integration (s)"
+    )
     cal.add_argument("--store", type=Path, metavar="DIR", help="calibration store directory")
     offline = cal.add_argument_group("offline, from recorded stacks (.npy or multi-page TIFF)")
     offline.add_argument("--darks", type=Path, metavar="FILE", help="dark frame stack")
@@ -95,7 +106,9 @@ def register(sub: Any) -> None:
     offline.add_argument("--lag", type=Path, metavar="FILE", help="dark read right after floods")
     offline.add_argument("--serial", metavar="S", help="serial of the detector that took them")
     offline.add_argument("--bits", type=int, choices=[14, 16], default=16, help="bits stored")
-    offline.add_argument("--temp-c", type=float, default=math.nan, help="panel temperature °C")
+    offline.add_argument(
+        "--temp-c", type=finite_float, default=math.nan, help="panel temperature °C"
+    )
     cal.set_defaults(handler=_calibrate)
 
 
@@ -104,7 +117,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     plan = CalibrationPlan(
         dark_frames=args.frames,
         flood_frames=args.flood_frames,
-        levels_ugy=tuple(args.levels),
+        levels_ugy=tuple(args.levels or DEFAULT_LEVELS_UGY),
         multipoint=not args.single_point,
     )
     if args.darks is not None or args.floods:
@@ -121,7 +134,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     with detector:
         calset, measured = _online(args.target, detector, plan, store, args.exposure_s)
         temp_c = detector.status().temp_c
-    path = store.save(calset)
+    path = _save_new(store, calset)
     print(summary(calset, measured, path, temp_c))
     return 0
 
@@ -190,33 +203,38 @@ def _offline(args: argparse.Namespace, store: CalibrationStore) -> int:
         raise UsageError("offline calibration needs --darks FILE --floods FILE [...] --serial S")
     if args.detector is not None:
         raise UsageError("give either --detector or recorded stacks, not both")
-    darks = FrameStack(args.darks)
-    floods = [FrameStack(f) for f in args.floods]
-    for stack in floods:
-        if stack.shape != darks.shape:
-            raise UsageError(f"{stack.path}: frames {stack.shape}, the darks {darks.shape}")
-    lag = None
-    if args.lag is not None:
-        lag_stack = FrameStack(args.lag)
-        if lag_stack.shape != darks.shape:
-            raise UsageError(f"{lag_stack.path}: frames {lag_stack.shape}, darks {darks.shape}")
-        lag = next(iter(lag_stack))
-    levels_given = args.levels if len(args.levels) == len(floods) else ()
-    h, w = darks.shape
+    inputs = open_offline_inputs(
+        args.darks, args.floods, lag=args.lag, levels=args.levels,
+        multipoint=not args.single_point,
+    )  # fmt: skip
+    lag = None if inputs.lag is None else next(iter(inputs.lag))
+    h, w = inputs.shape
     mode = ReadoutMode(width=w, height=h, exposure_s=args.exposure_s)
     calset = calibrate_from_stacks(
-        darks, floods, serial=args.serial, mode_key=mode.key, full_scale=2**args.bits - 1,
-        levels_ugy=levels_given, lag_dark=lag, temp_c=args.temp_c,
-        multipoint=not args.single_point, progress=progress,
+        inputs.darks, inputs.floods, serial=args.serial, mode_key=mode.key,
+        full_scale=2**args.bits - 1, levels_ugy=inputs.levels_ugy, lag_dark=lag,
+        temp_c=args.temp_c, multipoint=not args.single_point, progress=progress,
     )  # fmt: skip
+    darks, floods = inputs.darks, inputs.floods
     measured = (
         f"{len(darks)} darks from {darks.path}, {len(floods)} flood level(s) "
         f"({', '.join(str(len(f)) for f in floods)} frames)"
         + (", 1 lag dark" if lag is not None else "")
     )
-    path = store.save(calset)
+    path = _save_new(store, calset)
     print(summary(calset, measured, path, args.temp_c))
     return 0
+
+
+def _save_new(store: CalibrationStore, calset: CalibrationSet) -> Path:
+    """Store a set; refuse one already stored (the same inputs give the same content id)."""
+    existing = store.stored(calset.set_id)
+    if existing is not None:
+        raise UsageError(
+            f"calibration set {calset.set_id} is already stored in {existing}: these inputs "
+            f"give the same maps, so nothing new was stored"
+        )
+    return store.save(calset)
 
 
 def summary(calset: CalibrationSet, measured: str, path: Path, temp_c: float) -> str:

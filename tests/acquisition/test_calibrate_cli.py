@@ -97,6 +97,7 @@ def test_offline_calibration_from_stacks_then_correct_and_export(
     floods = [str(tmp_path / f"f{v}.npy") for v in ("4", "8", "16")]
     store = tmp_path / "store"
     argv = ["calibrate", "all", "--darks", str(tmp_path / "darks.npy"), "--floods", *floods]
+    argv += ["--levels", "4,8,16"]  # offline, a multi-point gain needs the levels given
     assert main([*argv, "--serial", "REC-1", "--store", str(store)]) == 0
     assert "detector:   REC-1" in capsys.readouterr().out
     set_id = _only_id(store)
