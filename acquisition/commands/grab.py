@@ -26,6 +26,8 @@ from panelgate.acquisition.stacks import write_stack
 from panelgate.drivers import Detector, FeatureAccess, FrameMeta, ReadoutMode
 from panelgate.drivers.fsio import AtomicFiles, make_dir
 
+from .args import non_negative_float, positive_seconds
+
 __all__ = ["FEATURES", "register"]
 
 FEATURES: dict[str, tuple[str, type]] = {
@@ -72,9 +74,13 @@ def register(sub: Any) -> None:
     )
     grab.add_argument("--format", choices=["npy", "tiff"], default="npy", help="stack format")
     grab.add_argument(
-        "--dose", type=float, default=0.0, metavar="UGY", help="simulated air kerma per frame"
+        "--dose",
+        type=non_negative_float,
+        default=0.0,
+        metavar="UGY",
+        help="simulated air kerma per frame",
     )
-    grab.add_argument("--timeout-s", type=float, default=10.0, metavar="S")
+    grab.add_argument("--timeout-s", type=positive_seconds, default=10.0, metavar="S")
     add_json_option(grab, JSON_KEYS)
     grab.set_defaults(handler=_grab)
 

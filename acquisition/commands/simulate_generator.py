@@ -9,6 +9,8 @@ from typing import Any
 
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
 
+from .args import non_negative_int, non_negative_seconds
+
 __all__ = ["register_target"]
 
 
@@ -21,9 +23,15 @@ def register_target(targets: Any) -> None:
         "path to pass as --generator, and runs until interrupted.",
     )
     gen.add_argument(
-        "--prep-s", type=float, default=0.3, metavar="S", help="prep time in seconds (default 0.3)"
+        "--prep-s",
+        type=non_negative_seconds,
+        default=0.3,
+        metavar="S",
+        help="prep time in seconds (default 0.3)",
     )
-    gen.add_argument("--seed", type=int, default=0, help="seed of the delivered-value deviations")
+    gen.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the delivered-value deviations"
+    )
     gen.set_defaults(handler=_run)
 
 
