@@ -145,6 +145,10 @@ class Agent:
         }
         while not stop.wait(2.0):
             self.outbox.release_expired(self.config.outbox.retention_s, final)
+            # a `panelgate send` killed while queuing: finish it for its destinations
+            if self.outbox.finish_interrupted():
+                for worker in self.workers:
+                    worker.wake()
 
     def stop(self) -> None:
         """Finish the instances under way, then stop the workers and the listener."""

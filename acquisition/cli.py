@@ -179,6 +179,8 @@ def _configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pynetdicom reports failed associations itself at ERROR; ours is the message that counts.
     logging.getLogger("pynetdicom").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
+    # pydicom logs a broken file's problems at WARNING; our one line names file and defect.
+    logging.getLogger("pydicom").setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)
     pynetdicom_config.LOG_REQUEST_IDENTIFIERS = verbose >= 2  # no patient data above DEBUG
     pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = verbose >= 2  # worklist answers carry PHI
 

@@ -1,7 +1,11 @@
 """``panelgate send FILE|DIR ... --to NAME``: queue existing DICOM files for delivery.
 
-Files are copied into the outbox (idempotent by SOP Instance UID); a running
-``panelgate agent`` with the same configuration delivers them.
+Each file is parsed completely and its Pixel Data checked before it is copied into the
+outbox (idempotent by SOP Instance UID); a running ``panelgate agent`` with the same
+configuration delivers them. A file named on the command line that cannot be queued is the
+command's error (exit 1, or 2 for a usage error). Under a folder, every entry that cannot be
+queued (not DICOM, truncated, undecodable, unreadable, a dangling link, a link loop, a
+FIFO) is named on stderr with its defect and skipped; the others are queued; exit 1.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from typing import Any
 
 from panelgate.acquisition.agent import open_outbox
 from panelgate.acquisition.config import load_config
-from panelgate.gateway import OutboxError
+from panelgate.acquisition.inputs import Entry, walk_files
+from panelgate.drivers import EXIT_FAILED, EXIT_OK
+from panelgate.gateway import InvalidInstance, OutboxError
 from panelgate.gateway.errors import OutboxFull, UnknownDestination
+from panelgate.gateway.outbox import Outbox
 
 __all__ = ["register"]
 
@@ -46,20 +53,32 @@ def _send(args: argparse.Namespace) -> int:
         )
     queued, skipped = 0, 0
     for given in args.paths:
-        if not given.exists():
+        if not given.exists() and not given.is_symlink():
             raise OutboxError(f"{given}: no such file or directory")
-        files = sorted(p for p in given.rglob("*") if p.is_file()) if given.is_dir() else [given]
-        for path in files:
+        in_folder = given.is_dir()
+        for entry in walk_files(given):
             try:
-                outbox.enqueue_file(path, args.to)
+                _queue(outbox, entry, args.to)
             except OutboxFull:
                 raise
-            except OutboxError as exc:
-                if not given.is_dir():
-                    raise
-                print(f"panelgate send: skipped {path}: {exc}", file=sys.stderr)
+            except (OutboxError, InvalidInstance) as exc:
+                if not in_folder:
+                    raise  # a file named on the command line: its error is the command's
+                print(f"panelgate send: skipped {_one_line(exc)}", file=sys.stderr)
                 skipped += 1
                 continue
             queued += 1
-    print(f"panelgate send: {queued} instance(s) queued for {', '.join(args.to)}", flush=True)
-    return 1 if skipped else 0
+    also = f"; {skipped} skipped (see above)" if skipped else ""
+    print(f"panelgate send: {queued} instance(s) queued for {', '.join(args.to)}{also}", flush=True)
+    return EXIT_FAILED if skipped else EXIT_OK
+
+
+def _queue(outbox: Outbox, entry: Entry, destinations: list[str]) -> None:
+    """Queue one file found by the walk, or raise what is wrong with it (naming it)."""
+    if entry.problem:
+        raise OutboxError(f"{entry.path}: {entry.problem}")
+    outbox.enqueue_file(entry.path, destinations)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

@@ -2,16 +2,20 @@
 
 Layout under the outbox root (directories 0700, files 0600)::
 
+    intents/<SOPInstanceUID>.json                the destinations asked for, while queuing
     objects/<SOPInstanceUID>.dcm                 the Part-10 file, written once
     destinations/<name>/<state>/<SOPInstanceUID>.json   one record per destination
+    orphans/<SOPInstanceUID>.dcm                 files that nobody queued (set aside, not sent)
     lock                                         serialises changes across processes
 
-An instance is acknowledged to the caller only after its file and its records are written
-and fsynced. A state change writes the record (higher generation) into the new state's
-folder and then removes the old one; :meth:`Outbox.recover` resolves what a crash between
-the two leaves behind, returns interrupted sends to ``pending`` and queues files that have
-no record. The same SOP Instance UID is accepted again only with identical bytes
-(idempotent); different content raises :class:`~panelgate.gateway.errors.DuplicateInstance`.
+An instance is acknowledged to the caller only after its intent, its file and its records
+are written and fsynced, in that order (:mod:`.intent`). A state change writes the record
+(higher generation) into the new state's folder and then removes the old one;
+:meth:`Outbox.recover` resolves what a crash between the two leaves behind, returns
+interrupted sends to ``pending``, finishes interrupted queuing for the destinations that
+were asked for (and no other) and sets aside files that no intent or record explains. The
+same SOP Instance UID is accepted again only with identical bytes (idempotent); different
+content raises :class:`~panelgate.gateway.errors.DuplicateInstance`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from panelgate.drivers.fsio import fsync_dir, private_dir, write_bytes_atomic
+from panelgate.gateway.dicom.inspect import inspect_part10
 from panelgate.gateway.errors import (
     DuplicateInstance,
     OutboxError,
@@ -41,6 +46,7 @@ from panelgate.gateway.errors import (
     UnknownDestination,
 )
 
+from .intent import clear_intent, read_intents, write_intent
 from .record import Record, State
 
 __all__ = ["Outbox"]
@@ -88,6 +94,7 @@ class Outbox:
         try:
             private_dir(self.root)
             private_dir(self.root / "objects")
+            private_dir(self.root / "intents")
             for name in self.destinations:
                 for state in State:
                     private_dir(self._state_dir(name, state))
@@ -106,11 +113,24 @@ class Outbox:
         return self.enqueue_bytes(buffer.getvalue(), destinations, acquired=acquired)
 
     def enqueue_file(self, path: Path, destinations: Sequence[str] | None = None) -> list[Record]:
-        """Spool a copy of a Part-10 file for delivery; see :meth:`enqueue_bytes`."""
+        """Spool a copy of a Part-10 file for delivery; see :meth:`enqueue_bytes`.
+
+        The file comes from outside: it is parsed completely and its Pixel Data checked
+        (:func:`~panelgate.gateway.dicom.inspect.inspect_part10`) before anything is written,
+        so that a truncated or undecodable file never enters the queue.
+
+        Raises
+        ------
+        InvalidInstance
+            The file is not a whole, decodable DICOM instance; the message names the defect.
+        OutboxError
+            The file cannot be read; see also :meth:`enqueue_bytes`.
+        """
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise OutboxError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        inspect_part10(data, str(path))
         return self.enqueue_bytes(data, destinations, source=str(path))
 
     def enqueue_bytes(
@@ -152,6 +172,9 @@ class Outbox:
                         "refusing to send two different instances under one UID"
                     )
             obj = self.object_path(uid)
+            wanted = [name for name in targets if name not in existing]
+            if wanted:  # durable before the file: a crash never queues it for anyone else
+                write_intent(self._intents, uid, wanted)
             if not (obj.exists() and _sha256_file(obj) == digest):
                 if not acquired:
                     self._check_space(len(data))
@@ -176,6 +199,7 @@ class Outbox:
                 )
                 write_bytes_atomic(self._record_path(record), record.to_json())
                 records.append(record)
+            clear_intent(self._intents, uid)
             _log.info("queued instance %s for %s", uid, ", ".join(targets))
             return records
 
@@ -228,9 +252,10 @@ class Outbox:
         -------
         dict
             Counts: ``duplicates`` removed, ``interrupted`` sends returned to pending,
-            ``orphans`` queued, ``temporaries`` removed.
+            ``resumed`` interrupted queuings finished (:meth:`finish_interrupted`),
+            ``orphans`` set aside, ``temporaries`` removed.
         """
-        counts = {"duplicates": 0, "interrupted": 0, "orphans": 0, "temporaries": 0}
+        counts = {"duplicates": 0, "interrupted": 0, "resumed": 0, "orphans": 0, "temporaries": 0}
         with self._locked():
             for tmp in self.root.rglob(".tmp-*"):
                 tmp.unlink(missing_ok=True)
@@ -253,13 +278,45 @@ class Outbox:
                     if record.state is State.INFLIGHT:
                         self.move(record, State.PENDING, reason="interrupted: agent stopped")
                         counts["interrupted"] += 1
+            counts["resumed"] = self.finish_interrupted()
             for obj in sorted((self.root / "objects").glob("*.dcm")):
-                if obj.stem not in known:
-                    self.enqueue_file(obj)
+                if obj.stem not in known and not self._records_of(obj.stem):
+                    self._set_aside(obj)
                     counts["orphans"] += 1
         if any(counts.values()):
             _log.warning("outbox recovery: %s", counts)
         return counts
+
+    def finish_interrupted(self) -> int:
+        """Finish queuing that a killed process left half done; return how many.
+
+        Each unfinished intent (:mod:`.intent`) whose file was written gets its missing
+        records, for the destinations it names and no other; one whose file was not
+        written is dropped (its caller was never told that it was queued). Under the
+        outbox lock every intent is stale (queuing takes the lock from intent to records),
+        so this is safe while workers run.
+        """
+        finished = 0
+        with self._locked():
+            for uid, names in read_intents(self._intents).items():
+                obj = self.object_path(uid)
+                known = [n for n in names if n in self.destinations]
+                if set(known) != set(names):
+                    _log.warning(
+                        "instance %s was being queued for %s, no longer configured",
+                        uid,
+                        ", ".join(sorted(set(names) - set(known))),
+                    )
+                if obj.exists() and known:
+                    try:
+                        self.enqueue_bytes(obj.read_bytes(), known, source=str(obj), acquired=True)
+                    except OutboxError as exc:  # a file the spool itself cannot read
+                        _log.error("cannot finish queuing %s: %s", uid, exc)
+                        continue
+                    _log.warning("finished queuing instance %s for %s", uid, ", ".join(known))
+                    finished += 1
+                clear_intent(self._intents, uid)
+        return finished
 
     def apply_commitment(
         self, transaction_uid: str, committed: Sequence[str], failed: Mapping[str, str]
@@ -434,6 +491,22 @@ class Outbox:
                 "new exposures are refused until instances are delivered or space is freed "
                 "(nothing already spooled was dropped)"
             )
+
+    @property
+    def _intents(self) -> Path:
+        return self.root / "intents"
+
+    def _set_aside(self, obj: Path) -> None:
+        """Move a file nobody queued to ``orphans/``: reported, never sent."""
+        orphans = private_dir(self.root / "orphans")
+        os.replace(obj, orphans / obj.name)
+        fsync_dir(orphans)
+        _log.warning(
+            "outbox: %s was queued for no destination (interrupted before its intent was "
+            "recorded); set aside in %s, not sent",
+            obj.stem,
+            orphans,
+        )
 
     def _state_dir(self, destination: str, state: State) -> Path:
         return self.root / "destinations" / destination / state.value

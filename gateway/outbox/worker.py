@@ -4,7 +4,11 @@ A worker owns one :class:`~panelgate.gateway.pacs.session.StoreSession` (one ass
 reused across instances, PS3.7 one outstanding request). Every reply is classified
 (:func:`~panelgate.gateway.pacs.status.classify`): success and warning move the instance to
 ``sent``; retry (no status, abort, timeout, ``0xA7xx``) returns it to ``pending`` with
-exponential backoff and jitter; failure sends it to ``failed`` with the reason. With Storage
+exponential backoff and jitter; failure sends it to ``failed`` with the reason. An instance
+that costs the association (the peer aborts on it) charges only itself: the association is
+opened again for the instances behind it in the same round, and the poison instance waits
+out its backoff until the policy dead-letters it. Dead-lettering and overdue commitment
+results are logged at WARNING with the destination and the SOP Instance UID. With Storage
 Commitment on, sent instances are batched into N-ACTIONs whose Transaction UID is persisted
 in their records before the request goes out, and re-requested when no result arrives.
 """
@@ -17,6 +21,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom.uid import generate_uid
@@ -150,13 +155,9 @@ class DestinationWorker:
         if not due:
             return 0
         try:
-            self._session.ensure({(r.sop_class_uid, r.transfer_syntax) for r in due})
+            self._session.ensure(_needs(due))
         except DeliveryError as exc:
-            # Back off the destination as a whole, not only these instances: a PACS that is
-            # down is not asked again for each instance that becomes due.
-            self._refusals += 1
-            self._blocked_until = time.time() + self.policy.delay_s(self._refusals, self._rng)
-            _log.warning("cannot deliver to %s: %s", self.name, exc)
+            self._back_off(exc)
             for record in due:
                 self._attempt_failed(record, str(exc), retryable=exc.retryable)
             self._audit_transfer([r.sop_instance_uid for r in due], SERIOUS_FAILURE, str(exc))
@@ -176,36 +177,78 @@ class DestinationWorker:
         instance i - 1 and marks instance i + 1 in flight, so that the peer never idles on
         our bookkeeping between two C-STOREs.
         """
-        sent: list[str] = []
-        problems: list[str] = []
+        rnd = _Round(due, marked={0: self._mark(due[0])})
         settle: Callable[[], None] | None = None  # the previous instance's bookkeeping
-        marked = {0: self._mark(due[0])}
-        for i, record in enumerate(due):
-            inflight = marked.pop(i)
-            if self._stop.is_set():
-                if inflight is not None:  # marked but not sent: as it was
-                    self._unmark(inflight)
-                break
-            following = due[i + 1] if i + 1 < len(due) else None
-            meanwhile = functools.partial(self._between, settle, marked, i + 1, following)
-            settle = None
-            path = self.outbox.object_path(record.sop_instance_uid)
-            if inflight is None or not path.exists():
-                meanwhile()
-                if inflight is not None:
-                    self._give_up(inflight, "spooled file is missing")
-                continue
-            outcome, text = self._session.send(
-                path, record.sop_class_uid, record.transfer_syntax, meanwhile=meanwhile
-            )
-            _log.info("C-STORE %s to %s: %s", record.sop_instance_uid, self.name, text)
-            settle = functools.partial(self._settle, inflight, outcome, text, sent, problems)
-        if settle is not None:
-            settle()
-        for leftover in marked.values():  # stopped after marking the next instance
-            if leftover is not None:
-                self._unmark(leftover)
-        return sent, problems
+        try:
+            for i in range(len(due)):
+                settle = self._send_one(rnd, i, settle)
+                if settle is _STOPPED:
+                    settle = None
+                    break
+        finally:
+            # Whatever happened, nothing marked here stays in flight.
+            try:
+                if settle is not None:
+                    settle()
+            finally:
+                for leftover in rnd.marked.values():
+                    if leftover is not None:
+                        self._unmark(leftover)
+        return rnd.sent, rnd.problems
+
+    def _send_one(
+        self, rnd: _Round, i: int, settle: Callable[[], None] | None
+    ) -> Callable[[], None] | None:
+        """C-STORE ``rnd.due[i]``; return its bookkeeping, or ``_STOPPED`` to end the round.
+
+        ``settle`` is the previous instance's bookkeeping, run while this one is stored.
+        """
+        due, marked = rnd.due, rnd.marked
+        record = due[i]
+        inflight = marked.pop(i)
+        if self._stop.is_set() or not self._connected(due[i:]):
+            if settle is not None:
+                settle()
+            if inflight is not None:  # marked but not sent: as it was
+                self._unmark(inflight)
+            return _STOPPED
+        following = due[i + 1] if i + 1 < len(due) else None
+        meanwhile = functools.partial(self._between, settle, marked, i + 1, following)
+        path = self.outbox.object_path(record.sop_instance_uid)
+        if inflight is None or not path.exists():
+            meanwhile()
+            if inflight is not None:
+                self._give_up(inflight, "spooled file is missing")
+            return None
+        outcome, text = self._session.send(
+            path, record.sop_class_uid, record.transfer_syntax, meanwhile=meanwhile
+        )
+        _log.info("C-STORE %s to %s: %s", record.sop_instance_uid, self.name, text)
+        return functools.partial(self._settle, inflight, outcome, text, rnd.sent, rnd.problems)
+
+    def _connected(self, rest: list[Record]) -> bool:
+        """Have an association for ``rest``: reopen one that the previous instance cost.
+
+        When none can be had, the destination backs off and ``rest`` stays pending
+        without an attempt charged (none was made).
+        """
+        if self._session.is_open:
+            return True
+        try:
+            self._session.ensure(_needs(rest))
+        except DeliveryError as exc:
+            self._back_off(exc)
+            return False
+        return True
+
+    def _back_off(self, exc: DeliveryError) -> None:
+        """Back off the destination as a whole after an association failed.
+
+        A PACS that is down is not asked again for each instance that becomes due.
+        """
+        self._refusals += 1
+        self._blocked_until = time.time() + self.policy.delay_s(self._refusals, self._rng)
+        _log.warning("cannot deliver to %s: %s", self.name, exc)
 
     def _between(
         self,
@@ -236,7 +279,14 @@ class DestinationWorker:
         self._move(inflight, State.PENDING, durable=False)
 
     def _give_up(self, inflight: Record, reason: str) -> None:
-        self._move(inflight, State.FAILED, reason=reason)
+        if self._move(inflight, State.FAILED, reason=reason) is not None:
+            self._dead_lettered(inflight, reason)
+
+    def _dead_lettered(self, record: Record, reason: str) -> None:
+        # The destination and the SOP Instance UID identify it; no patient data.
+        _log.warning(
+            "dead-lettered instance %s for %s: %s", record.sop_instance_uid, self.name, reason
+        )
 
     def _move(self, record: Record, state: State, **changes: Any) -> Record | None:
         """:meth:`Outbox.move`, or None (logged) when the record changed meanwhile."""
@@ -280,6 +330,16 @@ class DestinationWorker:
         ][: self.batch]
         if not waiting:
             return 0
+        for record in waiting:
+            if record.transaction_uid:
+                _log.warning(
+                    "no storage commitment result from %s for instance %s within %g s "
+                    "(transaction %s): asking again",
+                    self.name,
+                    record.sop_instance_uid,
+                    self.commit_timeout_s,
+                    record.transaction_uid,
+                )
         transaction_uid = generate_uid()
         for record in waiting:  # persisted before the request: a report can always be matched
             self.outbox.move(
@@ -301,15 +361,11 @@ class DestinationWorker:
 
     def _attempt_failed(self, record: Record, reason: str, *, retryable: bool) -> None:
         attempts = record.attempts + 1
-        if not retryable:
+        if not retryable or self.policy.gives_up(attempts):
+            if retryable:
+                reason = f"gave up after {attempts} attempts: {reason}"
             self.outbox.move(record, State.FAILED, attempts=attempts, reason=reason)
-        elif self.policy.gives_up(attempts):
-            self.outbox.move(
-                record,
-                State.FAILED,
-                attempts=attempts,
-                reason=f"gave up after {attempts} attempts: {reason}",
-            )
+            self._dead_lettered(record, reason)
         else:
             delay = self.policy.delay_s(attempts, self._rng)
             self.outbox.move(
@@ -331,3 +387,25 @@ class DestinationWorker:
             detail=detail,
             destination=self.name,
         )
+
+
+@dataclass
+class _Round:
+    """One round of C-STOREs: the instances due, those marked in flight ahead, the results."""
+
+    due: list[Record]
+    marked: dict[int, Record | None]
+    sent: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _stopped() -> None:
+    """Mark the end of a round (see :meth:`DestinationWorker._send_one`)."""
+
+
+_STOPPED: Callable[[], None] = _stopped
+
+
+def _needs(records: list[Record]) -> set[tuple[str, str]]:
+    """Return the (SOP class, transfer syntax) pairs an association needs for ``records``."""
+    return {(r.sop_class_uid, r.transfer_syntax) for r in records}

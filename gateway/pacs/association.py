@@ -7,6 +7,7 @@ everywhere.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,8 +17,11 @@ from panelgate.gateway.errors import DeliveryError
 
 from .destination import Destination
 from .promptness import acknowledge_promptly
+from .tls import HandshakeWatch, describe_handshake_failure
 
 __all__ = ["association_error", "open_association"]
+
+_log = logging.getLogger(__name__)
 
 
 def open_association(
@@ -42,7 +46,8 @@ def open_association(
     Raises
     ------
     DeliveryError
-        No TCP connection, association rejected or aborted, or no answer to the request.
+        No TCP connection, TLS handshake failed, association rejected or aborted, or no
+        answer to the request.
     """
     ae = AE(ae_title=destination.calling_ae)
     ae.connection_timeout = destination.connect_s
@@ -50,8 +55,11 @@ def open_association(
     ae.dimse_timeout = destination.dimse_s
     ae.network_timeout = destination.network_s
     kwargs: dict[str, Any] = {}
+    watch: HandshakeWatch | None = None
     if destination.tls is not None:
-        kwargs["tls_args"] = (destination.tls.client_context(), destination.host)
+        ctx = destination.tls.client_context()
+        watch = HandshakeWatch(ctx)
+        kwargs["tls_args"] = (ctx, destination.host)
     connected: list[bool] = []
     assoc = ae.associate(
         destination.host,
@@ -63,15 +71,31 @@ def open_association(
         **kwargs,
     )
     if not assoc.is_established:
-        raise association_error(assoc, destination, tcp_connected=bool(connected))
+        raise association_error(
+            assoc,
+            destination,
+            tcp_connected=bool(connected),
+            tls_failure=watch.failure if watch is not None else None,
+        )
     acknowledge_promptly(assoc)
     return assoc
 
 
 def association_error(
-    assoc: object, destination: Destination, *, tcp_connected: bool
+    assoc: object,
+    destination: Destination,
+    *,
+    tcp_connected: bool,
+    tls_failure: OSError | None = None,
 ) -> DeliveryError:
-    """Turn a failed association into a :class:`DeliveryError` that says why."""
+    """Turn a failed association into a :class:`DeliveryError` that says why.
+
+    A failed TLS handshake (``tls_failure``) is logged at WARNING, naming the destination.
+    """
+    if tls_failure is not None:
+        why = describe_handshake_failure(tls_failure, destination.host)
+        _log.warning("TLS handshake with %s failed: %s", destination, why)
+        return DeliveryError(f"TLS handshake with {destination} failed: {why}", retryable=True)
     if not tcp_connected:
         return DeliveryError(
             f"cannot reach PACS {destination}: no TCP connection within "

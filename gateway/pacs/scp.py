@@ -2,7 +2,11 @@
 
 For the demo, for tests, and for sites that have no PACS yet. Each instance is written
 atomically to ``<directory>/<SOPInstanceUID>.dcm``, readable only by the agent's user;
-storing the same SOP Instance UID again replaces the file (idempotent).
+storing the same SOP Instance UID again replaces the file (idempotent). A data set that is
+not whole (truncated, Pixel Data of the wrong length, frames that do not decode:
+:func:`~panelgate.gateway.dicom.inspect.inspect_part10`) is refused with ``0xC210``, a
+"cannot understand" failure (PS3.4 B.2.3, PS3.7 C.4), and the defect in Error Comment;
+nothing is stored.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
 from pynetdicom.presentation import AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+from panelgate.gateway.dicom.inspect import inspect_part10
 from panelgate.gateway.dicom.write import write_atomic
-from panelgate.gateway.errors import GatewayError
+from panelgate.gateway.errors import GatewayError, InvalidInstance
 
 __all__ = ["EmbeddedPacs"]
 
@@ -28,6 +33,8 @@ _log = logging.getLogger(__name__)
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _OUT_OF_RESOURCES = 0xA700
 _CANNOT_UNDERSTAND = 0xC000
+_NOT_WHOLE = 0xC210  # in the 0xCxxx "cannot understand" range of C-STORE (PS3.4 B.2.3)
+_ERROR_COMMENT_CHARS = 64  # Error Comment (0000,0902) is LO (PS3.7 C.4, PS3.5 6.2)
 
 
 class EmbeddedPacs:
@@ -112,7 +119,10 @@ class EmbeddedPacs:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _on_store(self, event: Any) -> int:
+    def _on_store(self, event: Any) -> int | Dataset:
+        refusal = self._refusal(event)
+        if refusal is not None:
+            return refusal
         try:
             ds: Dataset = event.dataset
             meta = FileMetaDataset(event.file_meta)
@@ -133,3 +143,21 @@ class EmbeddedPacs:
             self.received.append(target)
         _log.info("stored instance %s", sop_uid)
         return 0x0000
+
+    def _refusal(self, event: Any) -> Dataset | None:
+        """Return a 0xC210 status naming the defect when the data set is not whole."""
+        source = "C-STORE data set"
+        try:
+            inspect_part10(event.encoded_dataset(), source)
+        except InvalidInstance as exc:
+            defect = str(exc).removeprefix(f"{source}: ")
+            _log.warning(
+                "refused instance %s: %s",
+                getattr(event.request, "AffectedSOPInstanceUID", "?"),
+                defect,
+            )
+            status = Dataset()
+            status.Status = _NOT_WHOLE
+            status.ErrorComment = defect[:_ERROR_COMMENT_CHARS]
+            return status
+        return None

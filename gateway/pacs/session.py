@@ -1,10 +1,12 @@
 """One reusable association to a destination: C-STORE (PS3.4 B) and commitment N-ACTION (J).
 
 A session proposes, for every SOP class it must send, one presentation context per
-compressed transfer syntax in use plus one with the uncompressed little-endian syntaxes, so
-that the peer can refuse compression and still accept the instance. When the peer accepted
-only uncompressed syntaxes for a compressed file, the session decompresses it and sends it
-uncompressed itself (pynetdicom does not transcode). A file sent in its own transfer syntax
+transfer syntax in use that is not uncompressed little endian (compressed, big endian) plus
+one per uncompressed little-endian syntax, so that the peer can refuse the former and still
+accept the instance. When the peer accepted only the little-endian syntaxes for a file, the
+session converts the file itself (:mod:`~panelgate.gateway.dicom.transcode`: decompression
+or byte order, lossless, same SOP Instance UID; pynetdicom does not transcode) or, when that
+is impossible, fails that one instance with the reason. A file sent in its own transfer syntax
 is streamed from the spool by :class:`FileStreamer` (without copies; pynetdicom over TLS).
 The association stays open across instances and is reopened when it is lost or needs
 contexts it was not opened with.
@@ -17,14 +19,18 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydicom import dcmread
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom import evt
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import StorageCommitmentPushModel  # type: ignore[attr-defined]
 
-from panelgate.gateway.errors import DeliveryError
+from panelgate.gateway.dicom.transcode import (
+    UNCOMPRESSED_LITTLE_ENDIAN,
+    lossless_target,
+    to_little_endian,
+)
+from panelgate.gateway.errors import DeliveryError, InvalidInstance
 
 from .association import open_association
 from .commit import STORAGE_COMMITMENT_INSTANCE, commitment_request
@@ -36,7 +42,7 @@ __all__ = ["StoreSession"]
 
 _log = logging.getLogger(__name__)
 
-_UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+_UNCOMPRESSED = UNCOMPRESSED_LITTLE_ENDIAN
 
 
 class _Once:
@@ -108,7 +114,9 @@ class StoreSession:
         """C-STORE one Part-10 file; return the classified outcome and the status text.
 
         The association must cover ``(sop_class, transfer_syntax)`` (see :meth:`ensure`).
-        A lost association is :attr:`Outcome.RETRY`, never success.
+        A lost association is :attr:`Outcome.RETRY`, never success. This call never
+        raises: a file that cannot be converted to what the peer accepts, or any other
+        failure to send it, is :attr:`Outcome.FAIL` with the reason.
 
         ``meanwhile`` runs exactly once during the call: when the file is streamed, once
         its data set is on the wire and the peer is storing it (the caller's bookkeeping
@@ -118,6 +126,10 @@ class StoreSession:
         once = _Once(meanwhile)
         try:
             return self._send(Path(path), sop_class, transfer_syntax, once)
+        except Exception as exc:  # one instance must never stop the worker
+            _log.exception("C-STORE of %s to %s failed", Path(path).stem, self.destination)
+            self.close()
+            return Outcome.FAIL, f"cannot send: {type(exc).__name__}: {exc}"
         finally:
             once()
 
@@ -127,29 +139,41 @@ class StoreSession:
         if not self.is_open:
             return Outcome.RETRY, "association lost"
         accepted = self._accepted_syntaxes(sop_class)
+        target = lossless_target(accepted)
         try:
             if transfer_syntax in accepted:
                 status = self._store_file(path, meanwhile)
-            elif accepted & set(_UNCOMPRESSED):
-                # Decompress ourselves, or let pynetdicom convert between uncompressed syntaxes.
-                ds = dcmread(path)
-                if UID(transfer_syntax).is_compressed:
-                    _log.info("%s accepts only uncompressed: decompressing", self.destination)
-                    ds.decompress(generate_instance_uid=False)  # same instance, re-encoded
+            elif target is not None:
+                try:
+                    ds = to_little_endian(path)  # pynetdicom takes it to Implicit VR LE too
+                except InvalidInstance as exc:
+                    return Outcome.FAIL, (
+                        f"{self.destination} does not accept {UID(transfer_syntax).name} and "
+                        f"the instance cannot be converted to {target.name}: {exc}"
+                    )
+                _log.info(
+                    "%s does not accept %s: sending %s as %s",
+                    self.destination,
+                    UID(transfer_syntax).name,
+                    path.stem,
+                    target.name,
+                )
                 meanwhile()
                 status = self._assoc.send_c_store(ds)
             else:
                 return Outcome.FAIL, (
                     f"{self.destination} accepted no presentation context for SOP class "
-                    f"{sop_class} in {UID(transfer_syntax).name} or uncompressed"
+                    f"{sop_class} in {UID(transfer_syntax).name} or uncompressed little endian"
                 )
         except (RuntimeError, ConnectionError) as exc:
             self.close()
             return Outcome.RETRY, f"association lost during the C-STORE ({exc})"
         outcome = classify(status)
-        if not self._assoc.is_established:  # aborted after a timeout: reopen next time
-            self._assoc, self._streamer = None, None
-            self._proposed = set()
+        if not status or not self._assoc.is_established:
+            # No reply (timeout, abort, invalid reply): the association's state is unknown
+            # (or it is gone). Release or abort it now, so that the next instance gets a
+            # fresh one instead of inheriting the loss.
+            self.close()
         return outcome, describe(status)
 
     def request_commitment(

@@ -1,4 +1,11 @@
-"""DICOM over TLS (PS3.15 B.9, BCP 195 profile): SSL contexts for the client and the listener."""
+"""DICOM over TLS (PS3.15 B.9, BCP 195 profile): SSL contexts, and why a handshake failed.
+
+pynetdicom reports a failed TLS handshake like a refused TCP connection (the association
+simply never opens). :class:`HandshakeWatch` records the handshake's own error on the
+client context, and :func:`describe_handshake_failure` says it in the operator's words:
+certificate not trusted, host name mismatch, our certificate refused, or a peer that does
+not speak TLS.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,10 @@ from pathlib import Path
 
 from panelgate.gateway.errors import GatewayError
 
-__all__ = ["TlsConfig"]
+__all__ = ["HandshakeWatch", "TlsConfig", "describe_handshake_failure"]
+
+# OpenSSL X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH (x509_vfy.h).
+_NAME_MISMATCH_CODES = (62, 64)
 
 
 @dataclass(frozen=True)
@@ -73,3 +83,57 @@ class TlsConfig:
                 )
         except (OSError, ssl.SSLError) as exc:
             raise GatewayError(f"cannot load TLS certificates: {exc}") from exc
+
+
+class HandshakeWatch:
+    """Record the TLS handshake failure of connections made with one client context.
+
+    Parameters
+    ----------
+    ctx : ssl.SSLContext
+        A client context (:meth:`TlsConfig.client_context`); its sockets are watched from
+        now on (through :attr:`ssl.SSLContext.sslsocket_class`).
+
+    Attributes
+    ----------
+    failure : OSError or None
+        What the last failed handshake raised; None when none failed.
+    """
+
+    def __init__(self, ctx: ssl.SSLContext) -> None:
+        self.failure: OSError | None = None
+        watch = self
+
+        class _WatchedSocket(ssl.SSLSocket):
+            def do_handshake(self, block: bool = False) -> None:
+                try:
+                    super().do_handshake(block)
+                except OSError as exc:
+                    watch.failure = exc
+                    raise
+
+        ctx.sslsocket_class = _WatchedSocket
+
+
+def describe_handshake_failure(exc: OSError, host: str) -> str:
+    """Say why a TLS handshake with ``host`` failed, in one line.
+
+    Parameters
+    ----------
+    exc : OSError
+        What the handshake raised (see :class:`HandshakeWatch`).
+    host : str
+        The host name or address the certificate was checked against.
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        if exc.verify_code in _NAME_MISMATCH_CODES:
+            return f"host name mismatch: the peer's certificate is not issued for {host}"
+        return f"certificate not trusted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        reason = str(exc.reason or exc)
+        if "ALERT" in reason and ("CERTIFICATE" in reason or "UNKNOWN_CA" in reason):
+            return f"the peer refused our certificate ({reason})"
+        return f"the peer does not speak TLS ({reason})"
+    if isinstance(exc, TimeoutError):
+        return "the peer does not speak TLS (no answer to the TLS handshake)"
+    return f"the peer does not speak TLS (it ended the connection during the handshake: {exc})"

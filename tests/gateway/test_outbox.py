@@ -12,7 +12,13 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from panelgate.gateway import DuplicateInstance, OutboxError, OutboxFull, UnknownDestination
+from panelgate.gateway import (
+    DuplicateInstance,
+    InvalidInstance,
+    OutboxError,
+    OutboxFull,
+    UnknownDestination,
+)
 from panelgate.gateway.outbox import Outbox, RetryPolicy, State
 
 
@@ -74,7 +80,7 @@ def test_not_dicom_and_unknown_destination_are_clear_errors(
     outbox = Outbox(tmp_path, ["pacs"])
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"not dicom at all")
-    with pytest.raises(OutboxError, match="not a DICOM Part-10 file"):
+    with pytest.raises(InvalidInstance, match=r"junk\.dcm: not a readable DICOM Part-10 file"):
         outbox.enqueue_file(junk)
     with pytest.raises(UnknownDestination, match="unknown destination nowhere"):
         outbox.enqueue_dataset(dx(1), ["nowhere"])

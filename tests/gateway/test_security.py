@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -161,3 +162,68 @@ def test_outbox_delivers_over_tls(tmp_path: Path, certs: dict[str, Path], dx: An
         server.shutdown()
     assert received == [ds.SOPInstanceUID]
     assert outbox.records()[0].state is State.SENT
+
+
+def _tls_refusal(
+    tmp_path: Path, server_ssl: Any, client_tls: TlsConfig, ds: pydicom.Dataset
+) -> str:
+    """Deliver one instance to a Storage SCP (TLS with ``server_ssl``, or plain); the reason."""
+    ae = AE(ae_title="TLSPACS")
+    ae.add_supported_context(DigitalXRayImageStorageForPresentation, ALL_TRANSFER_SYNTAXES)
+    ae.acse_timeout = ae.network_timeout = 5
+    server = ae.start_server(("127.0.0.1", 0), block=False, ssl_context=server_ssl)
+    try:
+        port = int(server.server_address[1])
+        destination = Destination(
+            "127.0.0.1", port, called_ae="TLSPACS", calling_ae="AGENT", tls=client_tls,
+            connect_s=5,
+        )  # fmt: skip
+        outbox = Outbox(tmp_path / "spool", ["tls"])
+        outbox.enqueue_dataset(ds)
+        worker = DestinationWorker(outbox, "tls", destination, RetryPolicy())
+        worker.run_once()
+        worker.stop()
+    finally:
+        server.shutdown()
+    (record,) = outbox.records()
+    assert record.state is State.PENDING  # retried later: certificates can be fixed
+    return record.reason
+
+
+def _signed(certs: dict[str, Path], d: Path, san: str) -> TlsConfig:
+    """A server certificate for ``san`` signed by the test CA."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    (d / "san.ext").write_text(f"subjectAltName={san}\n")
+    _openssl("req", *ec, "-keyout", "s.key", "-out", "s.csr", "-subj", "/CN=s", cwd=d)
+    _openssl("x509", "-req", "-in", "s.csr", "-CA", str(certs["ca_pem"]),
+             "-CAkey", str(certs["ca_key"]), "-CAcreateserial", "-out", "s.pem", "-days", "2",
+             "-extfile", "san.ext", cwd=d)  # fmt: skip
+    return TlsConfig(certs["ca_pem"], d / "s.pem", d / "s.key", require_client_cert=False)
+
+
+def test_tls_failures_say_tls_and_why(
+    tmp_path: Path, certs: dict[str, Path], caplog: pytest.LogCaptureFixture, dx: Any
+) -> None:
+    client = _tls(certs, "client")
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *ec, "-keyout", "k.pem", "-out", "c.pem", "-days", "2",
+             "-subj", "/CN=stranger CA", cwd=stranger)  # fmt: skip
+    distrustful = TlsConfig(stranger / "c.pem", certs["client_pem"], certs["client_key"])
+    other_host = tmp_path / "other-host"
+    other_host.mkdir()
+    misnamed = _signed(certs, other_host, "DNS:pacs.elsewhere.example").server_context()
+    server = _tls(certs, "server").server_context()
+
+    with caplog.at_level(logging.WARNING, logger="panelgate"):
+        untrusted = _tls_refusal(tmp_path / "1", server, distrustful, dx(8))
+        mismatch = _tls_refusal(tmp_path / "2", misnamed, client, dx(8))
+        plain = _tls_refusal(tmp_path / "3", None, client, dx(8))
+    assert "TLS handshake" in untrusted and "certificate not trusted" in untrusted
+    assert "TLS handshake" in mismatch and "host name mismatch" in mismatch
+    assert "TLS handshake" in plain and "does not speak TLS" in plain
+    for reason in (untrusted, mismatch, plain):
+        assert "no TCP connection" not in reason
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum(w.startswith("TLS handshake with TLSPACS@127.0.0.1") for w in warnings) == 3
