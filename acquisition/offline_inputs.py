@@ -6,10 +6,13 @@ at all (a level count that did not match stored NaN levels; a truncated TIFF was
 shorter stack). Here every stack is opened and checked whole (:class:`FrameStack`), the
 frames of all stacks must have one shape, the dark stack must have the two frames a noise
 map needs, and the flood levels must fit the flood stacks, before the first frame is read.
+:meth:`OfflineInputs.fingerprint` names the inputs by content, so that a run repeated on
+the same stacks and options is recognised before it is computed again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from collections.abc import Sequence
@@ -51,6 +54,23 @@ class OfflineInputs:
     def shape(self) -> tuple[int, int]:
         """Frame shape (height, width) shared by every stack."""
         return self.darks.shape
+
+    def fingerprint(self, options: Sequence[str] = ()) -> str:
+        """Return a SHA-256 of every stack's bytes, their roles, the levels and ``options``.
+
+        Two runs with the same files (by content, wherever they lie) and the same options
+        give the same fingerprint, so a repeated run is recognised before it is computed.
+        """
+        digest = hashlib.sha256()
+        roles = [("darks", self.darks), *(("flood", f) for f in self.floods)]
+        roles += [("lag", self.lag)] if self.lag is not None else []
+        for role, stack in roles:
+            digest.update(f"{role}:{stack.path.stat().st_size}:".encode())
+            with stack.path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        digest.update(repr((self.levels_ugy, tuple(options))).encode())
+        return digest.hexdigest()
 
 
 def check_levels(levels: Sequence[float] | None, floods: int, *, multipoint: bool) -> None:

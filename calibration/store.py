@@ -15,7 +15,9 @@ One directory per set, named by its content id (:attr:`CalibrationSet.set_id`)::
 ``manifest.json`` holds ``format`` ("panelgate-calibration"), ``format_version``,
 ``set_id``, ``serial``, ``mode_key``, ``created_utc`` (ISO 8601), ``temp_c`` (null when
 unknown), ``n_dark``, ``n_flood``, ``pedestal_counts``, ``replacement``, ``levels_ugy``,
-``defect_flags`` (name → bit) and ``arrays``: name → ``{file, dtype, shape, sha256}``.
+``defect_flags`` (name → bit) and ``arrays``: name → ``{file, dtype, shape, sha256}``;
+a set built offline from recorded stacks also holds ``inputs_sha256``, the fingerprint of
+those stacks and the options (readers that do not know the key ignore it).
 Arrays are plain ``.npy`` (loaded with ``allow_pickle=False``).
 
 Writing: every file goes into a private temporary directory (0700, files 0600) next to
@@ -73,6 +75,8 @@ class StoredSet:
     n_flood: int
     segments: int
     path: Path
+    inputs_sha256: str | None = None
+    """Fingerprint of the recorded inputs an offline set was built from (None otherwise)."""
 
 
 def _sha256(path: Path) -> str:
@@ -118,8 +122,13 @@ class CalibrationStore:
         self.root = Path(root)
 
     # -- writing -------------------------------------------------------------------------
-    def save(self, calset: CalibrationSet) -> Path:
-        """Write ``calset`` atomically; return its directory (unchanged if already stored)."""
+    def save(self, calset: CalibrationSet, *, inputs_sha256: str | None = None) -> Path:
+        """Write ``calset`` atomically; return its directory (unchanged if already stored).
+
+        ``inputs_sha256`` fingerprints the recorded stacks and options an offline set was
+        built from; it is kept in the manifest so that the same inputs can be recognised
+        before they are computed again (:meth:`built_from`).
+        """
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         final = self.root / calset.set_id
         if final.exists():
@@ -166,6 +175,8 @@ class CalibrationStore:
                 "defect_flags": DefectFlag.names(),
                 "arrays": entries,
             }
+            if inputs_sha256 is not None:
+                manifest["inputs_sha256"] = inputs_sha256
             _write_private(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
             _fsync_dir(tmp)
             tmp.rename(final)
@@ -324,9 +335,14 @@ class CalibrationStore:
                     n_flood=int(m["n_flood"]),
                     segments=int(m["arrays"].get("pwl_slopes", {"shape": [1]})["shape"][0]),
                     path=set_dir,
+                    inputs_sha256=m.get("inputs_sha256"),
                 )
             )
         return sorted(found, key=lambda s: s.created_utc, reverse=True)
+
+    def built_from(self, inputs_sha256: str) -> StoredSet | None:
+        """Return the stored set built from inputs with this fingerprint, if there is one."""
+        return next((s for s in self.sets() if s.inputs_sha256 == inputs_sha256), None)
 
     def select(self, serial: str, mode_key: str) -> CalibrationSet:
         """Load the newest set for this detector and readout mode.

@@ -207,6 +207,14 @@ def _offline(args: argparse.Namespace, store: CalibrationStore) -> int:
         args.darks, args.floods, lag=args.lag, levels=args.levels,
         multipoint=not args.single_point,
     )  # fmt: skip
+    options = (args.serial, args.bits, args.exposure_s, args.single_point, args.temp_c)
+    inputs_sha256 = inputs.fingerprint([repr(o) for o in options])
+    done = store.built_from(inputs_sha256)
+    if done is not None:
+        raise UsageError(
+            f"calibration set {done.set_id} was built from these same stacks and options "
+            f"and is stored in {done.path}: nothing new to compute or store"
+        )
     lag = None if inputs.lag is None else next(iter(inputs.lag))
     h, w = inputs.shape
     mode = ReadoutMode(width=w, height=h, exposure_s=args.exposure_s)
@@ -221,12 +229,14 @@ def _offline(args: argparse.Namespace, store: CalibrationStore) -> int:
         f"({', '.join(str(len(f)) for f in floods)} frames)"
         + (", 1 lag dark" if lag is not None else "")
     )
-    path = _save_new(store, calset)
+    path = _save_new(store, calset, inputs_sha256)
     print(summary(calset, measured, path, args.temp_c))
     return 0
 
 
-def _save_new(store: CalibrationStore, calset: CalibrationSet) -> Path:
+def _save_new(
+    store: CalibrationStore, calset: CalibrationSet, inputs_sha256: str | None = None
+) -> Path:
     """Store a set; refuse one already stored (the same inputs give the same content id)."""
     existing = store.stored(calset.set_id)
     if existing is not None:
@@ -234,7 +244,7 @@ def _save_new(store: CalibrationStore, calset: CalibrationSet) -> Path:
             f"calibration set {calset.set_id} is already stored in {existing}: these inputs "
             f"give the same maps, so nothing new was stored"
         )
-    return store.save(calset)
+    return store.save(calset, inputs_sha256=inputs_sha256)
 
 
 def summary(calset: CalibrationSet, measured: str, path: Path, temp_c: float) -> str:

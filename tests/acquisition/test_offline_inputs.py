@@ -234,7 +234,7 @@ def test_single_point_from_several_floods_needs_no_levels(
     assert "single-point" in capsys.readouterr().out
 
 
-def test_the_same_inputs_again_say_the_set_is_already_stored(
+def test_the_same_inputs_again_are_refused_before_computing(
     rig: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = rig / "store"
@@ -243,10 +243,42 @@ def test_the_same_inputs_again_say_the_set_is_already_stored(
     assert main(argv) == 0
     set_id = capsys.readouterr().out.splitlines()[0].removeprefix("calibration set ")
     before = _store_listing(store)
-    assert main(argv) == 2
+    (rig / "copy").mkdir()  # the same content elsewhere is the same input
+    for name in ("darks.npy", "f4.npy", "f8.npy"):
+        (rig / "copy" / name).write_bytes((rig / name).read_bytes())
+    again = [a.replace(str(rig), str(rig / "copy")) if a.endswith(".npy") else a for a in argv]
+    assert main(again) == 2
     err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("panelgate: error: ")]
-    assert len(errors) == 1 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, "one line, nothing computed"
+    assert f"calibration set {set_id} was built from these same stacks" in lines[0]
+    assert str(store / set_id) in lines[0]
+    assert _store_listing(store) == before
+
+
+def test_other_options_on_the_same_stacks_store_a_new_set(
+    rig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = rig / "store"
+    argv = ["calibrate", "all", *_args(rig, floods=("f4.npy", "f8.npy")), "--levels", "4,8"]
+    argv += ["--serial", "REC", "--store", str(store)]
+    assert main(argv) == 0
+    assert main([*argv, "--single-point"]) == 0, "another gain model: another set"
+    assert len(CalibrationStore(store).sets()) == 3
+
+
+def test_a_set_with_the_same_maps_is_not_stored_twice(
+    rig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = rig / "store"
+    argv = ["calibrate", "all", *_args(rig, floods=("f4.npy", "f8.npy")), "--levels", "4,8"]
+    argv += ["--serial", "REC", "--store", str(store)]
+    assert main(argv) == 0
+    set_id = capsys.readouterr().out.splitlines()[0].removeprefix("calibration set ")
+    before = _store_listing(store)
+    # another temperature is another input, but it does not change the maps (nor the id)
+    assert main([*argv, "--temp-c", "31"]) == 2
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("panelgate: ")]
+    assert len(errors) == 1
     assert f"calibration set {set_id} is already stored in {store / set_id}" in errors[0]
-    assert "nothing new was stored" in errors[0]
     assert _store_listing(store) == before
