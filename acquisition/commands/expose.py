@@ -42,7 +42,7 @@ from panelgate.gateway.pacs import Destination, WorklistQuery, query_worklist
 from panelgate.simulators import SimulatedDetector
 from panelgate.simulators.generator import SimulatedGenerator
 
-from .args import ae_title, host_port
+from .args import ae_title, host_port, positive_float
 
 __all__ = ["register"]
 
@@ -86,9 +86,9 @@ def register(sub: Any) -> None:
         "--accession", metavar="NUMBER", help="with --worklist: the scheduled step to perform"
     )
     p.add_argument("--protocol", default="CHEST PA", help="BODYPART [VIEW] (default CHEST PA)")
-    p.add_argument("--kv", type=float, required=True, help="tube voltage, kV")
-    p.add_argument("--mas", type=float, required=True, help="current-time product, mAs")
-    p.add_argument("--ma", type=float, help="tube current, mA (default: the generator's)")
+    p.add_argument("--kv", type=positive_float, required=True, help="tube voltage, kV")
+    p.add_argument("--mas", type=positive_float, required=True, help="current-time product, mAs")
+    p.add_argument("--ma", type=positive_float, help="tube current, mA (default: the generator's)")
     p.add_argument(
         "--trigger", choices=[m.value for m in TriggerMode], default="software", help="trigger mode"
     )

@@ -18,7 +18,7 @@ from typing import Any
 from panelgate.acquisition.agent import open_outbox
 from panelgate.acquisition.config import load_config
 from panelgate.acquisition.inputs import Entry, walk_files
-from panelgate.drivers import EXIT_FAILED, EXIT_OK
+from panelgate.drivers import EXIT_FAILED, EXIT_OK, UsageError
 from panelgate.gateway import InvalidInstance, OutboxError
 from panelgate.gateway.errors import OutboxFull, UnknownDestination
 from panelgate.gateway.outbox import Outbox
@@ -54,7 +54,7 @@ def _send(args: argparse.Namespace) -> int:
     queued, skipped = 0, 0
     for given in args.paths:
         if not given.exists() and not given.is_symlink():
-            raise OutboxError(f"{given}: no such file or directory")
+            raise UsageError(f"{given}: no such file or directory")
         in_folder = given.is_dir()
         for entry in walk_files(given):
             try:

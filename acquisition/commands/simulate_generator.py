@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from typing import Any
 
+from panelgate.acquisition.stopping import StopSignals
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
 
 from .args import non_negative_int, non_negative_seconds
@@ -36,17 +35,12 @@ def register_target(targets: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with SimulatedGenerator(GeneratorSpec(prep_s=args.prep_s), seed=args.seed) as sim:
+    spec = GeneratorSpec(prep_s=args.prep_s)
+    with StopSignals() as signals, SimulatedGenerator(spec, seed=args.seed) as sim:
         print(sim.device_path, flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+        signals.wait()
     print(
         f"panelgate simulate generator: stopped after {sim.model.exposures} exposure(s)",
         flush=True,
     )
-    return 0
+    return signals.exit_status
