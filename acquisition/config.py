@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+from panelgate.gateway.dicom.identifiers import normalise_uid_root
+
 from .config_limits import (
     AETitle,
     Count,
@@ -46,7 +48,6 @@ from .config_limits import (
     UidRoot,
 )
 from .config_section import InvalidSection, Section
-from .dicom_values import normalise_uid_root
 from .errors import ConfigError
 from .gateway_config import DestinationConfig, ListenerConfig, OutboxConfig, RetryConfig
 from .peer_config import DicomPeerConfig

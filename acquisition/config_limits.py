@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from .dicom_values import ae_title_problem, uid_root_problem
+from panelgate.gateway.dicom.identifiers import ae_title_problem, uid_root_problem
 
 __all__ = [
     "AETitle",
@@ -154,7 +154,7 @@ class OneOf:
 
 @dataclass(frozen=True)
 class IsAETitle:
-    """A DICOM Application Entity title (PS3.5 6.2; see :mod:`.dicom_values`)."""
+    """A DICOM Application Entity title (PS3.5 6.2; see ``gateway.dicom.identifiers``)."""
 
     def problem(self, value: Any) -> str | None:
         """Say what is wrong with ``value``, or return None."""
@@ -163,7 +163,7 @@ class IsAETitle:
 
 @dataclass(frozen=True)
 class IsUidRoot:
-    """A DICOM UID root with room for a generated suffix (PS3.5 9.1; see :mod:`.dicom_values`)."""
+    """A DICOM UID root with room for a generated suffix (PS3.5 9.1; ``identifiers``)."""
 
     def problem(self, value: Any) -> str | None:
         """Say what is wrong with ``value``, or return None."""

@@ -44,16 +44,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import tifffile
 
 from .calset import CalibrationSet, DefectFlag, PiecewiseGain
 from .errors import (
     CalibrationCorrupt,
-    CalibrationError,
     CalibrationFormatError,
     CalibrationMismatch,
     CalibrationNotFound,
 )
+from .export import export_maps
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "CalibrationStore", "StoredSet"]
 
@@ -363,31 +362,5 @@ class CalibrationStore:
         )
 
     def export(self, set_id: str, out_dir: Path, fmt: str = "npy") -> list[Path]:
-        """Write a set's dark, gain and defect maps (and pwl arrays) as .npy or TIFF files.
-
-        The defect classes are written alongside as ``defect_flags.json``.
-        """
-        if fmt not in ("npy", "tiff"):
-            raise CalibrationError(f"export format must be npy or tiff, got {fmt!r}")
-        calset = self.load(set_id)
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, npt.NDArray[Any]] = {
-            "dark": calset.dark,
-            "gain": calset.gain,
-            "defects": calset.defects,
-        }
-        if calset.pwl is not None:
-            arrays |= {"pwl_breaks": calset.pwl.breaks, "pwl_slopes": calset.pwl.slopes}
-        written = []
-        for name, arr in arrays.items():
-            path = out_dir / f"{name}.{fmt}"
-            if fmt == "npy":
-                np.save(path, arr, allow_pickle=False)
-            else:
-                tifffile.imwrite(path, arr, photometric="minisblack")
-            written.append(path)
-        flags = out_dir / "defect_flags.json"
-        flags.write_text(json.dumps(DefectFlag.names(), indent=2) + "\n")
-        written.append(flags)
-        return written
+        """Write a set's maps as .npy or TIFF files, all or none (see :func:`export_maps`)."""
+        return export_maps(self.load(set_id), out_dir, fmt)

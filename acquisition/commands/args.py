@@ -12,7 +12,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from panelgate.acquisition.dicom_values import ae_title_problem
+from panelgate.gateway.dicom.identifiers import ae_title_problem
 
 __all__ = [
     "ae_title",
@@ -52,7 +52,7 @@ def frame_count(text: str) -> int:
 
 
 def ae_title(text: str) -> str:
-    """Parse a DICOM AE title (PS3.5 6.2: 1-16 characters, no backslash; ``dicom_values``)."""
+    """Parse a DICOM AE title (PS3.5 6.2: 1-16 characters, no backslash)."""
     problem = ae_title_problem(text)
     if problem is not None:
         raise argparse.ArgumentTypeError(f"an AE title {problem}")

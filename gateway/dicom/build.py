@@ -24,6 +24,7 @@ from panelgate.drivers import DetectorInfo, FrameMeta
 from panelgate.gateway.errors import DicomBuildError
 
 from .context import ANATOMY_CODES, VIEW_CODES, ExposureIndex, StudyContext, Technique
+from .identifiers import uid_root_problem
 from .vr import vr_problem
 from .window import Window
 
@@ -517,13 +518,7 @@ def _code(value: str, meaning: str) -> Dataset:
 
 
 def _check_uid_root(root: str) -> None:
-    # PS3.5 9.1: components of digits, no leading zeros, total UID at most 64 characters.
-    body = root[:-1] if root.endswith(".") else ""
-    parts = body.split(".") if body else []
-    ok = bool(parts) and all(p.isdigit() and (p == "0" or not p.startswith("0")) for p in parts)
-    if not ok or len(root) > 40:
-        raise DicomBuildError(
-            f"UID root {root!r} must be dotted digits without leading zeros, end in '.', "
-            "and leave room for a unique suffix (at most 40 characters)",
-            keyword="uid_root",
-        )
+    # PS3.5 9.1 (identifiers.py); the suffix is appended as it is, so the root ends in '.'.
+    problem = uid_root_problem(root) if root.endswith(".") else f"must end in '.', got {root!r}"
+    if problem is not None:
+        raise DicomBuildError(f"the UID root {problem}", keyword="uid_root")

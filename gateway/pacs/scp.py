@@ -130,8 +130,9 @@ class EmbeddedPacs:
             sop_uid = str(ds.SOPInstanceUID)
             if not (len(sop_uid) <= 64 and _UID.match(sop_uid)):
                 raise ValueError(f"malformed SOP Instance UID {sop_uid[:80]!r}")
-        except Exception:  # a malformed dataset must not kill the server thread
-            _log.warning("rejected a C-STORE whose dataset could not be decoded", exc_info=True)
+        except Exception as exc:  # a malformed dataset must not kill the server thread
+            _log.warning("rejected a C-STORE whose dataset could not be decoded: %s", exc)
+            _log.debug("the undecodable dataset's error", exc_info=True)
             return _CANNOT_UNDERSTAND
         target = self.directory / f"{sop_uid}.dcm"
         try:
