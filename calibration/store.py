@@ -35,7 +35,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -44,6 +43,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from panelgate.drivers.fsio import fsync_dir, write_bytes_atomic
 
 from .calset import CalibrationSet, DefectFlag, PiecewiseGain
 from .errors import (
@@ -84,22 +85,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _npy_bytes(arr: npt.NDArray[Any]) -> bytes:
@@ -150,7 +135,7 @@ class CalibrationStore:
             entries = {}
             for name, arr in arrays.items():
                 data = _npy_bytes(arr)
-                _write_private(tmp / f"{name}.npy", data)
+                write_bytes_atomic(tmp / f"{name}.npy", data, sync_dir=False)
                 entries[name] = {
                     "file": f"{name}.npy",
                     "dtype": arr.dtype.name,
@@ -176,10 +161,12 @@ class CalibrationStore:
             }
             if inputs_sha256 is not None:
                 manifest["inputs_sha256"] = inputs_sha256
-            _write_private(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-            _fsync_dir(tmp)
+            write_bytes_atomic(
+                tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode(), sync_dir=False
+            )
+            fsync_dir(tmp)
             tmp.rename(final)
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
