@@ -55,6 +55,7 @@ from panelgate.drivers import (
     IncompatibleState,
     PanelgateError,
     PatientExposed,
+    ReadCancelled,
 )
 from panelgate.drivers.generator import Delivered, GeneratorClient, GeneratorFault
 from panelgate.gateway.dicom import Technique
@@ -395,18 +396,20 @@ class ExposureWorkflow:
         return self.outbox.object_path(str(ds.SOPInstanceUID))
 
     def _read_frame(self, timeout_s: float) -> Frame:
-        """Wait for the frame in slices so that :meth:`abort` is noticed within 0.1 s."""
-        deadline = time.monotonic() + timeout_s
-        while True:
+        """Wait for the frame: one read that :meth:`abort` cancels through the workflow's event.
+
+        One wait, one detector timeout when it runs out (no slices counted as timeouts).
+        """
+        self._check_cancel()
+        try:
+            return self.detector.read_frame(timeout_s, cancel=self._cancel)
+        except ReadCancelled:
             self._check_cancel()
-            remaining = deadline - time.monotonic()
-            try:
-                return self.detector.read_frame(max(1e-3, min(0.1, remaining)))
-            except DetectorTimeout:
-                if remaining <= 0.1:
-                    raise DetectorTimeout(
-                        f"no frame from the detector within {timeout_s:g} s of the exposure"
-                    ) from None
+            raise
+        except DetectorTimeout:
+            raise DetectorTimeout(
+                f"no frame from the detector within {timeout_s:g} s of the exposure"
+            ) from None
 
     def _check_cancel(self) -> None:
         if self._cancel.is_set():

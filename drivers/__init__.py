@@ -19,11 +19,13 @@ from .errors import (
     PanelgateError,
     PatientExposed,
     ProtocolError,
+    ReadCancelled,
     StorageError,
     TransportError,
     UsageError,
 )
 from .frame import Frame, FrameMeta, ReadoutMode
+from .framestream import FrameStream, StreamCounters, StreamPolicy
 
 __all__ = [
     "EXIT_FAILED",
@@ -40,13 +42,17 @@ __all__ = [
     "FeatureAccess",
     "Frame",
     "FrameMeta",
+    "FrameStream",
     "IncompatibleState",
     "InvalidSetting",
     "PanelgateError",
     "PatientExposed",
     "ProtocolError",
+    "ReadCancelled",
     "ReadoutMode",
     "StorageError",
+    "StreamCounters",
+    "StreamPolicy",
     "TransportError",
     "UsageError",
 ]

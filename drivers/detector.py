@@ -8,6 +8,14 @@ honest; subclasses implement only the private ``_do_*`` hooks that touch the har
 
 ``abort()`` is allowed in any connected state and always returns the detector to IDLE.
 
+A wait for a frame can be cancelled: the detector owns a cancel event, set by ``abort()``
+and ``cancel_read()`` from any thread, and ``read_frame(timeout_s, cancel=event)`` also
+watches the caller's event; either makes the waiting read raise
+:class:`~panelgate.drivers.errors.ReadCancelled` within
+:data:`~panelgate.drivers.cancel.CANCEL_POLL_S`, as one wait (one timeout when it runs out,
+never one per slice). Many frames in a row come from ``stream()``: a thread acquires them
+into a bounded queue with a stated policy and counters (see :mod:`.framestream`).
+
 Transports with a GenICam feature map (GigE Vision) also implement :class:`FeatureAccess`:
 any device feature by its name, beyond the readout mode.
 """
@@ -19,12 +27,15 @@ import enum
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-from .errors import IncompatibleState
+from .cancel import ReadCancel
+from .errors import IncompatibleState, ReadCancelled
 from .frame import Frame, ReadoutMode
+from .framestream import FrameStream, StreamPolicy
 
 __all__ = ["Detector", "DetectorInfo", "DetectorState", "DetectorStatus", "FeatureAccess"]
 
@@ -57,6 +68,7 @@ class DetectorState(enum.Enum):
     IDLE = "idle"
     ARMED = "armed"
     ACQUIRING = "acquiring"
+    STREAMING = "streaming"  #: a :meth:`Detector.stream` is open; single reads are refused
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,8 @@ class Detector(abc.ABC):
     Subclasses implement ``_do_connect``, ``_do_close``, ``_do_configure``, ``_do_arm``,
     ``_do_trigger``, ``_do_read`` and ``_do_abort``; the public methods here validate and
     sequence them. Methods are safe to call from several threads: one lock orders them,
-    except :meth:`abort`, which may interrupt a :meth:`read_frame` in progress.
+    except :meth:`abort` and :meth:`cancel_read`, which interrupt a :meth:`read_frame` (or a
+    :meth:`stream`) in progress through the detector's cancel event.
     """
 
     def __init__(self) -> None:
@@ -119,6 +132,7 @@ class Detector(abc.ABC):
         self._mode: ReadoutMode | None = None
         self._frames_read = 0
         self._lock = threading.RLock()
+        self._read_cancel = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
     def connect(self) -> DetectorInfo:
@@ -147,6 +161,7 @@ class Detector(abc.ABC):
         with self._lock:
             if self._state is DetectorState.DISCONNECTED:
                 return
+            self._read_cancel.set()
             try:
                 if self._state is not DetectorState.IDLE:
                     self._do_abort()
@@ -170,7 +185,8 @@ class Detector(abc.ABC):
     @property
     def info(self) -> DetectorInfo:
         """Identity of the connected detector."""
-        self._require(DetectorState.IDLE, DetectorState.ARMED, DetectorState.ACQUIRING)
+        if self._state is DetectorState.DISCONNECTED:
+            raise IncompatibleState("detector is disconnected: connect() first")
         return self._do_info()
 
     @property
@@ -201,6 +217,7 @@ class Detector(abc.ABC):
             self._require(DetectorState.IDLE)
             if self._mode is None:
                 raise IncompatibleState("arm() before configure(): no readout mode set")
+            self._read_cancel.clear()
             self._do_arm()
             self._state = DetectorState.ARMED
 
@@ -211,37 +228,148 @@ class Detector(abc.ABC):
             self._do_trigger()
             self._state = DetectorState.ACQUIRING
 
-    def read_frame(self, timeout_s: float) -> Frame:
+    def read_frame(self, timeout_s: float, cancel: threading.Event | None = None) -> Frame:
         """Wait for the frame of the current exposure and return it.
 
         Parameters
         ----------
         timeout_s : float
             Longest wait in seconds; must be positive and finite.
+        cancel : threading.Event, optional
+            The caller's cancel event: once set (from any thread), the wait ends within
+            :data:`~panelgate.drivers.cancel.CANCEL_POLL_S`. The detector's own event
+            (:meth:`abort`, :meth:`cancel_read`) ends it too.
 
         Raises
         ------
         DetectorTimeout
             No complete frame arrived within ``timeout_s``; the detector stays acquiring
             and may be read again or aborted.
+        ReadCancelled
+            ``cancel`` or the detector's own event was set; after :meth:`cancel_read` the
+            detector stays acquiring (read again or abort), after :meth:`abort` it is idle.
         """
-        if not (math.isfinite(timeout_s) and timeout_s > 0):
-            raise ValueError(f"timeout_s must be positive and finite, got {timeout_s!r}")
+        _check_timeout(timeout_s)
         with self._lock:
             self._require(DetectorState.ACQUIRING)
-        frame = self._do_read(timeout_s)
+        try:
+            frame = self._do_read(timeout_s, ReadCancel(self._read_cancel, cancel))
+        except ReadCancelled:
+            with self._lock:
+                if self._state is DetectorState.ACQUIRING:
+                    self._read_cancel.clear()  # cancel_read() ends one read, not the next
+            raise
         with self._lock:
             self._frames_read += 1
             self._state = DetectorState.IDLE
         return frame
 
+    def cancel_read(self) -> None:
+        """End the :meth:`read_frame` waiting now (from another thread) with ReadCancelled.
+
+        The detector stays acquiring; a read that starts after this call, in the same
+        acquisition, is cancelled at once. Closing a :meth:`stream` uses the same event.
+        """
+        self._read_cancel.set()
+
     def abort(self) -> None:
-        """Stop whatever the detector is doing and return to IDLE."""
+        """Stop whatever the detector is doing and return to IDLE.
+
+        A :meth:`read_frame` or :meth:`stream` waiting in another thread ends with
+        :class:`~panelgate.drivers.errors.ReadCancelled`.
+        """
         if self._state is DetectorState.DISCONNECTED:
             raise IncompatibleState("abort() on a detector that is not connected")
+        self._read_cancel.set()
         self._do_abort()
         with self._lock:
             self._state = DetectorState.IDLE
+
+    # -- continuous acquisition --------------------------------------------------------
+    def stream(
+        self,
+        count: int | None = None,
+        *,
+        timeout_s: float = 10.0,
+        depth: int = 4,
+        policy: StreamPolicy = "block",
+        on_armed: Callable[[], None] | None = None,
+    ) -> FrameStream:
+        """Acquire frames continuously in a thread into a bounded queue; iterate to take them.
+
+        Each frame is one exposure cycle (arm, ``on_armed()``, trigger, read) run by the
+        stream's thread through the same hooks as the single-frame calls; the detector is
+        STREAMING until the stream is closed (``with`` block), then IDLE. Single-frame
+        calls are refused meanwhile; :meth:`abort` ends the stream.
+
+        Parameters
+        ----------
+        count : int or None
+            Frames to acquire; None until the stream is closed.
+        timeout_s : float
+            Longest wait for each frame, in seconds (positive, finite).
+        depth : int
+            Queue capacity, in frames (>= 1).
+        policy : {"block", "drop-oldest"}
+            When the queue is full: ``"block"`` pauses the acquisition until the reader
+            takes a frame (nothing is lost); ``"drop-oldest"`` keeps acquiring and discards
+            the oldest queued frame, counted in ``dropped``.
+        on_armed : callable, optional
+            Called after each arm, before the trigger: where the beam goes on (a
+            generator's exposure, a simulated dose).
+
+        Returns
+        -------
+        FrameStream
+            Iterator and context manager of frames, with :meth:`FrameStream.counters`.
+
+        Raises
+        ------
+        IncompatibleState
+            Not idle, or no readout mode configured.
+        ValueError
+            A bad ``timeout_s``, ``count``, ``depth`` or ``policy``.
+        """
+        _check_timeout(timeout_s)
+        with self._lock:
+            self._require(DetectorState.IDLE)
+            if self._mode is None:
+                raise IncompatibleState("stream() before configure(): no readout mode set")
+            stream = FrameStream(
+                lambda cancel: self._stream_frame(timeout_s, cancel, on_armed),
+                self._end_stream,
+                self._read_cancel,
+                count=count,
+                depth=depth,
+                policy=policy,
+            )
+            self._read_cancel.clear()
+            self._state = DetectorState.STREAMING
+        return stream.start()
+
+    def _stream_frame(
+        self, timeout_s: float, cancel: ReadCancel, on_armed: Callable[[], None] | None
+    ) -> Frame:
+        """One exposure cycle of a stream (the stream's thread)."""
+        cancel.check("stream")
+        self._do_arm()
+        if on_armed is not None:
+            on_armed()
+        self._do_trigger()
+        frame = self._do_read(timeout_s, cancel)
+        with self._lock:
+            self._frames_read += 1
+        return frame
+
+    def _end_stream(self) -> None:
+        """Return to IDLE when a stream closes (unless abort or close did already)."""
+        with self._lock:
+            if self._state is not DetectorState.STREAMING:
+                return
+            try:
+                self._do_abort()
+            finally:
+                self._state = DetectorState.IDLE
 
     def status(self) -> DetectorStatus:
         """Return the current state, mode, temperature and frame count."""
@@ -253,6 +381,7 @@ class Detector(abc.ABC):
         return dict(self._do_counters())
 
     def _require(self, *allowed: DetectorState) -> None:
+        """Raise IncompatibleState unless the detector is in one of ``allowed``."""
         if self._state not in allowed:
             names = " or ".join(s.value for s in allowed)
             raise IncompatibleState(f"detector is {self._state.value}; this needs {names}")
@@ -277,7 +406,12 @@ class Detector(abc.ABC):
     def _do_trigger(self) -> None: ...
 
     @abc.abstractmethod
-    def _do_read(self, timeout_s: float) -> Frame: ...
+    def _do_read(self, timeout_s: float, cancel: ReadCancel) -> Frame:
+        """Wait up to ``timeout_s`` for the frame; raise ReadCancelled once ``cancel`` is set.
+
+        A hook that waits in pieces looks at ``cancel`` at least every
+        :data:`~panelgate.drivers.cancel.CANCEL_POLL_S`, and counts one timeout per call.
+        """
 
     @abc.abstractmethod
     def _do_abort(self) -> None: ...
@@ -288,3 +422,8 @@ class Detector(abc.ABC):
     def _do_counters(self) -> dict[str, int]:
         """Transport counters; detectors without a stream of their own have none."""
         return {}
+
+
+def _check_timeout(timeout_s: float) -> None:
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise ValueError(f"timeout_s must be positive and finite, got {timeout_s!r}")

@@ -15,6 +15,7 @@ it happens to inherit. This is the whole tree; a test holds it to the code::
     │   └── StackError                2                   an input stack (TIFF, npy) to work on
     ├── DriverError                   1                   detector, generator and their links
     │   ├── DetectorTimeout           1  TimeoutError     a wait on the panel ran out
+    │   ├── ReadCancelled             1                   a wait on the panel was cancelled
     │   ├── TransportError            1  OSError          the link to the panel failed
     │   │   ├── GvcpStatusError       1                   the device refused a GVCP command
     │   │   ├── U3VProtocolError      1                   bad bytes on a U3V endpoint (*)
@@ -79,6 +80,7 @@ __all__ = [
     "PanelgateError",
     "PatientExposed",
     "ProtocolError",
+    "ReadCancelled",
     "StorageError",
     "TransportError",
     "UsageError",
@@ -117,6 +119,16 @@ class DriverError(PanelgateError):
 
 class DetectorTimeout(DriverError, TimeoutError):
     """A wait on the detector (a frame, an acknowledgement) ran past its timeout."""
+
+
+class ReadCancelled(DriverError):
+    """A wait for a frame was cancelled (the caller's cancel event, or ``abort()``).
+
+    The detector stays where it was: still acquiring after a cancelled
+    :meth:`~panelgate.drivers.Detector.read_frame` (read again or abort), idle after an
+    abort. Exit status 1 when it reaches the command line (a cancel by SIGINT exits 130
+    through the interrupt handling instead).
+    """
 
 
 class TransportError(DriverError, OSError):

@@ -35,6 +35,7 @@ from panelgate.drivers import (
     InvalidSetting,
     ReadoutMode,
 )
+from panelgate.drivers.cancel import CANCEL_POLL_S, ReadCancel
 
 from .panel import PanelModel, PanelSpec
 
@@ -219,13 +220,17 @@ class SimulatedDetector(Detector):
         )
         self._worker.start()
 
-    def _do_read(self, timeout_s: float) -> Frame:
-        try:
-            return self._frames.get(timeout=timeout_s)
-        except queue.Empty:
-            raise DetectorTimeout(
-                f"no frame from simulated detector {self.spec.serial} within {timeout_s:g} s"
-            ) from None
+    def _do_read(self, timeout_s: float, cancel: ReadCancel) -> Frame:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            cancel.check(f"read from simulated detector {self.spec.serial}")
+            try:
+                return self._frames.get(timeout=min(left, CANCEL_POLL_S))
+            except queue.Empty:
+                continue
+        raise DetectorTimeout(
+            f"no frame from simulated detector {self.spec.serial} within {timeout_s:g} s"
+        )
 
     def _do_abort(self) -> None:
         self._pending = None

@@ -5,9 +5,11 @@ GVCP/GVSP (GigE Vision 2.x): ``connect`` takes control privilege and starts the 
 loads the device's GenICam XML into GenApi and opens the stream receiver; ``configure``
 writes SFNC features (Width, Height, PixelFormat, ExposureTime, binning, trigger);
 ``arm`` starts acquisition in software-trigger mode, ``trigger`` executes TriggerSoftware,
-``read_frame`` returns the next complete frame. After a lost link or lost privilege the
-heartbeat thread takes control again and restores the configuration; meanwhile
-``read_frame`` raises :class:`~panelgate.drivers.errors.TransportError` with the reason.
+``read_frame`` returns the next complete frame (one wait, looking at its cancel condition
+and the link every ``CANCEL_POLL_S``; the ``timeouts`` counter counts whole waits). After
+a lost link or lost privilege the heartbeat thread takes control again and restores the
+configuration; meanwhile ``read_frame`` raises
+:class:`~panelgate.drivers.errors.TransportError` with the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from panelgate.drivers.cancel import CANCEL_POLL_S, ReadCancel
 from panelgate.drivers.detector import Detector, DetectorInfo
 from panelgate.drivers.errors import (
     DetectorTimeout,
@@ -41,7 +44,6 @@ from .receiver import GvspReceiver, ReceiverPolicy, StreamGeometry
 __all__ = ["GigEConfig", "GigEDetector"]
 
 _log = logging.getLogger(__name__)
-_POLL_S = 0.05
 _FORMATS = {16: "Mono16", 14: "Mono14"}
 
 
@@ -287,12 +289,13 @@ class GigEDetector(Detector):
             self._check_link()
             self.features.execute("TriggerSoftware")
 
-    def _do_read(self, timeout_s: float) -> Frame:
+    def _do_read(self, timeout_s: float, cancel: ReadCancel) -> Frame:
         receiver = self._require_receiver()
         deadline = time.monotonic() + timeout_s
         while (left := deadline - time.monotonic()) > 0:
+            cancel.check(f"read from gige://{self.config.host}")
             self._check_link()
-            got = receiver.get(min(left, _POLL_S))
+            got = receiver.get(min(left, CANCEL_POLL_S))
             if got is not None:
                 meta = FrameMeta(
                     frame_id=got.block_id,

@@ -19,6 +19,7 @@ import numpy as np
 import usb.core
 import usb.util
 
+from panelgate.drivers.cancel import ReadCancel
 from panelgate.drivers.detector import Detector, DetectorInfo
 from panelgate.drivers.errors import InvalidSetting, TransportError
 from panelgate.drivers.frame import Frame, FrameMeta, ReadoutMode
@@ -216,11 +217,11 @@ class U3VDetector(Detector):
     def _do_trigger(self) -> None:
         self._parts()[0].execute("TriggerSoftware")
 
-    def _do_read(self, timeout_s: float) -> Frame:
+    def _do_read(self, timeout_s: float, cancel: ReadCancel) -> Frame:
         _, stream = self._parts()
         mode = self.mode
         pixels = np.empty((mode.height, mode.width), np.uint16)
-        leader, _ = stream.read_block(pixels.reshape(-1).view(np.uint8), timeout_s)
+        leader, _ = stream.read_block(pixels.reshape(-1).view(np.uint8), timeout_s, cancel)
         info = self._do_info()
         meta = FrameMeta(
             frame_id=int(leader.block_id),

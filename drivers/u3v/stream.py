@@ -5,18 +5,23 @@ Per block the host reads the leader, ``payload_count`` transfers of ``payload_si
 protocol; aravis ``src/arvuvstream.c``). Transfers land in one preallocated staging
 buffer and are copied once into the frame. A halted endpoint is cleared (``clear_halt``)
 and reported; a short transfer or a trailer that disagrees ends the block with an error.
+The wait for a leader is cut in bulk reads of at most ``CANCEL_POLL_S`` so that a cancel
+is seen between them (libusb's synchronous transfers cannot be interrupted); the pieces
+are one wait, and one :class:`~panelgate.drivers.errors.DetectorTimeout` when it runs out.
 """
 
 from __future__ import annotations
 
 import array
 import logging
+import time
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import usb.core
 
+from panelgate.drivers.cancel import CANCEL_POLL_S, ReadCancel
 from panelgate.drivers.errors import DetectorTimeout, TransportError
 
 from .control import ControlChannel
@@ -113,13 +118,17 @@ class StreamChannel:
         except usb.core.USBError as exc:
             raise translate(exc, "clearing the stream endpoint halt") from exc
 
-    def read_block(self, out: npt.NDArray[np.uint8], timeout_s: float) -> tuple[Leader, Trailer]:
+    def read_block(
+        self, out: npt.NDArray[np.uint8], timeout_s: float, cancel: ReadCancel | None = None
+    ) -> tuple[Leader, Trailer]:
         """Read one block; the payload goes into ``out`` (a flat uint8 array).
 
         Raises
         ------
         DetectorTimeout
             No leader within ``timeout_s`` (the stream stays usable).
+        ReadCancelled
+            ``cancel`` was set while waiting for the leader (the stream stays usable).
         EndpointHalted
             The endpoint stalled; it has been cleared, the block is lost.
         IncompleteBlock
@@ -130,7 +139,7 @@ class StreamChannel:
         if self.layout is None:
             raise TransportError("stream read before configure()")
         lay = self.layout
-        leader = decode_leader(self._read(lay.leader_size, timeout_s, "leader"))
+        leader = decode_leader(self._wait_leader(lay.leader_size, timeout_s, cancel))
         received = 0
         sizes = [lay.payload_size] * lay.payload_count + [lay.transfer1, lay.transfer2]
         for size in (s for s in sizes if s):
@@ -175,6 +184,19 @@ class StreamChannel:
     def _flush_buffer(self) -> array.array[int]:
         size = max(self._buffers, default=4096)
         return self._buffers.setdefault(size, array.array("B", bytes(size)))
+
+    def _wait_leader(self, size: int, timeout_s: float, cancel: ReadCancel | None) -> bytes:
+        """Wait up to ``timeout_s`` for a leader, looking at ``cancel`` between pieces."""
+        if cancel is None:
+            return self._read(size, timeout_s, "leader")
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            cancel.check("USB3 Vision stream read")
+            try:
+                return self._read(size, min(left, CANCEL_POLL_S), "leader")
+            except DetectorTimeout:
+                continue
+        raise DetectorTimeout(f"no stream data within {timeout_s:g} s")
 
     def _read(self, size: int, timeout_s: float, what: str) -> bytes:
         n = self._read_into(size, timeout_s)
