@@ -2,10 +2,22 @@
 
 For test rigs: sets the readout mode and, on detectors with a GenICam feature map
 (:class:`~panelgate.drivers.FeatureAccess`, e.g. ``gige://``), any other device feature
-(``--set``), acquires N raw frames, prints per-frame statistics and the detector's transport
-counters, and saves the stack with ``--out`` (``frames.npy`` or ``frames.tif`` plus
-``frames.json`` with the frame metadata; both written atomically, together or not at all).
-``--json`` prints the same summary as one JSON document.
+(``--set``), acquires N raw frames through the detector's continuous
+:meth:`~panelgate.drivers.Detector.stream` (bounded queue, blocking policy: nothing is
+dropped; statistics are computed while the next frame is acquired), prints per-frame
+statistics, the stream's and the detector's transport counters, and saves the stack with
+``--out`` (``frames.npy`` or ``frames.tif`` plus ``frames.json`` with the frame metadata;
+both written atomically, together or not at all). ``--json`` prints the same summary as
+one JSON document.
+
+A lost link mid-grab (:class:`~panelgate.drivers.TransportError`: a USB panel unplugged,
+a GigE panel silent) is not the end: grab keeps the frames received, reconnects with
+backoff (:mod:`panelgate.acquisition.relink`: ``--reconnects`` attempts in all, default
+5, waiting 0.25, 0.5, 1, 2, 4 s), checks that the same detector (serial) answered,
+re-applies the mode and ``--set`` features and acquires the frames still missing. When
+the link cannot be had back, or the acquisition fails otherwise after some frames, the
+frames received are saved with ``--out`` all the same and the one error line says how
+many (exit 1).
 """
 
 from __future__ import annotations
@@ -13,6 +25,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +37,27 @@ import numpy.typing as npt
 from panelgate.acquisition.detectors import open_detector
 from panelgate.acquisition.errors import UsageError
 from panelgate.acquisition.jsonout import add_json_option, finite, print_json
+from panelgate.acquisition.relink import ReconnectPolicy, reconnect
 from panelgate.acquisition.stacks import write_stack
-from panelgate.drivers import Detector, FeatureAccess, FrameMeta, ReadoutMode
+from panelgate.drivers import (
+    Detector,
+    DetectorTimeout,
+    DriverError,
+    FeatureAccess,
+    Frame,
+    FrameMeta,
+    ReadCancelled,
+    ReadoutMode,
+    StreamCounters,
+    TransportError,
+)
 from panelgate.drivers.fsio import AtomicFiles, make_dir
 
-from .args import non_negative_float, positive_seconds
+from .args import non_negative_float, non_negative_int, positive_seconds
 
 __all__ = ["FEATURES", "register"]
+
+_log = logging.getLogger(__name__)
 
 FEATURES: dict[str, tuple[str, type]] = {
     "Width": ("width", int),
@@ -44,6 +73,8 @@ JSON_KEYS = """
   features {name: value read back}   the --set features outside the readout mode
   frames[]  each: frame_id, mean_counts, std_counts, min_counts, max_counts, temp_c
   counters {name: count}             the transport's counters
+  stream    {depth, dropped, delivered, acquired, last_latency_s}: the last stream's counters
+  reconnects  how many times the link was lost and got back
   saved     null, or {stack, metadata, frames}: the files written by --out
 """
 
@@ -81,6 +112,14 @@ def register(sub: Any) -> None:
         help="simulated air kerma per frame",
     )
     grab.add_argument("--timeout-s", type=positive_seconds, default=10.0, metavar="S")
+    grab.add_argument(
+        "--reconnects",
+        type=non_negative_int,
+        default=ReconnectPolicy().attempts,
+        metavar="N",
+        help="connection attempts in all after a lost link, waiting 0.25 s, then twice as "
+        "long each time up to 4 s (default 5; 0: stop at the first loss)",
+    )
     add_json_option(grab, JSON_KEYS)
     grab.set_defaults(handler=_grab)
 
@@ -153,14 +192,16 @@ def _save(
 
 
 def _metadata(
-    metas: list[FrameMeta], mode: ReadoutMode, dose_ugy: float, counters: dict[str, int]
+    metas: list[FrameMeta], args: argparse.Namespace, counters: dict[str, int]
 ) -> dict[str, Any]:
-    """Return what ``frames.json`` holds beside the stack."""
+    """Return what ``frames.json`` holds beside the stack (the mode is the frames' own)."""
+    mode = metas[0].mode
     return {
         "serial": metas[0].serial,
         "mode": dataclasses.asdict(mode),
         "mode_key": mode.key,
-        "dose_ugy": dose_ugy,
+        "dose_ugy": args.dose,
+        "requested_frames": args.frames,
         "frames": [
             {"frame_id": m.frame_id, "temp_c": m.temp_c, "t_utc": m.t_utc.isoformat()}
             for m in metas
@@ -169,46 +210,119 @@ def _metadata(
     }
 
 
+@dataclass
+class _Take:
+    """What a grab has received so far (kept across reconnections)."""
+
+    frames: list[npt.NDArray[np.uint16]] = field(default_factory=list)
+    metas: list[FrameMeta] = field(default_factory=list)
+    stats: list[dict[str, Any]] = field(default_factory=list)
+    stream: StreamCounters | None = None
+    reconnects: int = 0
+
+    def add(self, frame: Frame) -> dict[str, Any]:
+        self.frames.append(frame.pixels)
+        self.metas.append(frame.meta)
+        self.stats.append(_stats(frame.pixels, frame.meta.frame_id, frame.meta.temp_c))
+        return self.stats[-1]
+
+
+def _setup(detector: Detector, mode: ReadoutMode, extra: list[tuple[str, str]]) -> dict[str, Any]:
+    """Configure the mode, then the ``--set`` features outside it; return those read back."""
+    detector.configure(mode)
+    features: dict[str, Any] = {}
+    if isinstance(detector, FeatureAccess):
+        for name, text in extra:  # after the mode: Width etc. may bound them
+            detector.set_feature(name, text)
+            features[name] = detector.get_feature(name)
+    return features
+
+
+def _acquire(
+    detector: Detector,
+    args: argparse.Namespace,
+    take: _Take,
+    setup: Callable[[Detector], object],
+    say: Callable[[str], None],
+) -> None:
+    """Stream frames into ``take`` until it holds ``args.frames``; reconnect after a lost link."""
+    beam = getattr(detector, "irradiate", None)
+    on_armed = (lambda: beam(args.dose)) if args.dose > 0 and beam is not None else None
+    serial = detector.info.serial
+    policy = ReconnectPolicy(attempts=args.reconnects)
+    attempts = 0
+    while len(take.frames) < args.frames:
+        try:
+            with detector.stream(
+                args.frames - len(take.frames), timeout_s=args.timeout_s, on_armed=on_armed
+            ) as stream:
+                try:
+                    for frame in stream:
+                        say(_stats_line(len(take.frames), take.add(frame)))
+                finally:
+                    take.stream = stream.counters()
+        except TransportError as exc:
+            say(f"link lost after {len(take.frames)} frame(s): {exc}; reconnecting")
+            try:
+                attempts += reconnect(detector, serial, setup, policy, first_attempt=attempts)
+            except TransportError as failed:
+                raise TransportError(f"link lost ({exc}); {failed}") from exc
+            take.reconnects += 1
+            say(f"reconnected to {serial} ({take.reconnects} time(s) so far)")
+
+
+def _incomplete(exc: DriverError, take: _Take, args: argparse.Namespace) -> DriverError:
+    """Return the error to report when a grab ends early: how many frames were kept, where."""
+    got = f"{len(take.frames)} of {args.frames} frame(s)"
+    if not take.frames:
+        note = "no frame received, nothing saved"
+    elif args.out is None:
+        note = f"{got} received, not saved (no --out)"
+    else:
+        counters = {"reconnects": take.reconnects}
+        saved = _save(args.out, args.format, take.frames, _metadata(take.metas, args, counters))
+        note = f"{got} saved to {saved['stack']}"
+    for kind in (TransportError, DetectorTimeout, ReadCancelled):
+        if isinstance(exc, kind):
+            return kind(f"{exc}; {note}")
+    return DriverError(f"{exc}; {note}")
+
+
 def _grab(args: argparse.Namespace) -> int:
     if not 1 <= args.frames <= 10000:
         raise UsageError(f"--frames must be 1-10000, got {args.frames}")
     detector = open_detector(args.detector)
-    beam = getattr(detector, "irradiate", None)
-    if args.dose > 0 and beam is None:
+    if args.dose > 0 and getattr(detector, "irradiate", None) is None:
         raise UsageError("--dose needs a simulated detector (sim://)")
 
     def say(text: str) -> None:
         if not args.json:  # stdout holds the one JSON document then
             print(text)
 
-    frames, metas, stats, features = [], [], [], {}
+    take = _Take()
     with detector:
         extra = _device_features(detector, args.set)
         mode = _mode(detector, args.set)
-        detector.configure(mode)
+        features = _setup(detector, mode, extra)
         say(f"grab: {detector.info.serial} mode {mode.key}, {args.frames} frame(s)")
-        if isinstance(detector, FeatureAccess):
-            for name, text in extra:  # after the mode: Width etc. may bound them
-                detector.set_feature(name, text)
-                features[name] = detector.get_feature(name)
-                say(f"set {name} = {features[name]}")
-        for i in range(args.frames):
-            detector.arm()
-            if args.dose > 0 and beam is not None:
-                beam(args.dose)
-            detector.trigger()
-            frame = detector.read_frame(args.timeout_s)
-            stats.append(_stats(frame.pixels, frame.meta.frame_id, frame.meta.temp_c))
-            say(_stats_line(i, stats[-1]))
-            frames.append(frame.pixels)
-            metas.append(frame.meta)
+        for name, value in features.items():
+            say(f"set {name} = {value}")
+        try:
+            _acquire(detector, args, take, lambda d: _setup(d, mode, extra), say)
+        except DriverError as exc:
+            raise _incomplete(exc, take, args) from exc
         serial = detector.info.serial
         counters = detector.counters()
     say("counters: " + (", ".join(f"{k} {v}" for k, v in counters.items()) or "none"))
+    stream = {} if take.stream is None else dataclasses.asdict(take.stream)
+    say("stream: " + ", ".join(f"{k} {v:.4g}" for k, v in stream.items()))
+    if take.reconnects:
+        say(f"reconnects: {take.reconnects}")
     saved = None
     if args.out is not None:
-        saved = _save(args.out, args.format, frames, _metadata(metas, mode, args.dose, counters))
-        say(f"saved {len(frames)} frame(s) to {saved['stack']}")
+        counters = {**counters, "reconnects": take.reconnects}
+        saved = _save(args.out, args.format, take.frames, _metadata(take.metas, args, counters))
+        say(f"saved {len(take.frames)} frame(s) to {saved['stack']}")
     if args.json:
         print_json(
             {
@@ -217,8 +331,10 @@ def _grab(args: argparse.Namespace) -> int:
                 "mode": dataclasses.asdict(mode),
                 "dose_ugy": args.dose,
                 "features": features,
-                "frames": stats,
+                "frames": take.stats,
                 "counters": counters,
+                "stream": {k: finite(v) for k, v in stream.items()},
+                "reconnects": take.reconnects,
                 "saved": saved,
             }
         )
