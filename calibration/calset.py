@@ -111,7 +111,7 @@ class CalibrationSet:
     pedestal_counts : float
         Constant added after offset subtraction so that noise around zero is not clipped.
     created_utc : datetime.datetime
-        When the maps were measured.
+        When the dark map was measured (the last calibration: a fresh dark moves it).
     temp_c : float
         Panel temperature during the darks, in degrees Celsius.
     n_dark, n_flood : int
@@ -121,6 +121,12 @@ class CalibrationSet:
         single-point gain at the level nearest the middle, for display and export).
     replacement : {"mean", "directional"}
         Defect replacement rule.
+    gain_created_utc : datetime.datetime, optional
+        When the gain and defect maps were measured; ``created_utc`` when not given (one
+        run measured everything). Set on construction, so that replacing the dark
+        (``dataclasses.replace(calset, dark=..., created_utc=...)``) keeps the gain's age.
+    gain_temp_c : float, optional
+        Panel temperature during the floods in °C; ``temp_c`` when not given (likewise).
     """
 
     serial: str
@@ -135,8 +141,14 @@ class CalibrationSet:
     n_flood: int = 0
     pwl: PiecewiseGain | None = None
     replacement: Replacement = "mean"
+    gain_created_utc: dt.datetime | None = None
+    gain_temp_c: float | None = None
 
     def __post_init__(self) -> None:
+        if self.gain_created_utc is None:
+            object.__setattr__(self, "gain_created_utc", self.created_utc)
+        if self.gain_temp_c is None:
+            object.__setattr__(self, "gain_temp_c", self.temp_c)
         shape = self.dark.shape
         for name, arr, dtype in (
             ("dark", self.dark, np.float32),
@@ -154,6 +166,16 @@ class CalibrationSet:
             )
         if self.replacement not in ("mean", "directional"):
             raise ValueError(f"replacement must be mean or directional, got {self.replacement!r}")
+
+    @property
+    def gain_utc(self) -> dt.datetime:
+        """When the gain and defect maps were measured (see ``gain_created_utc``)."""
+        return self.gain_created_utc or self.created_utc
+
+    @property
+    def gain_at_temp_c(self) -> float:
+        """Panel temperature in °C when the gain and defect maps were measured."""
+        return self.temp_c if self.gain_temp_c is None else self.gain_temp_c
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -208,8 +230,10 @@ class CalibrationSet:
     ) -> Validity:
         """Whether this set fits a frame from detector ``serial`` in ``mode_key`` at ``temp_c``.
 
-        MISMATCHED for another detector or mode (never apply); STALE when too old or the
-        panel temperature moved (see :mod:`panelgate.calibration.dark`); else VALID.
+        MISMATCHED for another detector or mode (never apply); EXPIRED or
+        OTHER_TEMPERATURE when the gain and defect maps are too old or were measured too
+        far from ``temp_c`` (recalibrate); STALE when the dark is too old or the panel
+        moved (take a fresh dark); else VALID. See :mod:`panelgate.calibration.dark`.
         """
         if serial != self.serial:
             return Validity(
@@ -224,6 +248,8 @@ class CalibrationSet:
             frame_temp_c=temp_c,
             now_utc=now_utc,
             rules=rules,
+            gain_created_utc=self.gain_utc,
+            gain_temp_c=self.gain_at_temp_c,
         )
 
     def uncorrectable(self) -> npt.NDArray[np.bool_]:

@@ -20,11 +20,23 @@ pyFAI-average ``--cutoff``; N configurable, default :data:`DEFAULT_DARK_FRAMES`.
 
 Validity
 --------
-A dark map is **VALID** for a frame when the readout mode matches, it is younger than
-``max_age_s`` and the panel temperature moved less than ``max_temp_delta_c``; **STALE**
-when it is too old or the temperature moved (refresh it: the offset drifts with
-temperature over minutes); **MISMATCHED** when the mode differs (never apply it). The
-status carries the reasons (the iRay states Valid / OutOfDate / ParamMisMatch).
+A calibration set has two lifetimes (calibration.md §2: "detector temperature varies over
+minutes (affects the dark image); gain ages over years"; defect maps drift over months).
+:func:`check_validity` judges both against :class:`ValidityRules`, worst first:
+
+- **MISMATCHED**: the readout mode differs; never apply the maps.
+- **EXPIRED**: the gain and defect maps are older than ``gain_max_age_s``; recalibrate.
+- **OTHER_TEMPERATURE**: the panel is more than ``gain_max_temp_delta_c`` from the
+  temperature the gain and defect maps were measured at; recalibrate.
+- **STALE** (dark stale): the dark map is older than ``dark_max_age_s`` or the panel moved
+  more than ``dark_max_temp_delta_c`` (or its temperature is unknown); take a fresh dark,
+  which needs no X-rays and no technician.
+- **VALID** otherwise.
+
+The status carries the reasons, when the gain and defect maps expire and how old the dark
+is (the iRay states Valid / ValidWarn / OutOfDate / ParamMisMatch). A gain measured at an
+unknown temperature is not refused on temperature (offline sets often lack it); the reason
+says so.
 
 Running update
 --------------
@@ -36,6 +48,7 @@ Darks taken right after an exposure carry lag: let the panel settle first.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import math
@@ -49,6 +62,7 @@ from .errors import CalibrationError
 from .stats import panel_median
 
 __all__ = [
+    "DAY_S",
     "DEFAULT_DARK_FRAMES",
     "DarkAccumulator",
     "DarkMap",
@@ -190,8 +204,10 @@ class DarkAccumulator:
             self._clipped_n,
         )
 
-    def result(self, mode_key: str) -> DarkMap:
-        """Return the dark map of the frames added so far (at least 2).
+    def result(self, mode_key: str, now_utc: dt.datetime | None = None) -> DarkMap:
+        """Return the dark map of the frames added so far (at least 2), stamped ``now_utc``.
+
+        ``now_utc`` is the time of the last frame; now when omitted (inject a clock).
 
         Raises
         ------
@@ -214,50 +230,96 @@ class DarkAccumulator:
             mode_key=mode_key,
             temp_c=float(np.mean(temps)) if temps else math.nan,
             n_frames=n,
+            created_utc=now_utc or dt.datetime.now(dt.UTC),
         )
 
 
 class ValidityStatus(enum.Enum):
-    """Whether a calibration may be applied to a frame."""
+    """Whether a calibration may be applied to a frame; see the module docstring."""
 
     VALID = "valid"
-    STALE = "stale"  #: too old or the temperature moved: refresh soon, usable meanwhile
+    STALE = "dark stale"  #: the dark is too old or the temperature moved: take a fresh dark
+    EXPIRED = "expired"  #: the gain and defect maps are too old: recalibrate
+    OTHER_TEMPERATURE = "other temperature"  #: gain measured too far from the panel's now
     MISMATCHED = "mismatched"  #: another readout mode (or detector): never apply
+
+    @property
+    def needs_recalibration(self) -> bool:
+        """True when only a new gain and defect calibration (floods) can make the set usable."""
+        return self in (ValidityStatus.EXPIRED, ValidityStatus.OTHER_TEMPERATURE)
+
+
+DAY_S = 86400.0
+"""Seconds in a day."""
 
 
 @dataclass(frozen=True)
 class ValidityRules:
-    """Limits beyond which a dark map is stale.
+    """Limits beyond which a calibration set's dark is stale or its gain and defects expire.
 
     Parameters
     ----------
-    max_age_s : float
-        Age after which darks are re-taken (DALSA: every 5–10 min under temperature drift).
-    max_temp_delta_c : float
+    dark_max_age_s : float
+        Age after which the dark (offset) map is re-taken; DALSA: snap darks every
+        5–10 min under temperature drift (calibration.md §2), so 600 s. 0: the dark is
+        always stale (a fresh dark before every exposure, as Varex's post-offset).
+    dark_max_temp_delta_c : float
         Panel temperature change after which the offset has drifted too far.
+    gain_max_age_s : float
+        Age after which the gain and defect maps expire (default 30 days: defect maps drift
+        over months, gain over years; calibration.md §2 and §4).
+    gain_max_temp_delta_c : float
+        Panel temperature change after which the gain and defect maps no longer apply.
     """
 
-    max_age_s: float = 600.0
-    max_temp_delta_c: float = 2.0
+    dark_max_age_s: float = 600.0
+    dark_max_temp_delta_c: float = 2.0
+    gain_max_age_s: float = 30 * DAY_S
+    gain_max_temp_delta_c: float = 5.0
 
     def __post_init__(self) -> None:
-        if not (self.max_age_s > 0 and self.max_temp_delta_c > 0):
-            raise ValueError(
-                f"validity limits must be positive, got {self.max_age_s} s, "
-                f"{self.max_temp_delta_c} °C"
-            )
+        limits = dataclasses.asdict(self)
+        bad = [
+            f"{k} {v!r}"
+            for k, v in limits.items()
+            if not (math.isfinite(v) and (v > 0 or (v == 0 and k == "dark_max_age_s")))
+        ]
+        if bad:
+            raise ValueError("validity limits must be positive and finite, got " + ", ".join(bad))
 
 
 @dataclass(frozen=True)
 class Validity:
-    """A status and the reasons for it (empty when valid)."""
+    """A status, the reasons for it (empty when valid) and the set's lifetimes.
+
+    Parameters
+    ----------
+    status : ValidityStatus
+        The worst finding.
+    reasons : tuple of str
+        Every finding, in words.
+    gain_expires_utc : datetime.datetime or None
+        When the gain and defect maps expire (None when the mode did not match).
+    dark_age_s : float or None
+        Age of the dark map at the time judged, in seconds.
+    """
 
     status: ValidityStatus
     reasons: tuple[str, ...] = ()
+    gain_expires_utc: dt.datetime | None = None
+    dark_age_s: float | None = None
 
     def __str__(self) -> str:
         why = "; ".join(self.reasons)
         return self.status.value + (f" ({why})" if why else "")
+
+
+def _age(age_s: float) -> str:
+    """Say an age in seconds, minutes, hours or days."""
+    for unit, size in (("days", DAY_S), ("h", 3600.0), ("min", 60.0)):
+        if age_s >= 2 * size:
+            return f"{age_s / size:.1f} {unit}"
+    return f"{age_s:.0f} s"
 
 
 def check_validity(
@@ -269,24 +331,30 @@ def check_validity(
     frame_temp_c: float,
     now_utc: dt.datetime | None = None,
     rules: ValidityRules | None = None,
+    gain_created_utc: dt.datetime | None = None,
+    gain_temp_c: float | None = None,
 ) -> Validity:
     """Decide whether maps measured in (mode, temperature, time) fit a frame.
 
     Parameters
     ----------
     mode_key, temp_c, created_utc
-        Conditions of the calibration.
+        Conditions of the dark map: readout mode, panel temperature (°C), time.
     frame_mode_key, frame_temp_c
-        Conditions of the frame.
+        Conditions of the frame (or of the panel now).
     now_utc : datetime.datetime, optional
         The time to judge age at; now when omitted.
     rules : ValidityRules, optional
         Limits; defaults when omitted.
+    gain_created_utc, gain_temp_c : optional
+        When and at what temperature the gain and defect maps were measured; the dark's
+        when omitted (a set measured in one run).
 
     Returns
     -------
     Validity
-        MISMATCHED (mode differs) before STALE (age or temperature) before VALID.
+        MISMATCHED, EXPIRED, OTHER_TEMPERATURE, STALE, VALID: the first that applies, with
+        every reason found.
     """
     rules = rules or ValidityRules()
     if mode_key != frame_mode_key:
@@ -294,19 +362,53 @@ def check_validity(
             ValidityStatus.MISMATCHED,
             (f"readout mode {frame_mode_key!r} differs from the calibration's {mode_key!r}",),
         )
-    reasons = []
     now = now_utc or dt.datetime.now(dt.UTC)
-    age_s = (now - created_utc).total_seconds()
-    if age_s > rules.max_age_s:
-        reasons.append(f"{age_s:.0f} s old, limit {rules.max_age_s:.0f} s")
-    if math.isnan(temp_c) or math.isnan(frame_temp_c):
-        reasons.append("panel temperature unknown")
-    elif abs(frame_temp_c - temp_c) > rules.max_temp_delta_c:
-        reasons.append(
-            f"panel at {frame_temp_c:.1f} °C, calibrated at {temp_c:.1f} °C "
-            f"(limit ±{rules.max_temp_delta_c:g} °C)"
+    gain_utc = created_utc if gain_created_utc is None else gain_created_utc
+    gain_t = temp_c if gain_temp_c is None else gain_temp_c
+    found: list[tuple[ValidityStatus, str]] = []
+    gain_age_s = (now - gain_utc).total_seconds()
+    if gain_age_s > rules.gain_max_age_s:
+        found.append(
+            (
+                ValidityStatus.EXPIRED,
+                f"gain and defect maps {_age(gain_age_s)} old, limit {_age(rules.gain_max_age_s)}",
+            )
         )
-    return Validity(ValidityStatus.STALE if reasons else ValidityStatus.VALID, tuple(reasons))
+    if math.isnan(gain_t) or math.isnan(frame_temp_c):
+        pass  # said below for the dark; a gain of unknown temperature is not refused
+    elif abs(frame_temp_c - gain_t) > rules.gain_max_temp_delta_c:
+        found.append(
+            (
+                ValidityStatus.OTHER_TEMPERATURE,
+                f"panel at {frame_temp_c:.1f} °C, gain calibrated at {gain_t:.1f} °C "
+                f"(limit ±{rules.gain_max_temp_delta_c:g} °C)",
+            )
+        )
+    dark_age_s = (now - created_utc).total_seconds()
+    if dark_age_s > rules.dark_max_age_s or rules.dark_max_age_s == 0:
+        found.append(
+            (
+                ValidityStatus.STALE,
+                f"dark {dark_age_s:.0f} s old, limit {rules.dark_max_age_s:.0f} s",
+            )
+        )
+    if math.isnan(temp_c) or math.isnan(frame_temp_c):
+        found.append((ValidityStatus.STALE, "panel temperature unknown"))
+    elif abs(frame_temp_c - temp_c) > rules.dark_max_temp_delta_c:
+        found.append(
+            (
+                ValidityStatus.STALE,
+                f"panel at {frame_temp_c:.1f} °C, dark taken at {temp_c:.1f} °C "
+                f"(limit ±{rules.dark_max_temp_delta_c:g} °C)",
+            )
+        )
+    status = found[0][0] if found else ValidityStatus.VALID
+    return Validity(
+        status,
+        tuple(reason for _, reason in found),
+        gain_expires_utc=gain_utc + dt.timedelta(seconds=rules.gain_max_age_s),
+        dark_age_s=dark_age_s,
+    )
 
 
 def update_dark(

@@ -13,19 +13,26 @@ One directory per set, named by its content id (:attr:`CalibrationSet.set_id`)::
     <store>/<set_id>/pwl_knots.npy      float64 (K−1,)       ┘
 
 ``manifest.json`` holds ``format`` ("panelgate-calibration"), ``format_version``,
-``set_id``, ``serial``, ``mode_key``, ``created_utc`` (ISO 8601), ``temp_c`` (null when
-unknown), ``n_dark``, ``n_flood``, ``pedestal_counts``, ``replacement``, ``levels_ugy``,
-``defect_flags`` (name → bit) and ``arrays``: name → ``{file, dtype, shape, sha256}``;
-a set built offline from recorded stacks also holds ``inputs_sha256``, the fingerprint of
-those stacks and the options (readers that do not know the key ignore it).
-Arrays are plain ``.npy`` (loaded with ``allow_pickle=False``).
+``set_id``, ``serial``, ``mode_key``, ``created_utc`` (ISO 8601, when the dark was taken),
+``temp_c`` (null when unknown), ``gain_created_utc`` and ``gain_temp_c`` (when and at what
+temperature the gain and defect maps were measured), ``n_dark``, ``n_flood``,
+``pedestal_counts``, ``replacement``, ``levels_ugy``, ``defect_flags`` (name → bit) and
+``arrays``: name → ``{file, dtype, shape, sha256}``; a set built offline from recorded
+stacks also holds ``inputs_sha256``, the fingerprint of those stacks and the options; a set
+whose dark was refreshed from another holds ``derived_from``, that set's id. Readers that
+do not know a key ignore it; a manifest without ``gain_*`` keys was measured in one run
+(the dark's time and temperature). Arrays are plain ``.npy`` (loaded with
+``allow_pickle=False``); a derived set's unchanged maps are hard links to its parent's
+files when the file system allows (checked by sha256 like any other).
 
 Writing: every file goes into a private temporary directory (0700, files 0600) next to
 the final one, is fsynced, the manifest last; the directory is then renamed into place and
 the store directory fsynced, so a set is either complete or absent. Reading verifies the
 format version, each file's size and sha256, its dtype and shape, and (when asked) the
 serial and mode; any difference raises a typed error naming the file and the mismatch.
-Nothing is silently applied.
+Nothing is silently applied. :meth:`CalibrationStore.select` picks the newest set of a
+detector and readout mode, and given :class:`~.dark.ValidityRules`, the newest whose gain
+and defect maps are still valid (judged from the manifests, before any array is read).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -47,6 +55,7 @@ import numpy.typing as npt
 from panelgate.drivers.fsio import fsync_dir, write_bytes_atomic
 
 from .calset import CalibrationSet, DefectFlag, PiecewiseGain
+from .dark import Validity, ValidityRules, check_validity
 from .errors import (
     CalibrationCorrupt,
     CalibrationFormatError,
@@ -77,6 +86,35 @@ class StoredSet:
     path: Path
     inputs_sha256: str | None = None
     """Fingerprint of the recorded inputs an offline set was built from (None otherwise)."""
+    gain_created_utc: dt.datetime | None = None
+    """When the gain and defect maps were measured (None: with the dark, ``created_utc``)."""
+    gain_temp_c: float | None = None
+    """Panel temperature of the gain and defect maps in °C (None: the dark's)."""
+    derived_from: str | None = None
+    """The set whose gain and defects this one keeps, when only its dark was re-taken."""
+
+    def validity(
+        self,
+        temp_c: float = math.nan,
+        now_utc: dt.datetime | None = None,
+        rules: ValidityRules | None = None,
+    ) -> Validity:
+        """Judge this set for its own detector and mode with the panel at ``temp_c``.
+
+        With ``temp_c`` unknown (NaN: no panel to ask) only the ages are judged; the
+        temperature reasons say it is unknown.
+        """
+        return check_validity(
+            self.mode_key,
+            self.temp_c,
+            self.created_utc,
+            frame_mode_key=self.mode_key,
+            frame_temp_c=temp_c,
+            now_utc=now_utc,
+            rules=rules,
+            gain_created_utc=self.gain_created_utc,
+            gain_temp_c=self.gain_temp_c,
+        )
 
 
 def _sha256(path: Path) -> str:
@@ -85,6 +123,26 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _temp(temp_c: float) -> float | None:
+    """Return a temperature for the manifest: null when unknown."""
+    return None if math.isnan(temp_c) else temp_c
+
+
+def _read_temp(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _link_same(parent: tuple[Path, str] | None, digest: str, target: Path) -> bool:
+    """Hard-link the parent's file to ``target`` when its recorded sha256 is ``digest``."""
+    if parent is None or parent[1] != digest:
+        return False
+    try:
+        os.link(parent[0], target)
+    except OSError:  # another file system, no hard links, or the parent's file vanished
+        return False
+    return True
 
 
 def _npy_bytes(arr: npt.NDArray[Any]) -> bytes:
@@ -106,12 +164,20 @@ class CalibrationStore:
         self.root = Path(root)
 
     # -- writing -------------------------------------------------------------------------
-    def save(self, calset: CalibrationSet, *, inputs_sha256: str | None = None) -> Path:
+    def save(
+        self,
+        calset: CalibrationSet,
+        *,
+        inputs_sha256: str | None = None,
+        derived_from: str | None = None,
+    ) -> Path:
         """Write ``calset`` atomically; return its directory (unchanged if already stored).
 
         ``inputs_sha256`` fingerprints the recorded stacks and options an offline set was
         built from; it is kept in the manifest so that the same inputs can be recognised
-        before they are computed again (:meth:`built_from`).
+        before they are computed again (:meth:`built_from`). ``derived_from`` names the
+        stored set whose gain and defects ``calset`` keeps (a refreshed dark); maps equal
+        to that set's are hard-linked rather than copied where the file system allows.
         """
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         final = self.root / calset.set_id
@@ -132,16 +198,19 @@ class CalibrationStore:
                     "pwl_slopes": calset.pwl.slopes,
                     "pwl_knots": calset.pwl.knots,
                 }
+            parent = self._parent_arrays(derived_from)
             entries = {}
             for name, arr in arrays.items():
                 data = _npy_bytes(arr)
-                write_bytes_atomic(tmp / f"{name}.npy", data, sync_dir=False)
+                digest = hashlib.sha256(data).hexdigest()
+                if not _link_same(parent.get(name), digest, tmp / f"{name}.npy"):
+                    write_bytes_atomic(tmp / f"{name}.npy", data, sync_dir=False)
                 entries[name] = {
                     "file": f"{name}.npy",
                     "dtype": arr.dtype.name,
                     "shape": list(arr.shape),
                     "bytes": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "sha256": digest,
                 }
             manifest = {
                 "format": FORMAT_NAME,
@@ -150,7 +219,9 @@ class CalibrationStore:
                 "serial": calset.serial,
                 "mode_key": calset.mode_key,
                 "created_utc": calset.created_utc.isoformat(),
-                "temp_c": None if math.isnan(calset.temp_c) else calset.temp_c,
+                "temp_c": _temp(calset.temp_c),
+                "gain_created_utc": calset.gain_utc.isoformat(),
+                "gain_temp_c": _temp(calset.gain_at_temp_c),
                 "n_dark": calset.n_dark,
                 "n_flood": calset.n_flood,
                 "pedestal_counts": calset.pedestal_counts,
@@ -161,6 +232,8 @@ class CalibrationStore:
             }
             if inputs_sha256 is not None:
                 manifest["inputs_sha256"] = inputs_sha256
+            if derived_from is not None:
+                manifest["derived_from"] = derived_from
             write_bytes_atomic(
                 tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode(), sync_dir=False
             )
@@ -171,6 +244,14 @@ class CalibrationStore:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+    def _parent_arrays(self, set_id: str | None) -> dict[str, tuple[Path, str]]:
+        """Files and sha256 of the stored set ``set_id`` by array name (none when absent)."""
+        path = self.stored(set_id) if set_id else None
+        if path is None:
+            return {}
+        arrays = self._manifest(path).get("arrays", {})
+        return {name: (path / str(e["file"]), str(e["sha256"])) for name, e in arrays.items()}
 
     # -- reading -------------------------------------------------------------------------
     def stored(self, set_id: str) -> Path | None:
@@ -280,6 +361,7 @@ class CalibrationStore:
                     tuple(float(v) for v in manifest.get("levels_ugy", [])),
                 )
             temp = manifest.get("temp_c")
+            gain_utc = manifest.get("gain_created_utc")
             calset = CalibrationSet(
                 serial=str(manifest["serial"]),
                 mode_key=str(manifest["mode_key"]),
@@ -293,6 +375,10 @@ class CalibrationStore:
                 n_flood=int(manifest["n_flood"]),
                 pwl=pwl,
                 replacement=manifest.get("replacement", "mean"),
+                gain_created_utc=None if gain_utc is None else dt.datetime.fromisoformat(gain_utc),
+                gain_temp_c=(
+                    _read_temp(manifest["gain_temp_c"]) if "gain_temp_c" in manifest else None
+                ),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise CalibrationCorrupt(f"{where}: inconsistent calibration set ({exc})") from None
@@ -308,40 +394,88 @@ class CalibrationStore:
         for set_dir in sorted(self.root.iterdir()):
             if set_dir.name.startswith(".") or not set_dir.is_dir():
                 continue
-            m = self._manifest(set_dir)
-            temp = m.get("temp_c")
-            found.append(
-                StoredSet(
-                    set_id=set_dir.name,
-                    serial=str(m["serial"]),
-                    mode_key=str(m["mode_key"]),
-                    created_utc=dt.datetime.fromisoformat(m["created_utc"]),
-                    temp_c=math.nan if temp is None else float(temp),
-                    n_dark=int(m["n_dark"]),
-                    n_flood=int(m["n_flood"]),
-                    segments=int(m["arrays"].get("pwl_slopes", {"shape": [1]})["shape"][0]),
-                    path=set_dir,
-                    inputs_sha256=m.get("inputs_sha256"),
-                )
-            )
+            found.append(self._stored_set(set_dir))
         return sorted(found, key=lambda s: s.created_utc, reverse=True)
+
+    def _stored_set(self, set_dir: Path) -> StoredSet:
+        m = self._manifest(set_dir)
+        gain_utc = m.get("gain_created_utc")
+        try:
+            return StoredSet(
+                set_id=set_dir.name,
+                serial=str(m["serial"]),
+                mode_key=str(m["mode_key"]),
+                created_utc=dt.datetime.fromisoformat(m["created_utc"]),
+                temp_c=_read_temp(m.get("temp_c")),
+                n_dark=int(m["n_dark"]),
+                n_flood=int(m["n_flood"]),
+                segments=int(m["arrays"].get("pwl_slopes", {"shape": [1]})["shape"][0]),
+                path=set_dir,
+                inputs_sha256=m.get("inputs_sha256"),
+                gain_created_utc=None if gain_utc is None else dt.datetime.fromisoformat(gain_utc),
+                gain_temp_c=_read_temp(m["gain_temp_c"]) if "gain_temp_c" in m else None,
+                derived_from=m.get("derived_from"),
+            )
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            where = set_dir / MANIFEST
+            raise CalibrationCorrupt(f"{where}: inconsistent manifest ({exc})") from None
+
+    def describe(self, set_id: str) -> StoredSet:
+        """Return what the manifest of the set ``set_id`` says (no arrays read).
+
+        Raises
+        ------
+        CalibrationNotFound
+            No such set.
+        """
+        return self._stored_set(self._set_dir(set_id))
 
     def built_from(self, inputs_sha256: str) -> StoredSet | None:
         """Return the stored set built from inputs with this fingerprint, if there is one."""
         return next((s for s in self.sets() if s.inputs_sha256 == inputs_sha256), None)
 
-    def select(self, serial: str, mode_key: str) -> CalibrationSet:
+    def select(
+        self,
+        serial: str,
+        mode_key: str,
+        *,
+        rules: ValidityRules | None = None,
+        temp_c: float = math.nan,
+        now_utc: dt.datetime | None = None,
+    ) -> CalibrationSet:
         """Load the newest set for this detector and readout mode.
+
+        Parameters
+        ----------
+        serial, mode_key : str
+            The detector and its readout mode (:attr:`panelgate.drivers.ReadoutMode.key`).
+        rules : ValidityRules, optional
+            When given, the newest set whose gain and defect maps are still valid for the
+            panel at ``temp_c`` (°C; NaN: unknown) at ``now_utc`` (now when omitted); a
+            stale dark does not disqualify a set (a fresh one needs no X-rays).
 
         Raises
         ------
         CalibrationNotFound
-            None stored; the message lists what is stored for the detector.
+            None stored (the message lists what is stored for the detector), or with
+            ``rules`` none valid (the message says why the newest is not).
         """
         sets = self.sets()
-        for entry in sets:
-            if entry.serial == serial and entry.mode_key == mode_key:
+        matching = [s for s in sets if s.serial == serial and s.mode_key == mode_key]
+        if rules is None and matching:
+            return self.load(matching[0].set_id, serial=serial, mode_key=mode_key)
+        refused: list[tuple[StoredSet, Validity]] = []
+        for entry in matching:
+            validity = entry.validity(temp_c, now_utc, rules)
+            if not validity.status.needs_recalibration:
                 return self.load(entry.set_id, serial=serial, mode_key=mode_key)
+            refused.append((entry, validity))
+        if refused:
+            newest, why = refused[0]
+            raise CalibrationNotFound(
+                f"no valid calibration for detector {serial!r} in mode {mode_key!r} in "
+                f"{self.root}: the newest, {newest.set_id}, is {why}"
+            )
         modes = sorted({s.mode_key for s in sets if s.serial == serial})
         raise CalibrationNotFound(
             f"no calibration for detector {serial!r} in mode {mode_key!r} in {self.root}"

@@ -59,7 +59,7 @@ def test_validity_status_valid_stale_mismatched_with_reasons() -> None:
             frame_mode_key=mode,
             frame_temp_c=temp,
             now_utc=T0 + dt.timedelta(minutes=minutes),
-            rules=ValidityRules(max_age_s=600, max_temp_delta_c=2.0),
+            rules=ValidityRules(dark_max_age_s=600, dark_max_temp_delta_c=2.0),
         )
         return v.status, str(v)
 
