@@ -13,6 +13,8 @@ Example::
     [calibration]
     dark_frames = 16
     flood_frames = 16
+    dark_max_age_s = 600.0
+    gain_max_age_days = 30.0
 
     [dicom]
     uid_root = "1.2.826.0.1.3680043.8.498."
@@ -40,6 +42,7 @@ from .config_limits import (
     AETitle,
     Count,
     DicomText,
+    InRange,
     NonEmpty,
     NonNegativeFloat,
     OneOf,
@@ -83,12 +86,28 @@ class DetectorConfig(Section):
 
 @dataclass(frozen=True)
 class CalibrationConfig(Section):
-    """``[calibration]``: how dark and flood maps are measured (counts positive)."""
+    """``[calibration]``: how maps are measured, where they are kept, how long they hold.
+
+    ``directory`` is the calibration store (empty: ``$PANELGATE_HOME/calibration`` or
+    ``~/.local/share/panelgate/calibration``). The validity rules
+    (:class:`~panelgate.calibration.ValidityRules`; defaults and their sources in the
+    README): the dark (offset) map is refreshed automatically before an exposure when
+    older than ``dark_max_age_s`` or when the panel moved more than
+    ``dark_max_temp_delta_c``, averaging ``refresh_dark_frames`` darks; the gain and defect
+    maps expire after ``gain_max_age_days`` or when the panel is more than
+    ``gain_max_temp_delta_c`` from their temperature, and an exposure is then refused.
+    """
 
     dark_frames: Count = 16
     flood_frames: Count = 16
     flood_air_kerma_ugy: PositiveFloat = 8.0
     pedestal_counts: NonNegativeFloat = 100.0
+    directory: str = ""
+    dark_max_age_s: NonNegativeFloat = 600.0  # 0: a fresh dark before every exposure
+    dark_max_temp_delta_c: PositiveFloat = 2.0
+    refresh_dark_frames: Annotated[int, InRange(2, 1024)] = 8
+    gain_max_age_days: PositiveFloat = 30.0
+    gain_max_temp_delta_c: PositiveFloat = 5.0
 
 
 @dataclass(frozen=True)

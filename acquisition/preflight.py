@@ -6,7 +6,11 @@ the image refuses the exposure while the patient has received nothing:
 
 - the exam protocol and the technique against the generator's ranges;
 - the detector: connected, in a readout mode;
-- the calibration that will be applied: same detector and readout mode;
+- the calibration that will be applied: same detector and readout mode, and its gain and
+  defect maps neither expired nor measured at another panel temperature, by the
+  ``[calibration]`` validity rules (:func:`~.calibration_lifecycle.refuse_unusable`; the
+  refusal names the command that fixes it); a stale dark is no refusal: the workflow
+  takes a fresh one before PREP;
 - the DX header, built without pixels and run through the validator of the final
   instance (:func:`~panelgate.gateway.dicom.check_dx_header`): every patient, study,
   request and equipment attribute against its VR, and the UID root;
@@ -21,13 +25,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from panelgate.calibration import CalibrationMismatch, CalibrationSet, ValidityStatus
+from panelgate.calibration import CalibrationSet
 from panelgate.drivers import DetectorState, FrameMeta, IncompatibleState, StorageError
 from panelgate.drivers.fsio import private_dir
 from panelgate.drivers.generator import TechniqueLimits
 from panelgate.gateway.dicom import Provenance, Technique, check_dx_header
 from panelgate.gateway.outbox import Outbox
 
+from .calibration_lifecycle import Clock, refuse_unusable, utc_now, validity_rules
 from .exposure import ExposureRequest, parse_protocol
 from .pipeline import Pipeline
 
@@ -60,6 +65,7 @@ def check_before_beam(
     ma_now: float,
     outbox: Outbox | None,
     folders: tuple[Path, ...],
+    now_utc: Clock = utc_now,
 ) -> Preflight:
     """Check everything the exposure's image needs; see the module docstring.
 
@@ -78,6 +84,8 @@ def check_before_beam(
     folders : tuple of pathlib.Path
         Folders the exposure writes to (previews, data kept after a failure): created
         (mode 0700) when missing, and checked writable.
+    now_utc : Clock
+        The clock the calibration's age is judged by.
 
     Raises
     ------
@@ -87,6 +95,8 @@ def check_before_beam(
         The detector is not connected and configured.
     CalibrationMismatch
         The calibration is for another detector or readout mode.
+    CalibrationNotFound
+        Its gain and defect maps expired or were measured at another temperature.
     DicomBuildError
         A value the image needs does not fit its VR (``keyword`` names the attribute).
     OutboxFull, StorageError
@@ -99,9 +109,14 @@ def check_before_beam(
     if status.state is DetectorState.DISCONNECTED:
         raise IncompatibleState("the detector is not connected")
     mode = detector.mode  # raises IncompatibleState when no readout mode is set
-    validity = calibration.validity(pipeline.info.serial, mode.key, status.temp_c)
-    if validity.status is ValidityStatus.MISMATCHED:
-        raise CalibrationMismatch(f"calibration set {calibration.set_id}: {validity}")
+    refuse_unusable(
+        calibration,
+        serial=pipeline.info.serial,
+        mode=mode,
+        temp_c=status.temp_c,
+        rules=validity_rules(pipeline.config.calibration),
+        now_utc=now_utc(),
+    )
     check_header(pipeline, request, calibration, temp_c=status.temp_c)
     if outbox is not None:
         outbox.check_space(instance_bytes(mode.width, mode.height))

@@ -1,31 +1,54 @@
 """``panelgate calibration list|show ID|export ID --out DIR``: the stored calibration sets.
 
-``list`` and ``show`` take ``--json`` (see :mod:`panelgate.acquisition.jsonout`).
+``list`` and ``show`` take ``--json`` (see :mod:`panelgate.acquisition.jsonout`) and report
+each set's validity by the rules of ``[calibration]`` in ``--config FILE`` (defaults
+otherwise): when its gain and defect maps expire, how old its dark is, the temperatures it
+was measured at, and its status (valid, dark stale, expired, other temperature), judged
+with the panel at ``--panel-temp-c`` (default: the temperature of the set's dark).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
 
-from panelgate.acquisition.calrun import default_store_dir
+from panelgate.acquisition.calibration_lifecycle import (
+    calibration_store,
+    utc_now,
+    validity_rules,
+)
+from panelgate.acquisition.config import Config, load_config
 from panelgate.acquisition.jsonout import add_json_option, finite, print_json
-from panelgate.calibration import CalibrationSet, CalibrationStore, StoredSet
+from panelgate.calibration import (
+    CalibrationSet,
+    CalibrationStore,
+    StoredSet,
+    Validity,
+    ValidityRules,
+)
 from panelgate.calibration.export import EXPORT_FORMATS, export_maps
 
-LIST_KEYS = """
+from .args import finite_float
+
+VALIDITY_KEYS = """validity: status (valid, dark stale, expired, other temperature),
+      reasons[], gain_expires_utc, dark_age_s, gain_created_utc, gain_temp_c
+      (null: unknown), derived_from (null: measured whole)"""
+LIST_KEYS = f"""
   store          the store folder
   sets[]         newest first, each:
-    set_id, serial, mode_key, created_utc (ISO 8601),
-    temp_c (null: unknown), n_dark, n_flood, gain_points (1: single-point)
+    set_id, serial, mode_key, created_utc (ISO 8601, the dark's),
+    temp_c (null: unknown), n_dark, n_flood, gain_points (1: single-point),
+    {VALIDITY_KEYS}
 """
-SHOW_KEYS = """
+SHOW_KEYS = f"""
   set_id, path, serial, mode_key, width_px, height_px, created_utc (ISO 8601),
   temp_c (null: unknown), n_dark, n_flood, pedestal_counts,
   gain_points (1: single-point), gain_levels_ugy[],
-  defects: total, uncorrectable, by_flag {flag name: pixel count}
+  defects: total, uncorrectable, by_flag {{flag name: pixel count}},
+  {VALIDITY_KEYS}
 """
 
 __all__ = ["register"]
@@ -47,6 +70,10 @@ def register(sub: Any) -> None:
     ):
         action = actions.add_parser(name, help=help_text, description=help_text)
         action.add_argument("--store", type=Path, metavar="DIR", help="calibration store")
+        action.add_argument(
+            "--config", type=Path, metavar="FILE",
+            help="[calibration] store directory and validity rules (defaults otherwise)",
+        )  # fmt: skip
         if name != "list":
             action.add_argument("set_id", metavar="ID", help="calibration set id")
         if name == "export":
@@ -55,8 +82,52 @@ def register(sub: Any) -> None:
             )
             action.add_argument("--format", choices=EXPORT_FORMATS, default="npy")
         else:
+            action.add_argument(
+                "--panel-temp-c", type=finite_float, metavar="T",
+                help="judge the temperature rules with the panel at T °C (default: the "
+                "temperature of each set's dark)",
+            )  # fmt: skip
             add_json_option(action, LIST_KEYS if name == "list" else SHOW_KEYS)
         action.set_defaults(handler=globals()[f"_{name}"])
+
+
+def _store(args: argparse.Namespace) -> tuple[CalibrationStore, ValidityRules]:
+    """Open the store and read the validity rules of ``--store`` and ``--config``."""
+    config = load_config(args.config) if args.config is not None else Config()
+    return calibration_store(config.calibration, args.store), validity_rules(config.calibration)
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _validity_doc(validity: Validity, s: StoredSet) -> dict[str, Any]:
+    return {
+        "status": validity.status.value,
+        "reasons": list(validity.reasons),
+        "gain_expires_utc": _iso(validity.gain_expires_utc),
+        "dark_age_s": validity.dark_age_s,
+        "gain_created_utc": _iso(s.gain_created_utc or s.created_utc),
+        "gain_temp_c": finite(s.temp_c if s.gain_temp_c is None else s.gain_temp_c),
+        "derived_from": s.derived_from,
+    }
+
+
+def _judge(s: StoredSet, args: argparse.Namespace, rules: ValidityRules) -> Validity:
+    temp_c = s.temp_c if args.panel_temp_c is None else args.panel_temp_c
+    return s.validity(temp_c, utc_now(), rules)
+
+
+def _age(age_s: float | None) -> str:
+    if age_s is None:
+        return "—"
+    if age_s < 120:
+        return f"{age_s:.0f} s"
+    if age_s < 7200:
+        return f"{age_s / 60:.0f} min"
+    if age_s < 172800:
+        return f"{age_s / 3600:.1f} h"
+    return f"{age_s / 86400:.1f} d"
 
 
 def _listed(s: StoredSet) -> dict[str, Any]:
@@ -95,28 +166,39 @@ def _shown(cal: CalibrationSet, path: Path) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = CalibrationStore(default_store_dir(args.store))
+    store, rules = _store(args)
     sets = store.sets()
+    judged = [(s, _judge(s, args, rules)) for s in sets]
     if args.json:
-        print_json({"store": str(store.root), "sets": [_listed(s) for s in sets]})
+        documents = [_listed(s) | _validity_doc(v, s) for s, v in judged]
+        print_json({"store": str(store.root), "sets": documents})
         return 0
     if not sets:
         print(f"no calibration sets in {store.root}")
         return 0
-    print(f"{'ID':<16}  {'SERIAL':<12}  {'MODE':<32}  {'CREATED (UTC)':<19}  TEMP °C  GAIN")
-    for s in sets:
+    print(
+        f"{'ID':<16}  {'SERIAL':<12}  {'MODE':<32}  {'CREATED (UTC)':<19}  TEMP °C  GAIN     "
+        f"{'STATUS':<17}  {'EXPIRES (UTC)':<16}  DARK AGE"
+    )
+    for s, v in judged:
         temp = "   —" if math.isnan(s.temp_c) else f"{s.temp_c:7.1f}"
         gain = f"{s.segments}-point" if s.segments > 1 else "1-point"
         created = s.created_utc.strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{s.set_id:<16}  {s.serial:<12}  {s.mode_key:<32}  {created:<19}  {temp}  {gain}")
+        expires = f"{v.gain_expires_utc:%Y-%m-%d %H:%M}" if v.gain_expires_utc else "—"
+        print(
+            f"{s.set_id:<16}  {s.serial:<12}  {s.mode_key:<32}  {created:<19}  {temp}  "
+            f"{gain:<7}  {v.status.value:<17}  {expires:<16}  {_age(v.dark_age_s)}"
+        )
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    store = CalibrationStore(default_store_dir(args.store))
+    store, rules = _store(args)
     cal = store.load(args.set_id)
+    stored = store.describe(cal.set_id)
+    validity = _judge(stored, args, rules)
     if args.json:
-        print_json(_shown(cal, store.root / cal.set_id))
+        print_json(_shown(cal, store.root / cal.set_id) | _validity_doc(validity, stored))
         return 0
     counts = cal.defect_counts()
     h, w = cal.shape
@@ -134,11 +216,27 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  defects:   {counts.pop('total')} ({counts.pop('uncorrectable')} uncorrectable)")
     for name, count in counts.items():
         print(f"    {name:<11} {count}")
+    _print_validity(cal, stored, validity)
     return 0
 
 
+def _print_validity(cal: CalibrationSet, stored: StoredSet, validity: Validity) -> None:
+    gain_temp = "temperature unknown"
+    if not math.isnan(cal.gain_at_temp_c):
+        gain_temp = f"panel {cal.gain_at_temp_c:.1f} °C"
+    print(f"  gain and defects measured {cal.gain_utc.isoformat()}  {gain_temp}")
+    if stored.derived_from:
+        print(f"  derived:   fresh dark; gain and defects kept from {stored.derived_from}")
+    expires = "—"
+    if validity.gain_expires_utc is not None:
+        expires = f"{validity.gain_expires_utc:%Y-%m-%d %H:%M:%S} UTC"
+    print(f"  expires:   {expires} (gain and defects)")
+    print(f"  dark age:  {_age(validity.dark_age_s)}")
+    print(f"  validity:  {validity}")
+
+
 def _export(args: argparse.Namespace) -> int:
-    calset = CalibrationStore(default_store_dir(args.store)).load(args.set_id)
+    calset = _store(args)[0].load(args.set_id)
     for path in export_maps(calset, args.out, args.format):
         print(path)
     return 0

@@ -47,6 +47,16 @@ def store(tmp_path: Path) -> Path:
     return root
 
 
+VALIDITY_KEYS = (
+    "status", "reasons", "gain_expires_utc", "dark_age_s", "gain_created_utc", "gain_temp_c",
+    "derived_from",
+)  # fmt: skip
+
+
+def doc_created(doc: dict[str, Any]) -> str:
+    return str(doc["sets"][0]["created_utc"])
+
+
 def test_calibration_list_json_matches_the_store_and_the_table(
     store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -54,6 +64,11 @@ def test_calibration_list_json_matches_the_store_and_the_table(
     assert main(["calibration", "list", "--store", str(store), "--json"]) == 0
     doc = _json(capsys)
     [stored] = CalibrationStore(store).sets()
+    validity = {key: doc["sets"][0].pop(key) for key in VALIDITY_KEYS}
+    assert validity["status"] == "valid" and validity["reasons"] == []
+    assert validity["gain_created_utc"] == stored.created_utc.isoformat()
+    assert validity["gain_temp_c"] == 31.5 and validity["derived_from"] is None
+    assert 0 <= validity["dark_age_s"] < 600 and validity["gain_expires_utc"] > doc_created(doc)
     assert doc == {
         "store": str(store),
         "sets": [
