@@ -15,7 +15,9 @@ Exit status (one function, :func:`exit_status`, decides it from the error's clas
 
 No traceback is shown for any of these (``--debug`` shows them). Each sub-command lives
 in its own module of :mod:`panelgate.acquisition.commands`; ``-v``, ``-vv`` and
-``--debug`` are accepted before or after the sub-command.
+``--debug`` are accepted before or after the sub-command. A layer above this one adds its
+own commands through ``extra_commands`` (:mod:`panelgate.station.cli` adds ``station`` and
+``check-config``) without this module importing it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import logging
 import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
@@ -93,8 +95,16 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser of every sub-command."""
+def build_parser(
+    extra_commands: Sequence[Callable[[Any], None]] = (),
+) -> argparse.ArgumentParser:
+    """Build the argument parser of every sub-command.
+
+    Parameters
+    ----------
+    extra_commands : sequence of callable
+        More ``register(subparsers)`` functions, from a layer above (the station's).
+    """
     parser = _Parser(
         prog="panelgate",
         description="X-ray flat-panel acquisition and DICOM gateway agent.",
@@ -107,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
+    for register in extra_commands:
+        register(sub)
     return parser
 
 
@@ -126,11 +138,16 @@ def exit_status(exc: BaseException) -> int:
     return EXIT_FAILED
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``panelgate`` command; returns the process exit status."""
+def main(
+    argv: Sequence[str] | None = None, *, extra_commands: Sequence[Callable[[Any], None]] = ()
+) -> int:
+    """Run the ``panelgate`` command; returns the process exit status.
+
+    ``extra_commands`` are passed to :func:`build_parser`.
+    """
     args: argparse.Namespace | None = None
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(extra_commands).parse_args(argv)
         _configure_logging(args.verbose)
         return int(args.handler(args))
     except KeyboardInterrupt as exc:

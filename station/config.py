@@ -1,0 +1,251 @@
+"""The station's configuration: the ``[station]`` section beside the agent's sections.
+
+``panelgate station`` reads one TOML file. Every section the other commands know
+(``[detector]``, ``[dicom]``, ``[worklist]``, ``[outbox]``, ``[listener]``,
+``[destinations.NAME]``...) is validated by :func:`panelgate.acquisition.config.parse_config`;
+``[station]`` belongs to this layer and is validated here, and the problems of both are
+reported together in one :class:`ConfigError` line, as the loader does for its own.
+
+Example::
+
+    [station]
+    host = "127.0.0.1"          # the HTTP API; any other address needs TLS and a token
+    port = 8470
+    generator = "/dev/ttyUSB0"  # or "sim": a simulated generator in the process
+    state_dir = "/var/lib/panelgate"
+    # tls_cert_file = "/etc/panelgate/station.crt"
+    # tls_key_file = "/etc/panelgate/station.key"
+    # api_token_file = "/etc/panelgate/api-token"   # mode 0600: "Authorization: Bearer ..."
+
+Without ``--config`` the station reads :data:`DEFAULT_CONFIG`. Without ``[outbox]
+directory`` the outbox is ``<state_dir>/outbox``: the spool lives under
+``/var/lib/panelgate`` by default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import ssl
+import stat
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from panelgate.acquisition.config import Config, parse_config
+from panelgate.acquisition.config_limits import AnyPort, Host, InRange, NonEmpty, OneOf, Seconds
+from panelgate.acquisition.config_section import InvalidSection, Problems, Section
+from panelgate.acquisition.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_STATE_DIR",
+    "StationConfig",
+    "StationSetup",
+    "is_loopback",
+    "load_station_config",
+    "parse_station_config",
+]
+
+DEFAULT_CONFIG = Path("/etc/panelgate/panelgate.toml")
+"""The configuration ``panelgate station`` and ``check-config`` read without a FILE."""
+DEFAULT_STATE_DIR = "/var/lib/panelgate"
+"""Where the station keeps images, previews and (by default) its outbox."""
+
+TRIGGERS = ("software", "generator", "aed")
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls_problems(cert: str, key: str) -> Problems:
+    if not (cert or key):
+        return []
+    if not (cert and key):
+        missing = "tls_cert_file" if not cert else "tls_key_file"
+        return [(missing, "is needed: HTTPS needs a certificate and its key")]
+    for name, path in (("tls_cert_file", cert), ("tls_key_file", key)):
+        if not os.access(path, os.R_OK) or not Path(path).is_file():
+            return [(name, f"{path!r}: not a readable file")]
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=lambda: b"")
+    except (ssl.SSLError, OSError) as exc:
+        return [("tls_key_file", f"{cert!r} and {key!r} are no usable PEM pair ({exc})")]
+    return []
+
+
+def _token_problems(path: str) -> Problems:
+    if not path:
+        return []
+    try:
+        info = os.stat(path)
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        return [("api_token_file", f"{path!r}: cannot be read ({exc})")]
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return [("api_token_file", f"{path!r} is readable by others: chmod 600 it")]
+    if len(text) < 16:
+        return [("api_token_file", f"{path!r} must hold a token of 16 characters or more")]
+    return []
+
+
+@dataclass(frozen=True)
+class StationConfig(Section):
+    """``[station]``: the HTTP API, the generator link and where the station keeps its data.
+
+    Parameters
+    ----------
+    host, port : str, int
+        Where the HTTP API listens; port 0 picks a free one (printed at start-up). Any
+        host but loopback requires ``tls_cert_file``, ``tls_key_file`` and
+        ``api_token_file``.
+    generator : str
+        Serial port of the X-ray generator, or ``sim`` for one simulated in the process.
+    trigger : str
+        ``software``, ``generator`` or ``aed``: who starts the readout (``TriggerMode``).
+    state_dir : str
+        Images awaiting review, previews, data kept after a failure; the default outbox.
+    auto_accept : bool
+        Queue every image for delivery as soon as it is made (no review step).
+    quick_calibration_frames : int
+        Darks and floods of the quick calibration of a simulated panel.
+    max_dark_age_s : float
+        A dark map older than this is refreshed before the next exposure.
+    tls_cert_file, tls_key_file : str
+        PEM certificate and key: the API is served over HTTPS.
+    api_token_file : str
+        A file (mode 0600) holding the bearer token every request must carry.
+    """
+
+    host: Host = "127.0.0.1"
+    port: AnyPort = 8470
+    generator: Annotated[str, NonEmpty()] = "sim"
+    trigger: Annotated[str, OneOf(TRIGGERS)] = "software"
+    state_dir: Annotated[str, NonEmpty()] = DEFAULT_STATE_DIR
+    auto_accept: bool = False
+    quick_calibration_frames: Annotated[int, InRange(2, 1024)] = 4
+    max_dark_age_s: Seconds = 600.0
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    api_token_file: str = ""
+
+    @property
+    def state_path(self) -> Path:
+        """:attr:`state_dir` as a path."""
+        return Path(self.state_dir)
+
+    @property
+    def tls(self) -> bool:
+        """True when the API is served over HTTPS."""
+        return bool(self.tls_cert_file and self.tls_key_file)
+
+    def api_token(self) -> str | None:
+        """Return the bearer token, or None when requests need none."""
+        if not self.api_token_file:
+            return None
+        return Path(self.api_token_file).read_text(encoding="utf-8").strip()
+
+    def _joint_problems(self) -> Problems:
+        problems = _tls_problems(self.tls_cert_file, self.tls_key_file)
+        problems += _token_problems(self.api_token_file)
+        if not is_loopback(self.host) and not (self.tls and self.api_token_file):
+            problems.append(
+                (
+                    "host",
+                    f"{self.host!r} is not loopback: serving the API beyond this machine needs "
+                    "tls_cert_file, tls_key_file and api_token_file",
+                )
+            )
+        return problems
+
+
+@dataclass(frozen=True)
+class StationSetup:
+    """A validated station configuration: the shared sections and ``[station]``."""
+
+    config: Config
+    station: StationConfig = field(default_factory=StationConfig)
+    source: str = "<config>"
+
+
+def load_station_config(path: Path | None = None) -> StationSetup:
+    """Read and validate the station's TOML file (:data:`DEFAULT_CONFIG` when None).
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read or is not TOML, or any section is invalid; every problem
+        of every section is named in the one message.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"configuration {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from None
+    return parse_station_config(data, source=str(path))
+
+
+def parse_station_config(data: dict[str, Any], source: str = "<config>") -> StationSetup:
+    """Validate parsed TOML: ``[station]`` here, the rest by the shared loader.
+
+    Raises
+    ------
+    ConfigError
+        Every problem, of ``[station]`` and of the other sections, in one message.
+    """
+    data = dict(data)
+    table = data.pop("station", {})
+    problems: list[str] = []
+    station = _parse_station(table, problems)
+    state_dir = station.state_dir if station is not None else DEFAULT_STATE_DIR
+    outbox = data.get("outbox", {})
+    if isinstance(outbox, dict) and "directory" not in outbox:
+        data["outbox"] = {**outbox, "directory": str(Path(state_dir) / "outbox")}
+    config: Config | None = None
+    try:
+        config = parse_config(data, source=source)
+    except ConfigError as exc:
+        problems.insert(0, str(exc).removeprefix(f"{source}: "))
+    if problems or config is None or station is None:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return StationSetup(config, station, source)
+
+
+def _parse_station(table: Any, problems: list[str]) -> StationConfig | None:
+    if not isinstance(table, dict):
+        problems.append(f"[station] must be a table, got {type(table).__name__}")
+        return None
+    hints = typing.get_type_hints(StationConfig)
+    known = {f.name for f in dataclasses.fields(StationConfig)}
+    kwargs: dict[str, Any] = {}
+    for key, raw in table.items():
+        if key not in known:
+            problems.append(f"unknown key [station] {key} (known: {', '.join(sorted(known))})")
+            continue
+        expected = hints[key]
+        value = float(raw) if expected is float and type(raw) is int else raw
+        if type(value) is not expected:
+            problems.append(
+                f"[station] {key} must be {expected.__name__}, got {type(raw).__name__} {raw!r}"
+            )
+            continue
+        kwargs[key] = value
+    try:
+        return StationConfig(**kwargs)
+    except InvalidSection as exc:
+        problems.extend(f"[station] {key} {problem}" for key, problem in exc.problems)
+        return None
