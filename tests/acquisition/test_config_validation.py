@@ -8,6 +8,7 @@ and nothing made (the outbox folder is not created).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,14 @@ def test_sections_made_in_code_validate_themselves() -> None:
     with pytest.raises(ConfigError, match="max_s must be at least initial_s"):
         RetryConfig(initial_s=3.0, max_s=2.0)
     assert WorklistConfig().dimse_s == 30.0, "the worklist keeps its own default"
+
+
+def test_an_audit_folder_on_a_read_only_file_system_is_refused(
+    tmp_path: Path, mount: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Root may write anywhere it has permission bits for; a read-only mount it may not.
+    ro = mount("ro", ro=True)
+    status, lines, outbox = _run(tmp_path, f"[outbox]\naudit_file = '{ro}/audit.jsonl'", capsys)
+    assert status == 2 and len(lines) == 1, lines
+    assert f"[outbox] audit_file '{ro}/audit.jsonl': '{ro}' is not writable" in lines[0]
+    assert not outbox.exists()
