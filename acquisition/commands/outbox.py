@@ -30,6 +30,8 @@ STATUS_KEYS = f"""
   destinations {{name: {{counts {{state: count}}, oldest_pending_age_s}}}}
                states: {_STATES}; oldest_pending_age_s: seconds since the oldest
                pending instance was queued, null when none is pending
+  orphans[]    SOP Instance UIDs of files set aside because no destination was
+               recorded for them (a 'send' killed mid-way): never sent
 """
 
 
@@ -118,10 +120,16 @@ def _status(args: argparse.Namespace) -> int:
     found = [s for s in outbox_status(outbox, now_s) if not args.to or s.name == args.to]
     if args.json:
         destinations = {s.name: s.as_json() for s in found}
-        print_json({"checked_utc": _utc(now_s), "destinations": destinations})
+        orphans = [p.stem for p in outbox.orphans()]
+        print_json({"checked_utc": _utc(now_s), "destinations": destinations, "orphans": orphans})
         return 0
     for s in found:
         print(s.line())
+    if orphans := outbox.orphans():
+        print(
+            f"orphans: {len(orphans)} file(s) nobody queued, set aside (not sent) in "
+            f"{orphans[0].parent}"
+        )
     return 0
 
 

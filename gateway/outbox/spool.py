@@ -441,6 +441,11 @@ class Outbox:
         """Where the spooled file of an instance is (it may have been released)."""
         return self.root / "objects" / f"{sop_instance_uid}.dcm"
 
+    def orphans(self) -> list[Path]:
+        """Files set aside because nobody queued them (see :meth:`recover`); never sent."""
+        folder = self.root / "orphans"
+        return sorted(folder.glob("*.dcm")) if folder.is_dir() else []
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Count the records per destination and state."""
         return {

@@ -8,6 +8,7 @@ sent to the embedded PACS, and the crash-recovery rules of the spool.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 from collections import Counter
@@ -22,6 +23,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGLSLo
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
 from pynetdicom.sop_class import DigitalXRayImageStorageForPresentation  # type: ignore[attr-defined]
 
+from panelgate.acquisition.cli import main
 from panelgate.gateway.outbox import DestinationWorker, Outbox, RetryPolicy, State
 from panelgate.gateway.outbox.intent import write_intent
 from panelgate.gateway.pacs import Destination, EmbeddedPacs, Outcome, store_files
@@ -195,3 +197,21 @@ def test_recovery_finishes_an_interrupted_queuing_for_the_destinations_asked_for
     assert not outbox.object_path(nobodys.SOPInstanceUID).exists()
     assert (tmp_path / "orphans" / f"{nobodys.SOPInstanceUID}.dcm").exists()
     assert list((tmp_path / "intents").iterdir()) == []
+    assert [p.stem for p in outbox.orphans()] == [nobodys.SOPInstanceUID]
+
+
+def test_outbox_status_tells_the_operator_about_orphans(
+    tmp_path: Path, dx: Callable[..., pydicom.Dataset], capsys: pytest.CaptureFixture[str]
+) -> None:
+    spool = tmp_path / "spool"
+    config = tmp_path / "panelgate.toml"
+    config.write_text(f'[outbox]\ndirectory = "{spool}"\n[destinations.a]\nport = 4242\n')
+    nobodys = dx(3)
+    Outbox(spool, ["a"])  # make the spool, then leave a file nobody queued in it
+    nobodys.save_as(spool / "objects" / f"{nobodys.SOPInstanceUID}.dcm", enforce_file_format=True)
+    Outbox(spool, ["a"]).recover()  # as the agent does when it starts
+    assert main(["outbox", "status", "--config", str(config), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["orphans"] == [nobodys.SOPInstanceUID]
+    assert main(["outbox", "status", "--config", str(config)]) == 0
+    assert "orphans: 1 file(s) nobody queued" in capsys.readouterr().out
