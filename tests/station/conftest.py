@@ -150,13 +150,11 @@ def station_toml(
     station: dict[str, Any] | None = None,
 ) -> Path:
     """Write a station configuration; returns its path."""
+    table = {"host": "127.0.0.1", "port": 0, "generator": generator,
+             "state_dir": str(tmp_path / "state"), **(station or {})}  # fmt: skip
     lines = [
         "[station]",
-        'host = "127.0.0.1"',
-        "port = 0",
-        f'generator = "{generator}"',
-        f'state_dir = "{tmp_path / "state"}"',
-        *(f"{k} = {json.dumps(v)}" for k, v in (station or {}).items()),
+        *(f"{k} = {json.dumps(v)}" for k, v in table.items()),
         "[detector]",
         'url = "sim://?width=128&height=128&seed=3&serial=ST-1"',
         "[dicom]",
