@@ -136,6 +136,7 @@ class Room:
         self._dose: Irradiable | None = None
         self._technique: tuple[ExposureRequest, float] | None = None
         self._dark_mono_s = 0.0
+        self._generator: GeneratorClient | None = None
 
     # -- life cycle ---------------------------------------------------------------------
     def open(self) -> None:
@@ -153,6 +154,7 @@ class Room:
                 self.workflow = self._open()
                 self.not_ready = ""
             except PanelgateError as exc:
+                self._generator = None
                 self._stack.close()
                 self._stack = ExitStack()
                 self.not_ready = str(exc)
@@ -162,6 +164,7 @@ class Room:
         """Close detector and generator."""
         with self._open_lock, self._lock:
             self.workflow = None
+            self._generator = None
             self.not_ready = "closed"
             self._stack.close()
 
@@ -170,6 +173,7 @@ class Room:
         if port == "sim":
             port = self._stack.enter_context(SimulatedGenerator()).device_path
         generator = self._stack.enter_context(GeneratorClient(port))
+        self._generator = generator
         identity = generator.identify()
         detector = open_detector(self.config.detector.url)
         self._dose = _dose_of(detector)
@@ -236,7 +240,7 @@ class Room:
         with self._lock:
             if self._busy:
                 raise IncompatibleState("an exposure is in progress")
-            request.check(workflow.generator.limits(), workflow.generator.settings()["ma"])
+            request.check(self._client().limits(), self._client().settings()["ma"])
         check_header(workflow.pipeline, request, workflow.calibration.calibration)
 
     def image_bytes(self) -> int:
@@ -250,7 +254,7 @@ class Room:
         with self._lock:
             if self._busy:
                 raise IncompatibleState("an exposure is in progress")
-            ms = request.check(workflow.generator.limits(), workflow.generator.settings()["ma"])
+            ms = request.check(self._client().limits(), self._client().settings()["ma"])
             self._technique = (request, ms)
             self._busy = True
         try:
@@ -298,6 +302,11 @@ class Room:
         return self._busy
 
     # -- internals ----------------------------------------------------------------------
+    def _client(self) -> GeneratorClient:
+        if self._generator is None:
+            raise IncompatibleState("the generator is not open")
+        return self._generator
+
     def _snapshot(self, workflow: ExposureWorkflow, identity: str) -> RoomStatus:
         detector = workflow.detector
         status = detector.status()
@@ -316,9 +325,9 @@ class Room:
                 "simulated": self._dose is not None,
             },
             "generator": {
-                "state": workflow.generator.state(),
+                "state": self._client().state(),
                 "identity": identity,
-                "port": workflow.generator.port,
+                "port": self._client().port,
                 "fault": self._last_fault,
             },
             "calibration": {
