@@ -83,3 +83,32 @@ def test_sigterm_during_an_exposure_finishes_it_and_exits_0(
         assert station.signal(signal.SIGINT) == 130
     outbox = tmp_path / "state" / "outbox" / "objects"
     assert not any(outbox.glob("*.dcm")), "a rejected image is never queued"
+
+
+def test_abort_while_preparing_stops_before_the_beam(
+    start_station, helpers, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    slow = GeneratorSpec(prep_s=2.0, time_scale=0.1)  # PREP to READY: time to abort
+    with SimulatedGenerator(slow, seed=5) as generator:
+        station = start_station(helpers.config(tmp_path, generator.device_path))
+        events = station.read_events()
+        with station.client() as api:
+            body = {"patient": {"id": "P-ABORT", "name": "Abort^Me"}, "kv": 80, "mas": 1}
+            assert api.post("/api/exam", json=body).is_success
+            answer: list[object] = []
+            worker = threading.Thread(target=lambda: answer.append(api.post("/api/expose")))
+            worker.start()
+            helpers.until(
+                lambda: any(e["state"] == "preparing" for e in events.of("exposure")),
+                "the exposure to start",
+            )
+            assert api.post("/api/abort").json() == {"aborted": True}
+            worker.join(60)
+            (response,) = answer
+            assert response.status_code == 409, response.text  # type: ignore[attr-defined]
+            assert "aborted" in response.json()["error"]  # type: ignore[attr-defined]
+            assert api.get("/api/images").json() == []
+            assert api.get("/api/status").json()["station"]["ready"], "ready for the next one"
+        assert "EXP" not in generator.model.commands and "ABORT" in generator.model.commands
+        assert generator.model.exposures == 0
+        assert events.of("exposure")[-1]["state"] == "idle"
