@@ -26,6 +26,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,14 +97,15 @@ def calibrate_command(url: str | None, mode: ReadoutMode, store: Path | None = N
     Parameters
     ----------
     url : str or None
-        The panel's URL; ``URL`` is written when it is not known.
+        The panel's URL (quoted for a POSIX shell); ``URL`` when it is not known.
     mode : ReadoutMode
         The readout mode the set must be for (its integration time is passed on).
     store : pathlib.Path, optional
         The store, when it is not the default one.
     """
-    command = f"panelgate calibrate all --detector {url or 'URL'} --exposure-s {mode.exposure_s:g}"
-    return command + (f" --store {store}" if store is not None else "")
+    detector = shlex.quote(url) if url else "URL"
+    command = f"panelgate calibrate all --detector {detector} --exposure-s {mode.exposure_s:g}"
+    return command + (f" --store {shlex.quote(str(store))}" if store is not None else "")
 
 
 def select_calibration(

@@ -224,7 +224,7 @@ def _print_validity(cal: CalibrationSet, stored: StoredSet, validity: Validity) 
     gain_temp = "temperature unknown"
     if not math.isnan(cal.gain_at_temp_c):
         gain_temp = f"panel {cal.gain_at_temp_c:.1f} °C"
-    print(f"  gain and defects measured {cal.gain_utc.isoformat()}  {gain_temp}")
+    print(f"  measured:  gain and defects {cal.gain_utc.isoformat()}  {gain_temp}")
     if stored.derived_from:
         print(f"  derived:   fresh dark; gain and defects kept from {stored.derived_from}")
     expires = "—"
