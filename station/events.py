@@ -47,19 +47,22 @@ class Subscription:
     def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop, max_queued: int) -> None:
         self._bus = bus
         self._loop = loop
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(max_queued)
+        self._max_queued = max_queued
+        self._closed = False
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()  # bounded by _put
 
     def offer(self, event: Event | None) -> None:
         """Queue ``event`` from any thread (None closes the subscription)."""
         self._loop.call_soon_threadsafe(self._put, event)
 
     def _put(self, event: Event | None) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:  # the reader fell behind: end its stream
-            self._bus.unsubscribe(self)
-            self._queue.get_nowait()
-            self._queue.put_nowait(_CLOSED)
+        if self._closed:
+            return
+        if event is not _CLOSED and self._queue.qsize() >= self._max_queued:
+            self._bus.unsubscribe(self)  # the reader fell behind: end its stream
+            event = _CLOSED
+        self._closed = event is _CLOSED
+        self._queue.put_nowait(event)
 
     async def events(self, keepalive_s: float = 15.0) -> AsyncIterator[Event | None]:
         """Yield events as they come, and None every ``keepalive_s`` without one.

@@ -8,8 +8,8 @@ main thread waits for a stop signal (:class:`~panelgate.acquisition.stopping.Sto
 2. event streams end and the server stops taking requests;
 3. the agent finishes the sends under way and stops; the devices are closed.
 
-SIGTERM then exits 0, SIGINT 130. A SIGKILL loses nothing either: the outbox and the
-image index are recovered at the next start.
+SIGTERM then exits 0, SIGINT 130 (1 if the HTTP server ended by itself). A SIGKILL loses
+nothing either: the outbox and the image index are recovered at the next start.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pynetdicom import _config as pynetdicom_config
 
 from panelgate.acquisition.errors import ConfigError
 from panelgate.acquisition.stopping import StopSignals
+from panelgate.drivers import EXIT_FAILED
 
 from .api import create_app
 from .config import StationSetup
@@ -66,19 +67,20 @@ def run_station(setup: StationSetup, seed: int | None = None) -> int:
     try:
         with StopSignals() as signals:
             station = Station(setup, seed=seed)
-            station.start()
             try:
-                _serve(station, sock, signals.stop)
+                station.start()
+                served = _serve(station, sock, signals.stop)
             finally:
                 station.close()
             print(f"panelgate station: stopped ({_summary(station)})", flush=True)
-        return signals.exit_status
+        return signals.exit_status if served else EXIT_FAILED
     finally:
         pynetdicom_config.STORE_SEND_CHUNKED_DATASET = chunked
         sock.close()
 
 
-def _serve(station: Station, sock: socket.socket, stop: threading.Event) -> None:
+def _serve(station: Station, sock: socket.socket, stop: threading.Event) -> bool:
+    """Serve until ``stop``; return False when the HTTP server ended by itself."""
     st = station.setup.station
     config = uvicorn.Config(
         create_app(station, st.api_token()),
@@ -112,8 +114,9 @@ def _serve(station: Station, sock: socket.socket, stop: threading.Event) -> None
     try:
         while not stop.wait(0.5):
             if not thread.is_alive():
-                print("panelgate station: the HTTP server stopped", file=sys.stderr, flush=True)
-                break
+                print("panelgate: error: the HTTP server stopped", file=sys.stderr, flush=True)
+                return False
+        return True
     finally:
         station.drain()
         station.bus.close()

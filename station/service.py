@@ -283,14 +283,20 @@ class Station:
             uid = result.sop_instance_uid
             self.images.add(uid)
             self.bus.publish("image", sop_instance_uid=uid, review=Review.PENDING)
+            queue_error = ""
             if self.setup.station.auto_accept:
-                self.accept(uid)
+                try:
+                    self.accept(uid)
+                except PanelgateError as exc:  # the image exists: report, never fail the exposure
+                    queue_error = str(exc)
+                    _log.warning("image %s made but not queued: %s", uid, exc)
             d = result.delivered
             return {
                 "sop_instance_uid": uid,
                 "delivered": {"kv": d.kv, "ma": d.ma, "ms": d.ms, "mas": d.mas},
                 "fresh_dark": result.fresh_dark,
                 "review": self.image(uid)["review"],
+                "queue_error": queue_error,
             }
         finally:
             self._exposing.release()
