@@ -120,8 +120,8 @@ def _status(args: argparse.Namespace) -> int:
     found = [s for s in outbox_status(outbox, now_s) if not args.to or s.name == args.to]
     if args.json:
         destinations = {s.name: s.as_json() for s in found}
-        orphans = [p.stem for p in outbox.orphans()]
-        print_json({"checked_utc": _utc(now_s), "destinations": destinations, "orphans": orphans})
+        uids = [p.stem for p in outbox.orphans()]
+        print_json({"checked_utc": _utc(now_s), "destinations": destinations, "orphans": uids})
         return 0
     for s in found:
         print(s.line())
