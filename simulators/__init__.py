@@ -6,16 +6,24 @@ Never imports panelgate.calibration.
 import logging
 
 from .detector import Fault, SimulatedDetector
+from .dose import AED_THRESHOLD_UGY_PER_S, Irradiable, TriggerSource
 from .panel import DefectClass, PanelModel, PanelSpec, PanelTruth
 from .phantom import chest, flat_field, step_wedge_line_pairs
+from .room import BeamPulse, Room, air_kerma_ugy
 
 __all__ = [
+    "AED_THRESHOLD_UGY_PER_S",
+    "BeamPulse",
     "DefectClass",
     "Fault",
+    "Irradiable",
     "PanelModel",
     "PanelSpec",
     "PanelTruth",
+    "Room",
     "SimulatedDetector",
+    "TriggerSource",
+    "air_kerma_ugy",
     "chest",
     "flat_field",
     "step_wedge_line_pairs",

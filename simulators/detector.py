@@ -1,17 +1,21 @@
 """A simulated panel behind the :class:`~panelgate.drivers.Detector` contract, URL ``sim://``.
 
-The detector runs in-process: a trigger starts a readout thread that integrates whatever
-dose was delivered with :meth:`SimulatedDetector.irradiate` (as the generator would
-during the integration window) and hands the frame over after the readout time.
-Faults can be injected to exercise the error paths of everything above it.
+The detector runs in-process. Its dose comes from the X-ray room it stands in
+(``room=DIR``: the beam of a simulated generator on the same room,
+:mod:`panelgate.simulators.room`) or by hand (:meth:`SimulatedDetector.irradiate`, the
+simulator's calibration source); a readout thread integrates what arrives in the
+integration window its trigger source sets (:mod:`panelgate.simulators.dose`) and hands
+the frame over after the readout time. Faults can be injected to exercise the error paths
+of everything above it.
 
-Exposure timing: after ``trigger()`` the panel integrates for the mode's ``exposure_s``
-(the integration window) and then reads out for ``readout_s``. In AED mode (automatic
-exposure detection, ``aed=True``) ``trigger()`` only starts watching for dose: integration
-begins when :meth:`SimulatedDetector.irradiate` delivers it, as on a panel without a
-generator interface; with no dose the frame never comes and ``read_frame`` times out.
-The panel temperature ``temp_c`` (settable, reported in every frame) drives the offset
-drift of the :class:`PanelModel`.
+Trigger source (``trigger=``, set on the panel as on a real one): ``software`` — armed,
+the panel integrates; ``trigger()`` ends the window after the mode's ``exposure_s``;
+``generator`` — the generator's sync (the room's beam-on) starts a window of
+``exposure_s``; ``aed`` — the panel detects the beam by its dose rate and reads out when
+it ends. With ``generator`` and ``aed``, ``trigger()`` (called right after ``arm()``)
+hands the start of the readout to that source; no beam, no frame: ``read_frame`` times
+out. The panel temperature ``temp_c`` (settable, reported in every frame) drives the
+offset drift of the :class:`PanelModel`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import queue
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +40,9 @@ from panelgate.drivers import (
 )
 from panelgate.drivers.cancel import CANCEL_POLL_S, ReadCancel
 
+from .dose import DoseIntake, TriggerSource, phantom_map, room_at, trigger_source
 from .panel import PanelModel, PanelSpec
+from .room import Room
 
 __all__ = ["Fault", "SimulatedDetector"]
 
@@ -47,12 +52,6 @@ class Fault(enum.Enum):
 
     NONE = "none"
     NO_FRAME = "no-frame"  #: the readout never completes: read_frame times out
-
-
-@dataclass
-class _Dose:
-    air_kerma_ugy: float
-    transmission: npt.NDArray[np.float32] | None
 
 
 class SimulatedDetector(Detector):
@@ -68,8 +67,12 @@ class SimulatedDetector(Detector):
         Simulated readout time after the integration window, in seconds.
     temp_c : float
         Panel temperature it reports, in degrees Celsius; the offset drifts with it.
-    aed : bool
-        Automatic exposure detection: integrate when dose arrives, not at the trigger.
+    trigger : TriggerSource
+        What starts the integration (see the module docstring).
+    room : Room, optional
+        The X-ray room the panel stands in; without one only :meth:`irradiate` reaches it.
+    phantom : numpy.ndarray, optional
+        Transmission (0..1, the panel's shape) of what stands in the room's beam.
     """
 
     def __init__(
@@ -78,17 +81,20 @@ class SimulatedDetector(Detector):
         seed: int = 0,
         readout_s: float = 0.0,
         temp_c: float = 31.5,
-        aed: bool = False,
+        *,
+        trigger: TriggerSource = TriggerSource.SOFTWARE,
+        room: Room | None = None,
+        phantom: npt.NDArray[np.float32] | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec or PanelSpec()
         self.model = PanelModel(self.spec, seed)
         self.readout_s = readout_s
         self.temp_c = temp_c
-        self.aed = aed
+        self.trigger_source = trigger
+        self.intake = DoseIntake(room, phantom)
         self.fault = Fault.NONE
-        self._dose_arrived = threading.Event()
-        self._pending: _Dose | None = None
+        self._armed_mono_s = 0.0
         self._frames: queue.Queue[Frame] = queue.Queue(maxsize=1)
         self._cancel = threading.Event()
         self._worker: threading.Thread | None = None
@@ -99,7 +105,9 @@ class SimulatedDetector(Detector):
         """Build a simulated detector from ``sim://[?key=value&...]``.
 
         Keys: ``width``, ``height``, ``seed``, ``serial``, ``bits`` (14 or 16), ``temp``
-        (panel temperature in °C), ``aed`` (0 or 1), ``readout`` (readout time in s).
+        (panel temperature in °C), ``readout`` (readout time in s), ``room`` (the room's
+        directory), ``trigger`` (software, generator or aed), ``phantom`` (open, wedge or
+        chest: what stands in the room's beam), ``aed`` (1: the same as ``trigger=aed``).
 
         Raises
         ------
@@ -119,6 +127,9 @@ class SimulatedDetector(Detector):
             "temp": float,
             "aed": int,
             "readout": float,
+            "room": str,
+            "trigger": str,
+            "phantom": str,
         }
         unknown = sorted(set(params) - set(known))
         if unknown:
@@ -150,34 +161,44 @@ class SimulatedDetector(Detector):
         aed = int(values.get("aed", 0))
         if aed not in (0, 1) or not 0.0 <= readout_s <= 10.0:
             raise InvalidSetting(f"aed must be 0 or 1 and readout in [0, 10] s in {url!r}")
+        trigger = trigger_source(str(values.get("trigger", "aed" if aed else "software")), url)
+        phantom = str(values.get("phantom", "open"))
         return cls(
             spec,
             seed=int(values.get("seed", 0)),
             readout_s=readout_s,
             temp_c=float(values.get("temp", 31.5)),
-            aed=bool(aed),
+            trigger=trigger,
+            room=room_at(str(values["room"]), url) if "room" in values else None,
+            phantom=phantom_map(phantom, spec.height, spec.width, spec.pixel_pitch_mm),
         )
 
     # -- simulator controls (no real panel has these) ------------------------------------
     def irradiate(
         self, air_kerma_ugy: float, transmission: npt.NDArray[np.float32] | None = None
     ) -> None:
-        """Deliver dose to the next exposure, as the X-ray generator would.
+        """Deliver dose now from the simulator's calibration source (not the room's tube).
+
+        The dose counts when it falls in the integration window: after ``arm()`` of a
+        ``software`` panel, and it starts the window of a ``generator`` or ``aed`` one.
 
         Parameters
         ----------
         air_kerma_ugy : float
-            Open-beam air kerma at the detector in µGy.
+            Open-beam air kerma at the detector in µGy (0: a dark, which still triggers).
         transmission : numpy.ndarray, optional
             Phantom in the beam (0..1), of the panel's shape.
+
+        Raises
+        ------
+        InvalidSetting
+            A negative dose.
         """
-        if air_kerma_ugy < 0:
-            raise InvalidSetting(f"air_kerma_ugy must be >= 0, got {air_kerma_ugy}")
-        self._pending = _Dose(air_kerma_ugy, transmission)
-        self._dose_arrived.set()
+        self.intake.inject(air_kerma_ugy, transmission)
 
     # -- Detector hooks --------------------------------------------------------------------
     def _do_connect(self) -> DetectorInfo:
+        self.intake.open()
         return self._do_info()
 
     def _do_info(self) -> DetectorInfo:
@@ -195,6 +216,7 @@ class SimulatedDetector(Detector):
 
     def _do_close(self) -> None:
         self._stop_worker()
+        self.intake.close()
 
     def _do_configure(self, mode: ReadoutMode) -> None:
         if (mode.width, mode.height) != (self.spec.width, self.spec.height) or mode.binning != 1:
@@ -205,18 +227,13 @@ class SimulatedDetector(Detector):
 
     def _do_arm(self) -> None:
         self._drain()
-        if self.aed:
-            self._pending = None
-            self._dose_arrived.clear()
+        self._armed_mono_s = time.monotonic()
+        self.intake.reset(self._armed_mono_s)
 
     def _do_trigger(self) -> None:
         self._cancel.clear()
-        if self.aed:
-            dose = None  # taken when it arrives
-        else:
-            dose, self._pending = self._pending, None
         self._worker = threading.Thread(
-            target=self._readout, args=(dose,), name="sim-readout", daemon=True
+            target=self._readout, args=(time.monotonic(),), name="sim-readout", daemon=True
         )
         self._worker.start()
 
@@ -233,23 +250,26 @@ class SimulatedDetector(Detector):
         )
 
     def _do_abort(self) -> None:
-        self._pending = None
         self._stop_worker()
 
     def _do_temperature(self) -> float:
         return self.temp_c
 
     # -- internals ---------------------------------------------------------------------------
-    def _readout(self, dose: _Dose | None) -> None:
+    def _readout(self, triggered_mono_s: float) -> None:
         mode = self.mode
         fault = self.fault
-        if self.aed:
-            # AED: integration starts when dose is detected; nothing arrives without it.
-            while not self._dose_arrived.wait(0.05):
-                if self._cancel.is_set():
-                    return
-            dose, self._pending = self._pending, None
-        deadline = time.monotonic() + mode.exposure_s + self.readout_s
+        window = self.intake.window(
+            self.trigger_source,
+            armed_mono_s=self._armed_mono_s,
+            triggered_mono_s=triggered_mono_s,
+            exposure_s=mode.exposure_s,
+            cancel=self._cancel,
+        )
+        if window is None:
+            return  # aborted before the window ended
+        dose = self.intake.dose(*window)
+        deadline = time.monotonic() + self.readout_s
         temp_c = self.temp_c
         pixels = (
             self.model.read(dose.air_kerma_ugy, dose.transmission, temp_c=temp_c)

@@ -1,7 +1,10 @@
 """``panelgate simulate gige``: a simulated flat panel on GigE Vision (GVCP/GVSP over UDP).
 
 Runs until interrupted. GigE Vision clients discover devices by broadcast: run the
-simulator and its clients inside a loopback-only network namespace (README).
+simulator and its clients inside a loopback-only network namespace (README). With
+``--room DIR`` the panel stands in that simulated X-ray room: a simulated generator's beam
+(``panelgate simulate generator --room DIR``, in any process or network namespace) reaches
+the next frame it sends.
 """
 
 from __future__ import annotations
@@ -9,9 +12,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from pathlib import Path
 from typing import Any
 
+from panelgate.acquisition.errors import UsageError
 from panelgate.acquisition.stopping import StopSignals
+from panelgate.simulators import Room
+from panelgate.simulators.dose import PHANTOMS
 from panelgate.simulators.gige import FaultPlan, GigESimulator, SimulatorConfig, parse_fault
 
 from .args import port
@@ -103,10 +110,23 @@ def register_target(targets: Any) -> None:
         " | corrupt:ratio=R | heartbeat-loss:after=S | temperature:celsius=C,after=S"
         " | pending:ms=M (repeatable)",
     )
+    p.add_argument(
+        "--room", type=Path, metavar="DIR",
+        help="the simulated X-ray room the panel stands in (its generator's beam reaches it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--phantom", choices=PHANTOMS, default="open",
+        help="what stands in the room's beam (default open)",
+    )  # fmt: skip
     p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.room is not None:
+        try:
+            Room(args.room)
+        except OSError as exc:
+            raise UsageError(f"--room {args.room}: {exc.strerror or exc}") from None
     plan = FaultPlan(loss_ratio=args.loss_ratio)
     for text in args.fault:
         plan = parse_fault(text, plan)
@@ -119,6 +139,8 @@ def _run(args: argparse.Namespace) -> int:
         serial=args.serial,
         extended_ids=args.extended_ids,
         link_speed_mbps=args.link_speed_mbps,
+        room=None if args.room is None else str(args.room),
+        phantom=args.phantom,
     )
     try:
         simulator = GigESimulator(config, plan)

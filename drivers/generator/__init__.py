@@ -1,10 +1,12 @@
-"""X-ray generator link over a serial line (pyserial), speaking panelgate's line protocol.
+"""X-ray generators: the contract the workflow takes, and the link over a serial line.
 
-:mod:`.protocol` is the pure encoding (documented as tables there), :mod:`.client` the I/O,
-:mod:`.errors` the typed failures.
+:mod:`.contract` is the :class:`Generator` protocol (a declared capability);
+:mod:`.protocol` the pure encoding of panelgate's line protocol (documented as tables
+there), :mod:`.client` its I/O over pyserial, :mod:`.errors` the typed failures.
 """
 
 from .client import GeneratorClient
+from .contract import Generator
 from .errors import (
     ExposureAborted,
     GeneratorError,
@@ -21,6 +23,7 @@ from .protocol import Delivered, TechniqueLimits
 __all__ = [
     "Delivered",
     "ExposureAborted",
+    "Generator",
     "GeneratorClient",
     "GeneratorError",
     "GeneratorFault",

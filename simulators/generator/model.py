@@ -2,7 +2,13 @@
 
 The model answers one parsed command at a time and keeps a list of timed events (READY
 after the prep time, DONE after the exposure time); :mod:`.pty` moves its bytes over a
-pseudo-terminal. It speaks :mod:`panelgate.drivers.generator.protocol`.
+pseudo-terminal, :mod:`.inprocess` calls it directly. It speaks
+:mod:`panelgate.drivers.generator.protocol`.
+
+When the tube fires, the exposure is published to the model's X-ray room
+(:meth:`panelgate.simulators.room.Room.publish`) before ``OK EXP`` is answered, with the
+delivered values, the start time and the duration of the beam (half of each when the
+exposure is aborted half-way): that is how the beam reaches the simulated panels.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from panelgate.drivers.generator.protocol import (
     Delivered,
     TechniqueLimits,
 )
+from panelgate.simulators.room import Room
 
 __all__ = ["GeneratorModel", "GeneratorSpec", "SimFault"]
 
@@ -83,14 +90,31 @@ OnExposure = Callable[[Delivered], None]
 
 
 class GeneratorModel:
-    """A generator's state machine: IDLE → PREP → READY → EXPOSING → IDLE (or FAULT)."""
+    """A generator's state machine: IDLE → PREP → READY → EXPOSING → IDLE (or FAULT).
+
+    Parameters
+    ----------
+    spec : GeneratorSpec
+        Ranges and timing.
+    seed : int
+        Seed of the delivered-value deviations.
+    on_exposure : callable, optional
+        Called with the delivered values when the tube fires (a test rig's probe).
+    room : Room, optional
+        The X-ray room the tube irradiates; without one the beam reaches no panel.
+    """
 
     def __init__(
-        self, spec: GeneratorSpec, seed: int = 0, on_exposure: OnExposure | None = None
+        self,
+        spec: GeneratorSpec,
+        seed: int = 0,
+        on_exposure: OnExposure | None = None,
+        room: Room | None = None,
     ) -> None:
         self.spec = spec
         self.fault = SimFault.NONE
         self.on_exposure = on_exposure
+        self.room = room
         self.state = "IDLE"
         self.kv, self.ma, self.ms = 80.0, 200.0, 10.0
         self.exposures = 0
@@ -173,12 +197,21 @@ class GeneratorModel:
             except Exception:
                 _log.exception("the on_exposure hook failed")
         wait_s = ms / 1000 * self.spec.time_scale
+        now = time.monotonic()
         if self.fault is SimFault.ABORT_MID_EXPOSURE:
             self.fault = SimFault.NONE
-            self._timers = [(time.monotonic() + wait_s / 2, "abort")]
+            self._timers = [(now + wait_s / 2, "abort")]
+            self._publish(self._delivered, now, wait_s, part=0.5)
         else:
-            self._timers = [(time.monotonic() + wait_s, "done")]
+            self._timers = [(now + wait_s, "done")]
+            self._publish(self._delivered, now, wait_s)
         return ["OK EXP"]
+
+    def _publish(self, d: Delivered, start_mono_s: float, wait_s: float, part: float = 1.0) -> None:
+        if self.room is None:
+            return
+        beam = Delivered(d.kv, d.ma, d.ms * part, d.mas * part)
+        self.room.publish(self.room.pulse(beam, start_mono_s, wait_s * part))
 
     def _do_abort(self) -> list[str]:
         self._timers = []

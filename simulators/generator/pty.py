@@ -25,6 +25,7 @@ from panelgate.drivers.generator.protocol import (
     encode_line,
     parse_command,
 )
+from panelgate.simulators.room import Room
 
 from .model import GeneratorModel, GeneratorSpec, OnExposure, SimFault
 
@@ -43,7 +44,9 @@ class SimulatedGenerator:
     seed : int
         Seed of the delivered-value deviations and of garbage bytes.
     on_exposure : callable, optional
-        Called with the delivered values when the tube fires (wire it to a simulated panel).
+        Called with the delivered values when the tube fires (a test rig's probe).
+    room : Room, optional
+        The X-ray room whose panels the beam reaches (:mod:`panelgate.simulators.room`).
     """
 
     def __init__(
@@ -51,8 +54,9 @@ class SimulatedGenerator:
         spec: GeneratorSpec | None = None,
         seed: int = 0,
         on_exposure: OnExposure | None = None,
+        room: Room | None = None,
     ) -> None:
-        self.model = GeneratorModel(spec or GeneratorSpec(), seed, on_exposure)
+        self.model = GeneratorModel(spec or GeneratorSpec(), seed, on_exposure, room)
         self._rng = np.random.default_rng(seed + 1)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from panelgate.drivers.gige import bootstrap as bs
 from panelgate.drivers.gige import gvsp
 from panelgate.drivers.gige.gvcp import ResendRequest, Status
+from panelgate.simulators.dose import PHANTOMS, DoseIntake, phantom_map
 from panelgate.simulators.panel import PanelSpec
+from panelgate.simulators.room import Room
 
 from .faults import FaultPlan
 from .features import Feature, Kind, feature, feature_at, genicam_xml
@@ -67,6 +69,11 @@ class SimulatorConfig:
     link_speed_mbps : int
         Speed of the device's Ethernet link: stream packets leave no faster than this
         (1000 = GigE; 0 = as fast as the host takes them, which no camera does).
+    room : str, optional
+        Directory of the X-ray room the panel stands in (:mod:`panelgate.simulators.room`):
+        a frame carries the dose of the room's beams since the previous frame.
+    phantom : str
+        What stands in the room's beam: open, wedge or chest.
     """
 
     address: str = "127.0.0.1"
@@ -79,10 +86,14 @@ class SimulatorConfig:
     discovery_broadcast: bool = True
     extended_ids: bool = False
     link_speed_mbps: int = 1000
+    room: str | None = None
+    phantom: str = "open"
 
     def __post_init__(self) -> None:
         if self.link_speed_mbps < 0:
             raise ValueError(f"link_speed_mbps must be >= 0, got {self.link_speed_mbps}")
+        if self.phantom not in PHANTOMS:
+            raise ValueError(f"phantom must be one of {', '.join(PHANTOMS)}, got {self.phantom!r}")
 
 
 class GigESimulator:
@@ -108,7 +119,12 @@ class GigESimulator:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind((config.address, config.port))
         self.port = int(self._sock.getsockname()[1])
-        self._source = FrameSource(self.spec, config.seed, config.pool_size)
+        intake = None
+        if config.room is not None:
+            s = self.spec
+            phantom = phantom_map(config.phantom, s.height, s.width, s.pixel_pitch_mm)
+            intake = DoseIntake(Room(config.room), phantom)
+        self._source = FrameSource(self.spec, config.seed, config.pool_size, intake=intake)
         self.streamer = GvspStreamer(config.address, self._source, self.faults, self._disconnect)
         self._discovery_sock: socket.socket | None = None
         if config.discovery_broadcast and config.port:
@@ -130,6 +146,8 @@ class GigESimulator:
         AcquisitionStart is on time instead of that much late.
         """
         self._source.prepare()
+        if self._source.intake is not None:
+            self._source.intake.open()
         self.server.start()
         _log.info("GigE simulator %s on %s:%d", self.config.serial, self.config.address, self.port)
         return self
@@ -138,6 +156,8 @@ class GigESimulator:
         """Stop streaming and answering; close the sockets."""
         self.streamer.close()
         self.server.stop()
+        if self._source.intake is not None:
+            self._source.intake.close()
         self._sock.close()
         if self._discovery_sock is not None:
             self._discovery_sock.close()
@@ -337,6 +357,7 @@ class GigESimulator:
             link_speed_bps=self.config.link_speed_mbps * 1e6,
         )
         self._set("TLParamsLocked", 1)
+        self._source.restart()
         self.streamer.start(settings)
         return Status.SUCCESS
 

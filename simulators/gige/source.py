@@ -6,16 +6,23 @@ about 0.3 s, far slower than the wire. The source therefore draws ``pool_size`` 
 or when it is first asked, and cycles through them; each frame sent still gets its own
 block id and timestamp. ROI, binning and Mono14 (values shifted right by 2) are applied to
 the pooled frame and cached per geometry, so steady streaming costs no image work at all.
+
+In an X-ray room (``room``, :mod:`panelgate.simulators.room`) the pool holds dark frames
+only, and a frame whose integration saw the room's beam is read fresh from the panel model
+with that dose: the integration of a frame runs from the previous frame (or the start of
+the stream) to the moment it is sent, so the frame triggered after an exposure carries it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from panelgate.simulators.dose import DoseIntake
 from panelgate.simulators.panel import PanelModel, PanelSpec
 from panelgate.simulators.phantom import step_wedge_line_pairs
 
@@ -52,18 +59,28 @@ class FrameSource:
     pool_size : int
         Number of distinct readouts cycled through (1..16).
     air_kerma_ugy : float
-        Dose of the exposed frame in the pool.
+        Dose of the exposed frame in the pool (without a room).
+    intake : DoseIntake, optional
+        The panel's intake of its X-ray room's beam (see the module docstring).
     """
 
     def __init__(
-        self, spec: PanelSpec, seed: int = 0, pool_size: int = 2, air_kerma_ugy: float = 5.0
+        self,
+        spec: PanelSpec,
+        seed: int = 0,
+        pool_size: int = 2,
+        air_kerma_ugy: float = 5.0,
+        intake: DoseIntake | None = None,
     ) -> None:
         if not 1 <= pool_size <= 16:
             raise ValueError(f"pool_size must be 1..16, got {pool_size}")
         self.spec = spec
         self._seed = seed
         self._pool_size = pool_size
-        self._air_kerma_ugy = air_kerma_ugy
+        self._air_kerma_ugy = 0.0 if intake is not None else air_kerma_ugy
+        self.intake = intake
+        self._model: PanelModel | None = None
+        self._integrating_since = time.monotonic()
         self._pool: list[npt.NDArray[np.uint16]] = []
         self._cache: dict[tuple[int, Geometry], bytes] = {}
         self._lock = threading.Lock()
@@ -78,6 +95,9 @@ class FrameSource:
         """
         with self._lock:
             self._fill_pool()
+            exposed = self._exposed(geometry)
+            if exposed is not None:
+                return exposed
             key = (index % self._pool_size, geometry)
             data = self._cache.get(key)
             if data is None:
@@ -86,6 +106,26 @@ class FrameSource:
                 data = self._cut(self._pool[key[0]], geometry)
                 self._cache[key] = data
             return data
+
+    def restart(self) -> None:
+        """Start a new integration now (the stream starts): earlier beams are forgotten."""
+        with self._lock:
+            self._integrating_since = time.monotonic()
+            if self.intake is not None:
+                self.intake.reset(self._integrating_since)
+
+    def _exposed(self, geometry: Geometry) -> bytes | None:
+        """Read a frame now if the room's beam reached it since the previous one; else None."""
+        if self.intake is None:
+            return None
+        t0, self._integrating_since = self._integrating_since, time.monotonic()
+        dose = self.intake.dose(t0, self._integrating_since)
+        self.intake.reset(self._integrating_since)
+        if dose is None:
+            return None
+        if self._model is None:
+            self._model = PanelModel(self.spec, self._seed)  # the same panel as the pool
+        return self._cut(self._model.read(dose.air_kerma_ugy, dose.transmission), geometry)
 
     def prepare(self, geometry: Geometry | None = None) -> None:
         """Draw the pool now and, given a geometry, cut every pooled frame for it.

@@ -2,6 +2,12 @@
 
 from .backend import SimulatedUsbBackend
 from .device import U3VDeviceModel, UsbFault
-from .panel import open_usb_sim
+from .panel import SimulatedUsbPanel, open_usb_sim
 
-__all__ = ["SimulatedUsbBackend", "U3VDeviceModel", "UsbFault", "open_usb_sim"]
+__all__ = [
+    "SimulatedUsbBackend",
+    "SimulatedUsbPanel",
+    "U3VDeviceModel",
+    "UsbFault",
+    "open_usb_sim",
+]

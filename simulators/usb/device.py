@@ -1,8 +1,14 @@
 """A USB3 Vision panel: GenCP register map (ABRM, SBRM, SIRM, manifest, features) and stream.
 
-The device answers U3VCP commands with acknowledgements and, on a software trigger, turns
-a :class:`~panelgate.simulators.panel.PanelModel` readout into one stream block: leader,
+The device answers U3VCP commands with acknowledgements and, once triggered, turns a
+:class:`~panelgate.simulators.panel.PanelModel` readout into one stream block: leader,
 payload transfers cut as the host wrote into SIRM, trailer. Fault knobs: :class:`UsbFault`.
+
+Its dose comes from the X-ray room it stands in (:mod:`panelgate.simulators.room`) or by
+hand (:meth:`U3VDeviceModel.irradiate`), integrated over the window its trigger source sets
+(:mod:`panelgate.simulators.dose`): ``AcquisitionStart`` arms it; with the ``software``
+source ``TriggerSoftware`` ends the window after ``ExposureTime``; with ``generator`` or
+``aed`` it hands the start to the room's beam (sync, dose rate).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from panelgate.drivers.u3v.protocol import (
     encode_leader,
     encode_trailer,
 )
+from panelgate.simulators.dose import DoseIntake, TriggerSource
 from panelgate.simulators.panel import PanelModel, PanelSpec
+from panelgate.simulators.room import Room
 
 from .genicam_xml import FEATURE_BASE, FEATURES, genicam_xml
 
@@ -59,12 +67,41 @@ class UsbFault(enum.Enum):
 
 
 class U3VDeviceModel:
-    """Registers, GenCP and the stream of one simulated U3V panel."""
+    """Registers, GenCP and the stream of one simulated U3V panel.
+
+    Parameters
+    ----------
+    spec : PanelSpec
+        The panel's physics and identity.
+    seed : int
+        Seed of the panel model.
+    readout_s : float
+        Readout time after the integration window, seconds.
+    zip_xml : bool
+        Serve the GenICam XML zipped (manifest schema 1).
+    trigger : TriggerSource
+        What starts the integration (:mod:`panelgate.simulators.dose`).
+    room : Room, optional
+        The X-ray room the panel stands in.
+    phantom : numpy.ndarray, optional
+        Transmission of what stands in the room's beam (None: open field).
+    """
 
     def __init__(
-        self, spec: PanelSpec, seed: int = 0, readout_s: float = 0.0, zip_xml: bool = False
+        self,
+        spec: PanelSpec,
+        seed: int = 0,
+        readout_s: float = 0.0,
+        zip_xml: bool = False,
+        *,
+        trigger: TriggerSource = TriggerSource.SOFTWARE,
+        room: Room | None = None,
+        phantom: npt.NDArray[np.float32] | None = None,
     ) -> None:
         self.spec = spec
+        self.trigger_source = trigger
+        self.intake = DoseIntake(room, phantom)
+        self._armed_mono_s = 0.0
         self.panel = PanelModel(spec, seed)
         self.readout_s = readout_s
         self.zip_xml = zip_xml
@@ -74,7 +111,6 @@ class U3VDeviceModel:
         self.acks: queue.Queue[bytes] = queue.Queue()
         self.stream: queue.Queue[bytes] = queue.Queue()
         self._mem = bytearray(_MEMORY)
-        self._dose: tuple[float, npt.NDArray[np.float32] | None] | None = None
         self._block_id = 0
         self._armed = False
         self._cancel = threading.Event()
@@ -165,13 +201,15 @@ class U3VDeviceModel:
             self._update_payload()
         elif offset == FEATURES["AcquisitionStart"][0]:
             self._armed = True
+            self._armed_mono_s = time.monotonic()
+            self.intake.reset(self._armed_mono_s)
         elif offset == FEATURES["AcquisitionStop"][0]:
             self._stop()
         elif offset == FEATURES["TriggerSoftware"][0] and self._armed:
             self._armed = False
             self._cancel.clear()
-            dose, self._dose = self._dose, None
-            threading.Thread(target=self._readout, args=(dose,), daemon=True).start()
+            args = (self._armed_mono_s, time.monotonic())
+            threading.Thread(target=self._readout, args=args, daemon=True).start()
         elif address == SIRM_ADDR + SIRM.CONTROL and not self._get(address, "<I"):
             self._stop()
         if offset in (
@@ -189,13 +227,21 @@ class U3VDeviceModel:
     def irradiate(
         self, air_kerma_ugy: float, transmission: npt.NDArray[np.float32] | None = None
     ) -> None:
-        """Deliver dose to the next exposure, as the X-ray generator would."""
-        self._dose = (air_kerma_ugy, transmission)
+        """Deliver dose now from the simulator's calibration source (see SimulatedDetector)."""
+        self.intake.inject(air_kerma_ugy, transmission)
 
-    def _readout(self, dose: tuple[float, npt.NDArray[np.float32] | None] | None) -> None:
-        if self._cancel.wait(self._feature("ExposureTime") / 1e6 + self.readout_s):
+    def _readout(self, armed_mono_s: float, triggered_mono_s: float) -> None:
+        window = self.intake.window(
+            self.trigger_source,
+            armed_mono_s=armed_mono_s,
+            triggered_mono_s=triggered_mono_s,
+            exposure_s=self._feature("ExposureTime") / 1e6,
+            cancel=self._cancel,
+        )
+        if window is None or self._cancel.wait(self.readout_s):
             return
-        full = self.panel.read(*dose) if dose else self.panel.read()
+        dose = self.intake.dose(*window)
+        full = self.panel.read(dose.air_kerma_ugy, dose.transmission) if dose else self.panel.read()
         w, h = int(self._feature("Width")), int(self._feature("Height"))
         payload = np.ascontiguousarray(full[:h, :w]).tobytes()
         if not self._get(SIRM_ADDR + SIRM.CONTROL, "<I") or self._cancel.is_set():

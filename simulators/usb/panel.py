@@ -1,23 +1,69 @@
-"""``usb://sim[?width=W&height=H&seed=S&serial=X]``: the real U3V driver on a simulated device."""
+"""``usb://sim[?...]``: the real U3V driver on a simulated device, in an X-ray room.
+
+URL keys: ``width``, ``height``, ``seed``, ``serial``; ``room`` (the room's directory,
+:mod:`panelgate.simulators.room`), ``trigger`` (software, generator or aed) and
+``phantom`` (open, wedge or chest), as for ``sim://``.
+"""
 
 from __future__ import annotations
 
 import urllib.parse
 
+import numpy as np
+import numpy.typing as npt
+
+from panelgate.drivers.detector import DetectorInfo
 from panelgate.drivers.errors import InvalidSetting
 from panelgate.drivers.u3v import U3VDetector
+from panelgate.simulators.dose import phantom_map, room_at, trigger_source
 from panelgate.simulators.panel import PanelSpec
 
 from .backend import PID, VID, SimulatedUsbBackend
 from .device import U3VDeviceModel
 
-__all__ = ["open_usb_sim"]
+__all__ = ["SimulatedUsbPanel", "open_usb_sim"]
 
 
-def open_usb_sim(url: str) -> U3VDetector:
-    """Build a :class:`U3VDetector` whose pyusb backend is a simulated panel.
+class SimulatedUsbPanel(U3VDetector):
+    """The U3V driver over a :class:`SimulatedUsbBackend`; the device stands in a room.
 
-    The device model is reachable as ``detector.simulated_device`` (dose, faults).
+    Everything goes through the real driver and pyusb; what a simulator adds is declared
+    here: :attr:`simulated_device` (faults, registers) and :meth:`irradiate` (the
+    simulator's calibration source, :class:`~panelgate.simulators.dose.Irradiable`).
+
+    Parameters
+    ----------
+    device : U3VDeviceModel
+        The simulated device on the bus.
+    """
+
+    def __init__(self, device: U3VDeviceModel) -> None:
+        super().__init__(VID, PID, backend=SimulatedUsbBackend(device))
+        self.simulated_device = device
+
+    def irradiate(
+        self, air_kerma_ugy: float, transmission: npt.NDArray[np.float32] | None = None
+    ) -> None:
+        """Deliver dose now from the simulator's calibration source (not the room's tube)."""
+        self.simulated_device.irradiate(air_kerma_ugy, transmission)
+
+    def _do_connect(self) -> DetectorInfo:
+        self.simulated_device.intake.open()
+        try:
+            return super()._do_connect()
+        except BaseException:
+            self.simulated_device.intake.close()
+            raise
+
+    def _do_close(self) -> None:
+        try:
+            super()._do_close()
+        finally:
+            self.simulated_device.intake.close()
+
+
+def open_usb_sim(url: str) -> SimulatedUsbPanel:
+    """Build a :class:`SimulatedUsbPanel` from its URL (see the module docstring).
 
     Raises
     ------
@@ -27,9 +73,12 @@ def open_usb_sim(url: str) -> U3VDetector:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "usb" or parts.netloc != "sim" or parts.path not in ("", "/"):
         raise InvalidSetting(f"not a simulated USB panel URL (usb://sim?...): {url!r}")
-    known = {"width": int, "height": int, "seed": int, "serial": str}
+    known = {
+        "width": int, "height": int, "seed": int, "serial": str,
+        "room": str, "trigger": str, "phantom": str,
+    }  # fmt: skip
     values: dict[str, int | str] = {}
-    for key, items in urllib.parse.parse_qs(parts.query).items():
+    for key, items in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
         if key not in known:
             raise InvalidSetting(f"unknown usb://sim parameter {key!r}; known: {sorted(known)}")
         try:
@@ -41,7 +90,13 @@ def open_usb_sim(url: str) -> U3VDetector:
         spec = PanelSpec(**spec_args)  # type: ignore[arg-type]
     except ValueError as exc:
         raise InvalidSetting(f"{exc} (from {url!r})") from None
-    device = U3VDeviceModel(spec, seed=int(values.get("seed", 0)))
-    detector = U3VDetector(VID, PID, backend=SimulatedUsbBackend(device))
-    detector.simulated_device = device  # type: ignore[attr-defined]
-    return detector
+    device = U3VDeviceModel(
+        spec,
+        seed=int(values.get("seed", 0)),
+        trigger=trigger_source(str(values.get("trigger", "software")), url),
+        room=room_at(str(values["room"]), url) if "room" in values else None,
+        phantom=phantom_map(
+            str(values.get("phantom", "open")), spec.height, spec.width, spec.pixel_pitch_mm
+        ),
+    )
+    return SimulatedUsbPanel(device)
