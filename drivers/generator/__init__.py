@@ -18,6 +18,7 @@ from .errors import (
     TechniqueOutOfRange,
     TubeOverheat,
 )
+from .manual import ManualGenerator
 from .protocol import Delivered, TechniqueLimits
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "GeneratorProtocolError",
     "GeneratorTimeout",
     "InterlockOpen",
+    "ManualGenerator",
     "TechniqueLimits",
     "TechniqueOutOfRange",
     "TubeOverheat",
