@@ -2,8 +2,10 @@
 
 The pieces of an exposure that are not the state machine itself
 (:mod:`panelgate.acquisition.workflow`): the checked :class:`ExposureRequest`, the
-``BODYPART [VIEW]`` protocol names, the :class:`PanelBeam` adapter that stands for the
-sync cable or the dose sensor of a simulated panel, and the dark-map freshness rule.
+``BODYPART [VIEW]`` protocol names, the :class:`TriggerMode` (who starts the panel's
+readout), and the dark-map freshness rule. The beam reaches a panel physically: the tube
+irradiates a real one, and a simulated generator the simulated panels of its X-ray room
+(:mod:`panelgate.simulators.room`); nothing here stands in for it.
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ import time
 from dataclasses import dataclass
 
 from panelgate.calibration import CalibrationSet, FrameAverager
-from panelgate.drivers import Detector
-from panelgate.drivers.generator import Delivered, TechniqueLimits
+from panelgate.drivers.generator import TechniqueLimits
 from panelgate.gateway.dicom import StudyContext
 from panelgate.gateway.dicom.context import ANATOMY_CODES, VIEW_CODES
 
 from .errors import UsageError
-from .pipeline import Beam, Pipeline
+from .pipeline import Pipeline
 
 __all__ = [
     "CalibrationHolder",
     "ExposureRequest",
-    "PanelBeam",
     "TriggerMode",
     "parse_protocol",
     "quick_calibration",
@@ -33,7 +33,14 @@ __all__ = [
 
 
 class TriggerMode(enum.Enum):
-    """Who starts the panel's readout; see the module docstring."""
+    """Who starts the panel's readout (set to match the panel's own trigger source).
+
+    ``software``: the workflow triggers the readout once the generator reports the
+    exposure done; ``generator``: the generator's sync output starts the panel's
+    integration when the tube fires; ``aed``: the panel detects the beam by its dose rate
+    (automatic exposure detection). In the last two the workflow triggers nothing: right
+    after arming it hands the start of the readout to the panel's source.
+    """
 
     SOFTWARE = "software"
     GENERATOR = "generator"
@@ -93,36 +100,6 @@ class ExposureRequest:
         """
         parse_protocol(self.protocol)
         return limits.check(self.kv, self.mas, self.ma if self.ma is not None else ma_now)
-
-
-class PanelBeam:
-    """Adapter from a generator's exposure to a simulated panel's dose.
-
-    Parameters
-    ----------
-    beam : Beam
-        ``beam(air_kerma_ugy, transmission)``, e.g. ``SimulatedDetector.irradiate``.
-    detector : Detector
-        The panel, triggered by the adapter in ``generator`` and ``aed`` modes.
-    mode : TriggerMode
-        Trigger mode of the workflow.
-    ugy_per_mas : float
-        Air kerma at the detector per mAs (about 2.5 µGy/mAs at 120 kV and 180 cm).
-    """
-
-    def __init__(
-        self, beam: Beam, detector: Detector, mode: TriggerMode, ugy_per_mas: float = 2.5
-    ) -> None:
-        self.beam = beam
-        self.detector = detector
-        self.mode = mode
-        self.ugy_per_mas = ugy_per_mas
-
-    def __call__(self, delivered: Delivered) -> None:
-        """Deliver the dose to the panel; trigger it as the sync line / dose sensor would."""
-        self.beam(delivered.mas * self.ugy_per_mas, None)
-        if self.mode is not TriggerMode.SOFTWARE:
-            self.detector.trigger()
 
 
 def quick_calibration(

@@ -41,13 +41,16 @@ from panelgate.gateway.dicom import (
 from panelgate.gateway.pacs import Destination, StoreResult, store_files
 
 from .config import Config
+from .errors import UsageError
 
 __all__ = ["Beam", "Corrected", "Pipeline"]
 
 _log = logging.getLogger(__name__)
 
 Beam = Callable[[float, "npt.NDArray[np.float32] | None"], None]
-"""Delivers X-ray dose to the next exposure: ``beam(air_kerma_ugy, transmission)``."""
+"""Gives a known dose now, ``beam(air_kerma_ugy, transmission)``: a simulated panel's
+calibration source (:class:`panelgate.simulators.Irradiable`), for darks and floods
+without a generator. Exposures go through the generator and the workflow instead."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +71,12 @@ class Pipeline:
         A connected detector.
     config : Config
         Validated configuration.
-    beam : Beam
-        How dose reaches the panel: the generator, or the simulator's ``irradiate``.
+    beam : Beam, optional
+        A calibration source for :meth:`expose` (a simulated panel's ``irradiate``);
+        without one only darks can be taken here.
     """
 
-    def __init__(self, detector: Detector, config: Config, beam: Beam) -> None:
+    def __init__(self, detector: Detector, config: Config, beam: Beam | None = None) -> None:
         self.detector = detector
         self.config = config
         self.beam = beam
@@ -91,9 +95,20 @@ class Pipeline:
     def expose(
         self, air_kerma_ugy: float, transmission: npt.NDArray[np.float32] | None = None
     ) -> Frame:
-        """Arm, deliver dose, trigger and read one frame (dark when ``air_kerma_ugy`` is 0)."""
+        """Arm, deliver dose, trigger and read one frame (dark when ``air_kerma_ugy`` is 0).
+
+        With a beam, a dark is a dose of 0 µGy from it: a simulated panel whose trigger
+        source is the generator or AED starts its window on it too.
+
+        Raises
+        ------
+        UsageError
+            A dose asked of a pipeline without a beam.
+        """
+        if air_kerma_ugy > 0 and self.beam is None:
+            raise UsageError("floods need a calibration source: this detector has none")
         self.detector.arm()
-        if air_kerma_ugy > 0:
+        if self.beam is not None:
             self.beam(air_kerma_ugy, transmission)
         self.detector.trigger()
         return self.detector.read_frame(self.config.detector.frame_timeout_s)

@@ -28,10 +28,13 @@ acquired is always queued, the reserve being there for it.
 
 Trigger modes (:class:`TriggerMode`): ``software`` — the workflow triggers the panel's
 readout once the generator reports the exposure done; ``generator`` — the generator's
-sync output triggers the panel when the tube fires; ``aed`` — the panel detects the dose
-itself (automatic exposure detection) and nobody triggers it. With simulated devices,
-``generator`` and ``aed`` are realised by the :class:`PanelBeam` adapter, which stands
-for the sync cable or the panel's dose sensor.
+sync output starts the panel's integration when the tube fires; ``aed`` — the panel
+detects the dose itself (automatic exposure detection). In ``generator`` and ``aed``
+nobody triggers the readout: right after arming, the workflow hands its start to the
+panel's own source (``trigger()`` on a panel so configured) and only waits for the frame.
+The generator is any :class:`~panelgate.drivers.generator.Generator` (the serial link,
+or the simulated one); its beam reaches the panel physically, also in simulation (the
+X-ray room of :mod:`panelgate.simulators.room`).
 """
 
 from __future__ import annotations
@@ -57,14 +60,13 @@ from panelgate.drivers import (
     PatientExposed,
     ReadCancelled,
 )
-from panelgate.drivers.generator import Delivered, GeneratorClient, GeneratorFault
+from panelgate.drivers.generator import Delivered, Generator, GeneratorFault
 from panelgate.gateway.dicom import Technique
 from panelgate.gateway.outbox import Outbox
 
 from .exposure import (
     CalibrationHolder,
     ExposureRequest,
-    PanelBeam,
     TriggerMode,
     parse_protocol,
     quick_calibration,
@@ -83,7 +85,6 @@ __all__ = [
     "ExposureResult",
     "ExposureState",
     "ExposureWorkflow",
-    "PanelBeam",
     "StateChange",
     "TriggerMode",
     "WorkflowAborted",
@@ -187,8 +188,8 @@ class ExposureWorkflow:
     ----------
     pipeline : Pipeline
         Over a connected, configured detector: correction, DX building, spooling.
-    generator : GeneratorClient
-        An open generator link.
+    generator : Generator
+        An open generator (anything satisfying the generator contract).
     calibration : CalibrationHolder
         Maps in use; its ``is_stale``/``refresh_dark`` decide the fresh dark (replaceable).
     spool_dir : pathlib.Path
@@ -209,7 +210,7 @@ class ExposureWorkflow:
     def __init__(
         self,
         pipeline: Pipeline,
-        generator: GeneratorClient,
+        generator: Generator,
         calibration: CalibrationHolder,
         spool_dir: Path,
         *,
@@ -219,6 +220,8 @@ class ExposureWorkflow:
         take_dark: Callable[[], None] | None = None,
         outbox: Outbox | None = None,
     ) -> None:
+        if not isinstance(generator, Generator):
+            raise TypeError(f"{type(generator).__name__} does not satisfy the Generator contract")
         self.pipeline = pipeline
         self.outbox = outbox
         self.detector = pipeline.detector
@@ -315,6 +318,8 @@ class ExposureWorkflow:
         )
         self.generator.set_technique(request.kv, request.mas, request.ma)
         self.detector.arm()
+        if self.trigger is not TriggerMode.SOFTWARE:
+            self.detector.trigger()  # the readout now starts on the sync or the dose
         self.generator.prep()
         self.generator.wait_ready(t.prep_s, self._cancel)
         self._move("ready")

@@ -40,38 +40,40 @@ from panelgate.acquisition.workflow import (
     CalibrationHolder,
     ExposureRequest,
     ExposureWorkflow,
-    PanelBeam,
-    TriggerMode,
     quick_calibration,
 )
 from panelgate.calibration import warm_up
 from panelgate.drivers import Detector, ReadoutMode
 from panelgate.drivers.generator import GeneratorClient
 from panelgate.gateway.dicom import StudyContext
-from panelgate.simulators import PanelSpec, SimulatedDetector
+from panelgate.simulators import PanelSpec, Room, SimulatedDetector
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
 from panelgate.simulators.usb import open_usb_sim
 
 
-def _panel(kind: str, size: int) -> tuple[Detector, Beam]:
+def _panel(kind: str, size: int, room: Path) -> tuple[Detector, Beam]:
     if kind == "sim://":
-        det = SimulatedDetector(PanelSpec(width=size, height=size), seed=1)
+        det = SimulatedDetector(PanelSpec(width=size, height=size), seed=1, room=Room(room))
         return det, det.irradiate
-    usb = open_usb_sim(f"usb://sim?width={size}&height={size}&seed=1")
-    return usb, usb.simulated_device.irradiate  # type: ignore[attr-defined]
+    usb = open_usb_sim(f"usb://sim?width={size}&height={size}&seed=1&room={room}")
+    return usb, usb.irradiate
 
 
 def done_to_outbox(kind: str, size: int, runs: int, out: Path) -> list[float]:
     """Run ``runs`` exposures; return the done → spooled intervals in seconds."""
-    det, beam = _panel(kind, size)
+    room = out / "room"
+    det, beam = _panel(kind, size, room)
     config = Config(detector=DetectorConfig(exposure_s=0.01, frame_timeout_s=30.0))
     request = ExposureRequest(120, 2, StudyContext(patient_name="Bench^Mark", patient_id="B1"))
     spec = GeneratorSpec(prep_s=0.02, time_scale=0.1)
-    with SimulatedGenerator(spec) as gen, det, GeneratorClient(gen.device_path) as client:
+    with (
+        SimulatedGenerator(spec, room=Room(room)) as gen,
+        det,
+        GeneratorClient(gen.device_path) as client,
+    ):
         pipeline = Pipeline(det, config, beam=beam)
         pipeline.configure(size, size)
         holder = CalibrationHolder(quick_calibration(pipeline, frames=2))
-        gen.model.on_exposure = PanelBeam(beam, det, TriggerMode.SOFTWARE)
         workflow = ExposureWorkflow(pipeline, client, holder, out / kind.strip(":/"))
         workflow.run(request)  # warm-up, not counted
         seconds = []
@@ -84,7 +86,7 @@ def done_to_outbox(kind: str, size: int, runs: int, out: Path) -> list[float]:
 def usb_stream_mb_s(size: int, runs: int) -> list[float]:
     """Read ``runs`` blocks over usb://sim; return host-side MB/s per block."""
     det = open_usb_sim(f"usb://sim?width={size}&height={size}&seed=1")
-    device = det.simulated_device  # type: ignore[attr-defined]
+    device = det.simulated_device
     rates = []
     with det:
         det.configure(ReadoutMode(size, size, exposure_s=0.001))

@@ -35,6 +35,7 @@ from panelgate.calibration import (
     build_calibration,
 )
 from panelgate.drivers import Detector, ReadoutMode
+from panelgate.simulators import Irradiable
 
 from .args import finite_float, frame_count, positive_seconds
 
@@ -125,7 +126,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.detector is None:
         raise UsageError("calibrate needs --detector URL, or --darks/--floods/--serial stacks")
     detector = open_detector(args.detector)
-    if args.target != "dark" and getattr(detector, "irradiate", None) is None:
+    if args.target != "dark" and not isinstance(detector, Irradiable):
         # Refused before anything is sent to the panel: floods need X-rays we cannot fire.
         raise UsageError(
             f"calibrate {args.target} needs floods, and panelgate cannot fire X-rays for "
@@ -150,10 +151,10 @@ def _online(
     if not (info.sensor_width_px and info.sensor_height_px):
         raise UsageError(f"{info.model} {info.serial} does not report its sensor size")
     config = Config(detector=DetectorConfig(exposure_s=exposure_s))
-    beam = getattr(detector, "irradiate", None)
+    beam = detector.irradiate if isinstance(detector, Irradiable) else None
     if beam is None and target != "dark":
         raise UsageError(f"calibrate {target} needs floods: this detector has no beam control")
-    pipeline = Pipeline(detector, config, beam=beam or (lambda *_: None))
+    pipeline = Pipeline(detector, config, beam=beam)
     mode: ReadoutMode = pipeline.configure(info.sensor_width_px, info.sensor_height_px)
     info = pipeline.info
     full_scale = 2**info.bits_stored - 1

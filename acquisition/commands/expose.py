@@ -24,9 +24,7 @@ from panelgate.acquisition.preflight import check_header
 from panelgate.acquisition.workflow import (
     CalibrationHolder,
     ExposureRequest,
-    ExposureState,
     ExposureWorkflow,
-    PanelBeam,
     StateChange,
     TriggerMode,
     parse_protocol,
@@ -34,13 +32,13 @@ from panelgate.acquisition.workflow import (
 )
 from panelgate.calibration import warm_up
 from panelgate.drivers import Detector, IncompatibleState
-from panelgate.drivers.generator import Delivered, GeneratorClient
+from panelgate.drivers.generator import Generator, GeneratorClient, ManualGenerator
 from panelgate.gateway import DicomBuildError
 from panelgate.gateway.dicom import StudyContext
 from panelgate.gateway.outbox import Outbox, State
 from panelgate.gateway.pacs import Destination, WorklistQuery, query_worklist
-from panelgate.simulators import SimulatedDetector
-from panelgate.simulators.generator import SimulatedGenerator
+from panelgate.simulators import Irradiable, Room
+from panelgate.simulators.generator import InProcessGenerator
 
 from .args import ae_title, host_port, positive_float
 
@@ -68,8 +66,15 @@ def register(sub: Any) -> None:
         required=True,
         metavar="PORT",
         help="generator serial port (e.g. the path 'panelgate simulate generator' prints); "
-        "'sim' runs a simulated generator in this process",
+        "'sim' runs a simulated generator in this process, irradiating the panels of --room; "
+        "'none': no generator link (with --trigger aed: the technician fires, the panel "
+        "detects the beam, --kv/--mas/--ma are the technique entered for the header)",
     )
+    p.add_argument(
+        "--room", type=Path, metavar="DIR",
+        help="with --generator sim: the simulated X-ray room whose panels its beam reaches "
+        "(the panel's room=DIR, e.g. sim://?room=DIR)",
+    )  # fmt: skip
     p.add_argument("--patient-id", metavar="ID")
     p.add_argument("--patient-name", metavar="NAME", help="DICOM PN, e.g. Doe^Jane")
     p.add_argument(
@@ -144,12 +149,37 @@ def _from_worklist(args: argparse.Namespace, config: Config) -> StudyContext:
     return steps[0]
 
 
-def _simulated_beam(detector: Detector) -> Beam | None:
-    """Dose for a simulated panel (the real tube irradiates a real one)."""
-    if isinstance(detector, SimulatedDetector):
-        return detector.irradiate
-    beam: Beam | None = getattr(getattr(detector, "simulated_device", None), "irradiate", None)
-    return beam
+def _calibration_source(detector: Detector) -> Beam | None:
+    """Return a simulated panel's calibration source (quick calibration); real ones have none."""
+    return detector.irradiate if isinstance(detector, Irradiable) else None
+
+
+def _open_generator(args: argparse.Namespace, stack: ExitStack) -> tuple[Generator, str]:
+    """Open the generator of ``--generator``: a serial port, or ``sim`` in this process.
+
+    Raises
+    ------
+    UsageError
+        ``--room`` without ``--generator sim``, a room that cannot be made, or
+        ``--generator none`` without ``--trigger aed``.
+    """
+    if args.generator == "none":
+        if args.trigger != TriggerMode.AED.value or args.room is not None:
+            raise UsageError(
+                "--generator none needs --trigger aed (the panel must detect the beam) "
+                "and takes no --room"
+            )
+        return ManualGenerator(), "none (no generator link: fire on the generator's console)"
+    if args.generator != "sim":
+        if args.room is not None:
+            raise UsageError("--room is for --generator sim (a real tube irradiates its room)")
+        return stack.enter_context(GeneratorClient(args.generator)), args.generator
+    try:
+        room = Room(args.room) if args.room is not None else None
+    except OSError as exc:
+        raise UsageError(f"--room {args.room}: {exc.strerror or exc}") from None
+    where = f"room {args.room}" if room is not None else "no room: its beam reaches no panel"
+    return stack.enter_context(InProcessGenerator(room=room)), f"sim ({where})"
 
 
 def _show(change: StateChange) -> None:
@@ -164,17 +194,14 @@ def _expose(args: argparse.Namespace) -> int:
     destinations = _destinations(args, config)
     outbox = _open_outbox(args, config, list(destinations))
     with ExitStack() as stack:
-        port = args.generator
-        if port == "sim":
-            port = stack.enter_context(SimulatedGenerator()).device_path
-        generator = stack.enter_context(GeneratorClient(port))
-        ms = request.check(generator.limits(), generator.settings()["ma"])
+        generator, port = _open_generator(args, stack)
+        request.check(generator.limits(), generator.settings()["ma"])
         detector = open_detector(args.detector)
-        beam = _simulated_beam(detector)
+        beam = _calibration_source(detector)
         info = stack.enter_context(detector).info
         print(f"panelgate expose: {info.manufacturer} {info.model} {info.serial}", flush=True)
         print(f"generator: {generator.identify()} on {port}", flush=True)
-        pipeline = Pipeline(detector, config, beam=beam or (lambda kerma, transmission: None))
+        pipeline = Pipeline(detector, config, beam=beam)
         mode = detector.mode if _configured(detector) else None
         if mode is None:
             width, height = _native_size(detector)
@@ -196,7 +223,6 @@ def _expose(args: argparse.Namespace) -> int:
             pipeline, generator, holder, args.out / "spool", trigger=trigger, outbox=outbox
         )
         workflow.subscribe(_show)
-        workflow.subscribe(_beam_on_fire(PanelBeam(beam, detector, trigger), request, ms))
         result = _checked(args, lambda: workflow.run(request))
         print(f"SOP Instance UID: {result.sop_instance_uid}")
         print(f"spool (outbox):   {result.spool_path}")
@@ -283,25 +309,7 @@ def _configured(detector: Detector) -> bool:
 
 
 def _native_size(detector: Detector) -> tuple[int, int]:
-    spec = getattr(detector, "spec", None)
-    if spec is not None:
-        return int(spec.width), int(spec.height)
-    size = getattr(detector, "sensor_size", None)
-    if size is None:
-        raise UsageError("cannot tell the detector's matrix size")
-    return int(size[0]), int(size[1])
-
-
-def _beam_on_fire(beam: PanelBeam, request: ExposureRequest, ms: float) -> Any:
-    """Deliver the dose to a simulated panel when the workflow fires the generator.
-
-    The generator may run in another process (``panelgate simulate generator``), so the
-    dose follows the workflow's EXPOSING state, with the set values.
-    """
-    ma = request.ma if request.ma is not None else request.mas / ms * 1000.0
-
-    def listener(change: StateChange) -> None:
-        if change.new is ExposureState.EXPOSING:
-            beam(Delivered(request.kv, ma, ms, request.mas))
-
-    return listener
+    info = detector.info
+    if not (info.sensor_width_px and info.sensor_height_px):
+        raise UsageError(f"{info.model} {info.serial} does not report its sensor size")
+    return info.sensor_width_px, info.sensor_height_px

@@ -1,4 +1,4 @@
-"""A complete exposure rig: simulated panel(s), simulated generator on a pty, workflow."""
+"""A complete exposure rig: simulated panel(s) and generator on a pty in one X-ray room."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from panelgate.acquisition.config import Config, DetectorConfig
-from panelgate.acquisition.pipeline import Beam, Pipeline
+from panelgate.acquisition.pipeline import Pipeline
 from panelgate.acquisition.workflow import (
     CalibrationHolder,
     ExposureWorkflow,
-    PanelBeam,
     StateChange,
     TriggerMode,
     WorkflowTimeouts,
@@ -22,25 +21,26 @@ from panelgate.acquisition.workflow import (
 from panelgate.calibration import warm_up
 from panelgate.drivers import Detector
 from panelgate.drivers.generator import GeneratorClient
-from panelgate.simulators import PanelSpec, SimulatedDetector
+from panelgate.simulators import PanelSpec, Room, SimulatedDetector, TriggerSource
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
-from panelgate.simulators.usb import open_usb_sim
+from panelgate.simulators.usb import SimulatedUsbPanel, U3VDeviceModel, open_usb_sim
 
 SIZE = 256
 
 
-def _sim_panel() -> tuple[Detector, Beam, object]:
-    det = SimulatedDetector(PanelSpec(width=SIZE, height=SIZE, serial="SIM-WF"), seed=4)
-    return det, det.irradiate, det
+def _sim_panel(room: Path) -> tuple[Detector, SimulatedDetector | U3VDeviceModel]:
+    det = SimulatedDetector(
+        PanelSpec(width=SIZE, height=SIZE, serial="SIM-WF"), seed=4, room=Room(room)
+    )
+    return det, det
 
 
-def _usb_panel() -> tuple[Detector, Beam, object]:
-    det = open_usb_sim(f"usb://sim?width={SIZE}&height={SIZE}&seed=4&serial=USB-WF")
-    device = det.simulated_device  # type: ignore[attr-defined]
-    return det, device.irradiate, device
+def _usb_panel(room: Path) -> tuple[Detector, SimulatedDetector | U3VDeviceModel]:
+    det = open_usb_sim(f"usb://sim?width={SIZE}&height={SIZE}&seed=4&serial=USB-WF&room={room}")
+    return det, det.simulated_device
 
 
-PANELS: dict[str, Callable[[], tuple[Detector, Beam, object]]] = {
+PANELS: dict[str, Callable[[Path], tuple[Detector, SimulatedDetector | U3VDeviceModel]]] = {
     "sim": _sim_panel,
     "usb-sim": _usb_panel,
 }
@@ -49,7 +49,7 @@ PANELS: dict[str, Callable[[], tuple[Detector, Beam, object]]] = {
 @dataclass
 class Rig:
     detector: Detector
-    device: object
+    device: SimulatedDetector | U3VDeviceModel
     generator: SimulatedGenerator
     client: GeneratorClient
     workflow: ExposureWorkflow
@@ -57,6 +57,7 @@ class Rig:
     out: Path
 
     def make_workflow(self, trigger: TriggerMode) -> ExposureWorkflow:
+        """A workflow in ``trigger`` mode, the panel's trigger source set to match."""
         wf = self.workflow
         new = ExposureWorkflow(
             wf.pipeline,
@@ -66,7 +67,7 @@ class Rig:
             trigger=trigger,
             timeouts=wf.timeouts,
         )
-        self.generator.model.on_exposure = PanelBeam(wf.pipeline.beam, self.detector, trigger)
+        self.device.trigger_source = TriggerSource(trigger.value)
         new.subscribe(self.states.append)
         self.workflow = new
         return new
@@ -79,9 +80,14 @@ def _warm_kernel() -> None:
 
 @pytest.fixture(params=sorted(PANELS))
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
-    detector, beam, device = PANELS[request.param]()
+    room = tmp_path / "room"
+    detector, device = PANELS[request.param](room)
+    beam = (
+        detector.irradiate if isinstance(detector, SimulatedDetector | SimulatedUsbPanel) else None
+    )
     config = Config(detector=DetectorConfig(exposure_s=0.01, frame_timeout_s=5.0))
-    with SimulatedGenerator(GeneratorSpec(prep_s=0.05, time_scale=0.1), seed=2) as gen:
+    spec = GeneratorSpec(prep_s=0.05, time_scale=0.1)
+    with SimulatedGenerator(spec, seed=2, room=Room(room)) as gen:
         with detector, GeneratorClient(gen.device_path, timeout_s=0.5) as client:
             pipeline = Pipeline(detector, config, beam=beam)
             pipeline.configure(SIZE, SIZE)
@@ -93,7 +99,6 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
                 tmp_path / "spool",
                 timeouts=WorkflowTimeouts(prep_s=1.0, exposure_margin_s=1.0, readout_s=2.0),
             )
-            gen.model.on_exposure = PanelBeam(beam, detector, TriggerMode.SOFTWARE)
             states: list[StateChange] = []
             wf.subscribe(states.append)
             yield Rig(detector, device, gen, client, wf, states, tmp_path)
