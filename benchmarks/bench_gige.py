@@ -12,7 +12,8 @@ at this size in gige-vision.md §4.3) with ``--packet-size`` byte GVSP packets. 
 the same simulator process, one after the other, in the same run:
 
 * **ours**: :class:`panelgate.drivers.gige.GigEDetector` (trigger off, continuous), frames
-  taken from its receiver for ``--seconds``;
+  taken through the detector contract's ``stream()`` (drop-oldest, 4 deep; its drops are
+  printed) for ``--seconds``;
 * **aravis**: ``arv-camera-test-0.8 -n 127.0.0.1 --no-packet-socket -a -i PACKET -f RATE``
   for the same time.
 
@@ -57,25 +58,24 @@ def _ours(args: argparse.Namespace) -> dict[str, float]:
         det.configure(ReadoutMode(args.size, args.size, exposure_s=0.01))
         det.set_feature("TriggerMode", "Off")
         det.set_feature("AcquisitionFrameRate", float(args.rate))
-        receiver = det._require_receiver()  # benchmark only: continuous frames, no trigger
-        det.arm()
-        while receiver.get(5.0) is None:  # first frame includes the simulator's warm-up
-            pass
-        before = det.counters()
-        start = time.perf_counter()
-        frames = 0
-        while (elapsed := time.perf_counter() - start) < args.seconds:
-            if receiver.get(0.5) is not None:
+        with det.stream(None, timeout_s=5.0, depth=4, policy="drop-oldest") as stream:
+            next(stream)  # the first frame includes the simulator's warm-up
+            before = det.counters()
+            start = time.perf_counter()
+            frames, elapsed = 0, 0.0
+            for _ in stream:
                 frames += 1
-        after = det.counters()
-        buffer_bytes = receiver.receive_buffer_bytes
-        det.abort()
+                if (elapsed := time.perf_counter() - start) >= args.seconds:
+                    break
+            after = det.counters()
+            dropped = stream.counters().dropped
+        buffer_bytes = det._require_receiver().receive_buffer_bytes  # benchmark only
     finally:
         det.close()
     incomplete = after.get("frames_incomplete", 0) - before.get("frames_incomplete", 0)
     resent = after.get("packets_resent", 0) - before.get("packets_resent", 0)
     return {"fps": frames / elapsed, "incomplete": incomplete, "resent": resent,
-            "buffer": buffer_bytes}  # fmt: skip
+            "buffer": buffer_bytes, "dropped": dropped}  # fmt: skip
 
 
 def _aravis(args: argparse.Namespace) -> dict[str, float]:
@@ -89,7 +89,7 @@ def _aravis(args: argparse.Namespace) -> dict[str, float]:
         return int(match.group(1)) if match else -1
 
     return {"fps": value("n_completed_buffers") / args.seconds, "incomplete": value("n_failures"),
-            "resent": value("n_resent_packets"), "buffer": -1}  # fmt: skip
+            "resent": value("n_resent_packets"), "buffer": -1, "dropped": -1}  # fmt: skip
 
 
 def _inner(args: argparse.Namespace) -> None:
@@ -98,7 +98,7 @@ def _inner(args: argparse.Namespace) -> None:
           f"packets {args.packet_size} B, requested {args.rate} Hz, link {args.link_mbps} Mb/s, "
           f"{args.seconds} s per receiver, loopback in a netns")  # fmt: skip
     print(f"{'loss':>5} {'receiver':>9} {'frames/s':>9} {'MB/s':>8} {'incomplete':>10} "
-          f"{'resent pkts':>11} {'SO_RCVBUF':>10}")  # fmt: skip
+          f"{'resent pkts':>11} {'SO_RCVBUF':>10} {'dropped':>7}")  # fmt: skip
     for loss in (0.0, 0.01):
         sim = _start_simulator(args.size, loss, args.link_mbps)
         try:
@@ -109,7 +109,8 @@ def _inner(args: argparse.Namespace) -> None:
         for name, r in results.items():
             buffer = f"{r['buffer'] / 2**20:.0f} MiB" if r["buffer"] > 0 else "auto"
             print(f"{loss:>5.0%} {name:>9} {r['fps']:>9.2f} {r['fps'] * frame_mb:>8.1f} "
-                  f"{int(r['incomplete']):>10} {int(r['resent']):>11} {buffer:>10}")  # fmt: skip
+                  f"{int(r['incomplete']):>10} {int(r['resent']):>11} {buffer:>10} "
+                  f"{'-' if r['dropped'] < 0 else int(r['dropped']):>7}")  # fmt: skip
         ratio = results["ours"]["fps"] / max(results["aravis"]["fps"], 1e-9)
         print(f"{loss:>5.0%} ratio ours/aravis (frames/s): {ratio:.2f}")
 

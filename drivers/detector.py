@@ -350,13 +350,9 @@ class Detector(abc.ABC):
     def _stream_frame(
         self, timeout_s: float, cancel: ReadCancel, on_armed: Callable[[], None] | None
     ) -> Frame:
-        """One exposure cycle of a stream (the stream's thread)."""
+        """One frame of a stream (the stream's thread)."""
         cancel.check("stream")
-        self._do_arm()
-        if on_armed is not None:
-            on_armed()
-        self._do_trigger()
-        frame = self._do_read(timeout_s, cancel)
+        frame = self._do_stream_frame(timeout_s, cancel, on_armed)
         with self._lock:
             self._frames_read += 1
         return frame
@@ -415,6 +411,20 @@ class Detector(abc.ABC):
 
     @abc.abstractmethod
     def _do_abort(self) -> None: ...
+
+    def _do_stream_frame(
+        self, timeout_s: float, cancel: ReadCancel, on_armed: Callable[[], None] | None
+    ) -> Frame:
+        """One frame of a stream: an exposure cycle (arm, ``on_armed``, trigger, read).
+
+        A panel that can free-run (a GigE Vision device with TriggerMode Off) overrides it
+        to start once and then only read.
+        """
+        self._do_arm()
+        if on_armed is not None:
+            on_armed()
+        self._do_trigger()
+        return self._do_read(timeout_s, cancel)
 
     @abc.abstractmethod
     def _do_temperature(self) -> float: ...

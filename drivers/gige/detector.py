@@ -22,7 +22,7 @@ import struct
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from panelgate.drivers.cancel import CANCEL_POLL_S, ReadCancel
@@ -224,7 +224,8 @@ class GigEDetector(Detector):
 
     def _do_close(self) -> None:
         if self._streaming:
-            self._stop_acquisition()
+            with self._io:
+                self._stop_acquisition()
         if self._receiver is not None:
             self._receiver.close()
         if self._link is not None:
@@ -312,6 +313,21 @@ class GigEDetector(Detector):
             f"no complete frame from gige://{self.config.host} within {timeout_s:g} s"
         )
 
+    def _do_stream_frame(
+        self, timeout_s: float, cancel: ReadCancel, on_armed: Callable[[], None] | None
+    ) -> Frame:
+        """Free-running (TriggerMode Off, set with set_feature): start once, then only read.
+
+        Triggered (the default after configure): one exposure cycle per frame.
+        """
+        if dict(self._settings).get("TriggerMode") != "Off":
+            return super()._do_stream_frame(timeout_s, cancel, on_armed)
+        if not self._streaming:
+            self._do_arm()
+            if on_armed is not None:
+                on_armed()
+        return self._do_read(timeout_s, cancel)
+
     def _do_abort(self) -> None:
         with self._io:
             if self._streaming:
@@ -321,10 +337,12 @@ class GigEDetector(Detector):
 
     def _do_temperature(self) -> float:
         fm = self._features
-        if fm is None or not fm.has("DeviceTemperature") or self._lost_reason() is not None:
+        if fm is None or self._lost_reason() is not None:
             return math.nan
         try:
-            with self._io:
+            with self._io:  # GenApi is not thread-safe: every use of the node map holds _io
+                if not fm.has("DeviceTemperature"):
+                    return math.nan
                 return float(fm.get("DeviceTemperature"))
         except PanelgateError:
             return math.nan

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from typing import Any
 
@@ -66,6 +67,7 @@ class U3VDetector(Detector):
         self._features: Features | None = None
         self._info: DetectorInfo | None = None
         self._interfaces: list[int] = []
+        self._io = threading.RLock()  # GenApi is not thread-safe: one user of the node map
 
     @classmethod
     def from_url(cls, url: str, backend: Any = None) -> U3VDetector:
@@ -202,20 +204,23 @@ class U3VDetector(Detector):
                 f"this panel reads up to {max_w}x{max_h} unbinned; asked for "
                 f"{mode.width}x{mode.height} binning {mode.binning}"
             )
-        f.set("Width", mode.width)
-        f.set("Height", mode.height)
-        f.set("ExposureTime", mode.exposure_s * 1e6)
-        stream.configure()
+        with self._io:
+            f.set("Width", mode.width)
+            f.set("Height", mode.height)
+            f.set("ExposureTime", mode.exposure_s * 1e6)
+            stream.configure()
 
     def _do_arm(self) -> None:
         f, stream = self._parts()
-        stream.stop()
-        stream.flush()
-        stream.start()
-        f.execute("AcquisitionStart")
+        with self._io:
+            stream.stop()
+            stream.flush()
+            stream.start()
+            f.execute("AcquisitionStart")
 
     def _do_trigger(self) -> None:
-        self._parts()[0].execute("TriggerSoftware")
+        with self._io:
+            self._parts()[0].execute("TriggerSoftware")
 
     def _do_read(self, timeout_s: float, cancel: ReadCancel) -> Frame:
         _, stream = self._parts()
@@ -236,11 +241,13 @@ class U3VDetector(Detector):
 
     def _do_abort(self) -> None:
         f, stream = self._parts()
-        f.execute("AcquisitionStop")
-        stream.stop()
+        with self._io:
+            f.execute("AcquisitionStop")
+            stream.stop()
 
     def _do_temperature(self) -> float:
-        return float(self._parts()[0].get("DeviceTemperature"))
+        with self._io:
+            return float(self._parts()[0].get("DeviceTemperature"))
 
     def _do_counters(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -32,7 +32,7 @@ from panelgate.acquisition.workflow import (
     WorkflowTimeouts,
 )
 from panelgate.calibration import FrameAverager
-from panelgate.drivers import Detector, PatientExposed, ReadoutMode
+from panelgate.drivers import Detector, DetectorState, PatientExposed, ReadoutMode
 from panelgate.drivers.generator import GeneratorClient
 from panelgate.drivers.gige import GigEDetector
 from panelgate.gateway.dicom import StudyContext
@@ -49,7 +49,8 @@ def _contract_tests() -> dict[str, object]:
     return {name: obj for name, obj in vars(module).items() if name.startswith("test_")}
 
 
-globals().update(_contract_tests())  # the same tests, with the fixtures below
+CONTRACT = _contract_tests()
+globals().update(CONTRACT)  # the same tests, with the fixtures below
 
 W, H = 64, 48
 MODE = ReadoutMode(width=W, height=H, exposure_s=0.01)
@@ -155,3 +156,19 @@ def test_grab_reconnects_after_the_panel_goes_silent_mid_frame(
     assert summary["features"]["GevHeartbeatTimeout"] == 600
     stack = np.load(tmp_path / "frames.npy")
     assert stack.shape == (5, H, 32)
+
+
+def test_a_free_running_panel_streams_without_a_trigger_per_frame(panel: GigEDetector) -> None:
+    # what benchmarks/bench_gige.py measures: TriggerMode Off, frames at the device's rate
+    panel.set_feature("TriggerMode", "Off")
+    panel.set_feature("AcquisitionFrameRate", 50.0)
+    with panel.stream(5, timeout_s=5, policy="drop-oldest") as stream:
+        ids = [frame.meta.frame_id for frame in stream]
+        counters = stream.counters()
+    assert len(ids) == 5 and ids == sorted(ids)
+    assert counters.delivered + counters.dropped == counters.acquired == 5
+    assert panel.status().state is DetectorState.IDLE
+    panel.configure(MODE)  # triggered again
+    panel.arm()
+    panel.trigger()
+    assert panel.read_frame(5).meta.frame_id > ids[-1]
