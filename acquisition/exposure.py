@@ -10,16 +10,15 @@ irradiates a real one, and a simulated generator the simulated panels of its X-r
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import time
 from dataclasses import dataclass
 
-from panelgate.calibration import CalibrationSet, FrameAverager
+from panelgate.calibration import CalibrationSet
 from panelgate.drivers.generator import TechniqueLimits
 from panelgate.gateway.dicom import StudyContext
 from panelgate.gateway.dicom.context import ANATOMY_CODES, VIEW_CODES
 
+from .calibration_lifecycle import CalibrationHolder
 from .errors import UsageError
 from .pipeline import Pipeline
 
@@ -109,37 +108,3 @@ def quick_calibration(
     darks = pipeline.average(frames, 0.0)
     floods = pipeline.average(frames, flood_ugy)
     return pipeline.calibrate(darks, floods, pipeline.detector.status().temp_c)
-
-
-class CalibrationHolder:
-    """The calibration in use and the age of its dark map (injectable staleness rule).
-
-    Parameters
-    ----------
-    calibration : CalibrationSet
-        Current maps.
-    max_dark_age_s : float
-        A dark map older than this is stale (the panel's offset drifts).
-    dark_frames : int
-        Frames averaged into a fresh dark.
-    """
-
-    def __init__(
-        self, calibration: CalibrationSet, max_dark_age_s: float = 600.0, dark_frames: int = 4
-    ) -> None:
-        self.calibration = calibration
-        self.max_dark_age_s = max_dark_age_s
-        self.dark_frames = dark_frames
-        self.dark_mono_s = time.monotonic()
-
-    def is_stale(self) -> bool:
-        """Return True when the dark map is older than ``max_dark_age_s``."""
-        return time.monotonic() - self.dark_mono_s > self.max_dark_age_s
-
-    def refresh_dark(self, pipeline: Pipeline) -> None:
-        """Average ``dark_frames`` fresh dark frames and put them in the calibration."""
-        darks = FrameAverager()
-        for _ in range(self.dark_frames):
-            darks.add(pipeline.expose(0.0).pixels)
-        self.calibration = dataclasses.replace(self.calibration, dark=darks.mean())
-        self.dark_mono_s = time.monotonic()

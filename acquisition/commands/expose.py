@@ -22,15 +22,12 @@ from panelgate.acquisition.errors import UsageError, WorklistEmpty
 from panelgate.acquisition.pipeline import Beam, Pipeline
 from panelgate.acquisition.preflight import check_header
 from panelgate.acquisition.workflow import (
-    CalibrationHolder,
     ExposureRequest,
     ExposureWorkflow,
     StateChange,
     TriggerMode,
     parse_protocol,
-    quick_calibration,
 )
-from panelgate.calibration import warm_up
 from panelgate.drivers import Detector, IncompatibleState
 from panelgate.drivers.generator import Generator, GeneratorClient, ManualGenerator
 from panelgate.gateway import DicomBuildError
@@ -41,10 +38,9 @@ from panelgate.simulators import Irradiable, Room
 from panelgate.simulators.generator import InProcessGenerator
 
 from .args import ae_title, host_port, positive_float
+from .expose_calibration import add_calibration_options, obtain_calibration
 
 __all__ = ["register"]
-
-QUICK_CAL_FRAMES = 4
 
 T = TypeVar("T")
 
@@ -104,6 +100,7 @@ def register(sub: Any) -> None:
     p.add_argument("--pacs", type=host_port, metavar="HOST:PORT", help="store into this PACS")
     p.add_argument("--called-ae", type=ae_title, default="ANY-SCP", metavar="AE")
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+    add_calibration_options(p)
     p.set_defaults(handler=_expose)
 
 
@@ -206,19 +203,8 @@ def _expose(args: argparse.Namespace) -> int:
         if mode is None:
             width, height = _native_size(detector)
             pipeline.configure(width, height)
-        if beam is None:
-            raise UsageError(
-                "no stored calibration for this detector and it is not simulated: "
-                "calibrate it first"
-            )
-        print(
-            f"no stored calibration: quick calibration ({QUICK_CAL_FRAMES} darks, "
-            f"{QUICK_CAL_FRAMES} floods) on the simulated panel",
-            flush=True,
-        )
         _checked(args, lambda: check_header(pipeline, request))
-        warm_up()
-        holder = CalibrationHolder(quick_calibration(pipeline, QUICK_CAL_FRAMES))
+        holder = obtain_calibration(args, config, pipeline, simulated=beam is not None)
         workflow = ExposureWorkflow(
             pipeline, generator, holder, args.out / "spool", trigger=trigger, outbox=outbox
         )

@@ -35,7 +35,7 @@ def _expose(generator: SimulatedGenerator, out: Path, *extra: str, **patient: st
     who = {"--patient-id": "P-1", "--patient-name": "Doe^Jane"}
     who.update({f"--{k.replace('_', '-')}": v for k, v in patient.items()})
     argv = ["expose", "--detector", URL, "--generator", generator.device_path, "--kv", "120",
-            "--mas", "2", "--out", str(out)]  # fmt: skip
+            "--mas", "2", "--out", str(out), "--quick-calibration"]  # fmt: skip
     for option, value in who.items():
         argv += [option, value]
     return main([*argv, *extra])

@@ -23,7 +23,7 @@ def _args(url: str, port: str, out: Path, *extra: str) -> list[str]:
     return [
         "expose", "--detector", url, "--generator", port, "--patient-id", "P-1",
         "--patient-name", "Doe^Jane", "--protocol", "CHEST PA", "--kv", "120", "--mas", "2",
-        "--out", str(out), *extra,
+        "--out", str(out), "--quick-calibration", *extra,
     ]  # fmt: skip
 
 

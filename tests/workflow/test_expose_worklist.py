@@ -95,7 +95,8 @@ def _expose(generator: SimulatedGenerator, out: Path, wl_port: int, *extra: str)
     return [
         "expose", "--detector", "sim://?width=128&height=128", "--generator",
         generator.device_path, "--worklist", "--worklist-server", f"127.0.0.1:{wl_port}",
-        "--worklist-ae", "WLAE", "--kv", "110", "--mas", "2", "--out", str(out), *extra,
+        "--worklist-ae", "WLAE", "--kv", "110", "--mas", "2", "--out", str(out),
+        "--quick-calibration", *extra,
     ]  # fmt: skip
 
 
