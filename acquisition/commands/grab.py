@@ -52,6 +52,7 @@ from panelgate.drivers import (
     TransportError,
 )
 from panelgate.drivers.fsio import AtomicFiles, make_dir
+from panelgate.simulators import Irradiable
 
 from .args import non_negative_float, non_negative_int, positive_seconds
 
@@ -246,8 +247,10 @@ def _acquire(
     say: Callable[[str], None],
 ) -> None:
     """Stream frames into ``take`` until it holds ``args.frames``; reconnect after a lost link."""
-    beam = getattr(detector, "irradiate", None)
-    on_armed = (lambda: beam(args.dose)) if args.dose > 0 and beam is not None else None
+    on_armed = None
+    if args.dose > 0 and isinstance(detector, Irradiable):
+        panel = detector  # narrowed for the closure
+        on_armed = lambda: panel.irradiate(args.dose)  # noqa: E731 - one call, per frame
     serial = detector.info.serial
     policy = ReconnectPolicy(attempts=args.reconnects)
     attempts = 0
@@ -292,8 +295,8 @@ def _grab(args: argparse.Namespace) -> int:
     if not 1 <= args.frames <= 10000:
         raise UsageError(f"--frames must be 1-10000, got {args.frames}")
     detector = open_detector(args.detector)
-    if args.dose > 0 and getattr(detector, "irradiate", None) is None:
-        raise UsageError("--dose needs a simulated detector (sim://)")
+    if args.dose > 0 and not isinstance(detector, Irradiable):
+        raise UsageError("--dose needs a simulated detector (sim://, usb://sim)")
 
     def say(text: str) -> None:
         if not args.json:  # stdout holds the one JSON document then
