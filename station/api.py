@@ -19,7 +19,8 @@ GET      /api/openapi.json                 the OpenAPI 3.1 description (:mod:`.o
 Errors are ``{"error": "<one line>"}``: 422 for a value refused (with ``field``), 409 for
 a request the station's state refuses (nothing moved), 404 for an unknown image, 502 for
 a worklist that failed, 500 with ``"exposed": true`` for a failure after the beam (the
-image and the exposure record are kept; the line says where), 401 without the bearer
+image or the raw frame and the exposure record are kept: ``kept`` is the folder, the
+line says it too), 401 without the bearer
 token when one is configured. The status follows the error's class, as the exit status
 of the command line does. Blocking work (C-FIND, an exposure) runs in worker threads;
 the event loop only serves.
@@ -66,7 +67,8 @@ def _refusal(exc: Exception) -> JSONResponse:
     if isinstance(exc, UnknownImage):
         return _error(404, str(exc))
     if isinstance(exc, PatientExposed):
-        return _error(500, str(exc), exposed=True)
+        kept = str(exc.kept) if exc.kept is not None else None
+        return _error(500, str(exc), exposed=True, kept=kept)
     if isinstance(exc, DeliveryError):
         return _error(502, str(exc))
     if isinstance(exc, PanelgateError):

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from panelgate.acquisition.agent import destinations_of
+from panelgate.acquisition.calibration_lifecycle import calibration_store
 
 from .config import DEFAULT_CONFIG, StationSetup, load_station_config
+from .devices import panel_url, room_of
 from .server import run_station
 
 __all__ = ["describe", "register_check_config", "register_station"]
@@ -71,8 +73,18 @@ def describe(setup: StationSetup) -> list[tuple[str, str]]:
     config, st = setup.config, setup.station
     scheme = "https" if st.tls else "http"
     token = "bearer token required" if st.api_token_file else "no token"
-    generator = (
-        "simulated, in the process" if st.generator == "sim" else f"serial port {st.generator}"
+    url = panel_url(config.detector.url, st)
+    if st.generator == "sim":
+        generator = f"simulated, in the process, in the X-ray room {room_of(url) or st.room_path}"
+    elif st.generator == "none":
+        generator = "none (no generator link: fired at the console, detected by the panel)"
+    else:
+        generator = f"serial port {st.generator}"
+    calibration = (
+        f"quick calibration at start-up (simulated panel only, {st.quick_calibration_frames} "
+        "darks and floods)"
+        if st.quick_calibration
+        else f"stored sets in {calibration_store(config.calibration).root}"
     )
     wl = config.worklist
     worklist = (
@@ -92,8 +104,9 @@ def describe(setup: StationSetup) -> list[tuple[str, str]]:
     )
     return [
         ("API", f"{scheme}://{st.host}:{st.port}/api/ ({token})"),
-        ("detector", config.detector.url),
+        ("detector", url),
         ("generator", f"{generator}; trigger {st.trigger}"),
+        ("calibration", calibration),
         ("worklist", worklist),
         ("destinations", destinations),
         ("listener", listener),

@@ -11,7 +11,8 @@ Example::
     [station]
     host = "127.0.0.1"          # the HTTP API; any other address needs TLS and a token
     port = 8470
-    generator = "/dev/ttyUSB0"  # or "sim": a simulated generator in the process
+    generator = "/dev/ttyUSB0"  # "sim": simulated, in the process; "none": no link (AED)
+    trigger = "software"        # "generator" (sync cable) or "aed" (the panel detects the beam)
     state_dir = "/var/lib/panelgate"
     # tls_cert_file = "/etc/panelgate/station.crt"
     # tls_key_file = "/etc/panelgate/station.key"
@@ -110,17 +111,29 @@ class StationConfig(Section):
         host but loopback requires ``tls_cert_file``, ``tls_key_file`` and
         ``api_token_file``.
     generator : str
-        Serial port of the X-ray generator, or ``sim`` for one simulated in the process.
+        Serial port of the X-ray generator; ``sim``: a simulated generator in the process,
+        whose beam reaches the simulated panels of the room ``<state_dir>/room`` (or of
+        the ``room=`` the panel's URL names); ``none``: no generator link (the
+        technician fires at the generator's console; needs ``trigger = "aed"``).
     trigger : str
         ``software``, ``generator`` or ``aed``: who starts the readout (``TriggerMode``).
     state_dir : str
-        Images awaiting review, previews, data kept after a failure; the default outbox.
+        Images awaiting review, previews, data kept after a failure, the simulated room;
+        the default outbox.
     auto_accept : bool
         Queue every image for delivery as soon as it is made (no review step).
+    quick_calibration : bool
+        Calibrate a *simulated* panel at start-up from a few darks and floods instead of
+        using the stored set (a demo without ``panelgate calibrate``); refused for a
+        real panel.
     quick_calibration_frames : int
-        Darks and floods of the quick calibration of a simulated panel.
-    max_dark_age_s : float
-        A dark map older than this is refreshed before the next exposure.
+        Darks and floods of that quick calibration.
+    idle_check_s : float
+        How often an idle station looks at its devices (a lost link is reconnected) and
+        at its dark map (a stale one is refreshed, ``[calibration] dark_max_age_s``).
+    reconnect_max_wait_s : float
+        Longest wait between two attempts to reconnect a lost detector (the waits double
+        from 0.25 s up to it).
     tls_cert_file, tls_key_file : str
         PEM certificate and key: the API is served over HTTPS.
     api_token_file : str
@@ -133,8 +146,10 @@ class StationConfig(Section):
     trigger: Annotated[str, OneOf(TRIGGERS)] = "software"
     state_dir: Annotated[str, NonEmpty()] = DEFAULT_STATE_DIR
     auto_accept: bool = False
+    quick_calibration: bool = False
     quick_calibration_frames: Annotated[int, InRange(2, 1024)] = 4
-    max_dark_age_s: Seconds = 600.0
+    idle_check_s: Seconds = 2.0
+    reconnect_max_wait_s: Seconds = 4.0
     tls_cert_file: str = ""
     tls_key_file: str = ""
     api_token_file: str = ""
@@ -143,6 +158,11 @@ class StationConfig(Section):
     def state_path(self) -> Path:
         """:attr:`state_dir` as a path."""
         return Path(self.state_dir)
+
+    @property
+    def room_path(self) -> Path:
+        """The simulated X-ray room of ``generator = "sim"`` when the panel names none."""
+        return self.state_path / "room"
 
     @property
     def tls(self) -> bool:
@@ -158,6 +178,11 @@ class StationConfig(Section):
     def _joint_problems(self) -> Problems:
         problems = _tls_problems(self.tls_cert_file, self.tls_key_file)
         problems += _token_problems(self.api_token_file)
+        if self.generator == "none" and self.trigger != "aed":
+            problems.append(
+                ("generator", '"none" (no generator link) needs trigger = "aed": the panel '
+                 "must detect the beam fired at the generator's console")
+            )  # fmt: skip
         if not is_loopback(self.host) and not (self.tls and self.api_token_file):
             problems.append(
                 (

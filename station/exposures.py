@@ -1,25 +1,31 @@
-"""The room's devices as the station uses them: detector, generator, calibration, dose.
+"""The room's devices as the station uses them: generator, detector, calibration, exposures.
 
-The one place where the station touches the exposure side of panelgate, so that the
-changes under way there (a stored calibration set instead of the quick calibration, a
-simulated X-ray room delivering the dose, the detector's read path) are integrated here
-and nowhere else. Today it does what ``panelgate expose`` does
-(:mod:`panelgate.acquisition.commands.expose`):
+The one place where the station touches the exposure side of panelgate:
 
-- the generator on a serial port, or ``sim`` (a :class:`SimulatedGenerator` in the process);
-- the detector from ``[detector] url`` (:func:`~panelgate.acquisition.detectors.open_detector`),
-  connected and put in its native readout mode;
-- a quick calibration (a few darks and floods) of a simulated panel; a real panel without
-  a calibration is not ready, and the status says so;
-- the dose for a simulated panel follows the workflow's EXPOSING state with the set
-  technique (2.5 µGy per mAs at the panel, as ``PanelBeam`` of today's workflow does; the
-  panel is triggered there in ``generator`` and ``aed`` modes, as the sync line or the dose
-  sensor would);
-- exposures through :class:`~panelgate.acquisition.workflow.ExposureWorkflow`, without an
-  outbox: the image is written to the review folder and queued only once accepted.
+- the generator of ``[station] generator`` and the detector of ``[detector] url``
+  (:mod:`.devices`: a simulated panel stands in the simulated generator's X-ray room, so
+  that its beam reaches it physically), the detector in its native readout mode;
+- the calibration from the store, or a quick one of a simulated panel when configured
+  (:mod:`.calibration_state`);
+- exposures through :class:`~panelgate.acquisition.workflow.ExposureWorkflow` with the
+  :class:`~panelgate.drivers.generator.Generator` contract, without an outbox: the image
+  is written to the review folder and queued only once accepted.
 
-While an exposure runs, :meth:`Room.status` reports what it saw last instead of asking
-the devices (their links serve one request at a time).
+While the station is idle, :meth:`Room.upkeep` (every ``[station] idle_check_s``, from the
+station's upkeep thread) looks after the devices, never during an exposure:
+
+- the detector: its status is read over the link; a lost link (a USB panel unplugged, a
+  GigE panel silent) makes the station not ready, and it is reconnected in the
+  background, attempt after attempt, the waits doubling from 0.25 s to
+  ``reconnect_max_wait_s`` (:func:`~panelgate.acquisition.relink.reconnect`: same serial
+  number, the readout mode set again); an exposure that fails on the link starts the same;
+- the generator: a generator that stops answering makes the station not ready until it
+  answers again;
+- the dark map: when stale (``[calibration] dark_max_age_s``, or the panel's temperature
+  moved), a fresh dark is taken now rather than before the next patient's exposure.
+
+While an exposure runs (or a fresh dark is taken), :meth:`Room.status` reports what it saw
+last instead of asking the devices (their links serve one request at a time).
 """
 
 from __future__ import annotations
@@ -32,85 +38,90 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from panelgate.acquisition.calibration_lifecycle import CalibrationHolder, Clock, utc_now
 from panelgate.acquisition.config import Config
 from panelgate.acquisition.detectors import open_detector
 from panelgate.acquisition.pipeline import Pipeline
 from panelgate.acquisition.preflight import check_header, instance_bytes
+from panelgate.acquisition.relink import ReconnectPolicy, reconnect
 from panelgate.acquisition.workflow import (
-    CalibrationHolder,
     ExposureRequest,
     ExposureResult,
-    ExposureState,
     ExposureWorkflow,
     StateChange,
     TriggerMode,
     WorkflowTimeouts,
-    quick_calibration,
 )
-from panelgate.calibration import warm_up
-from panelgate.drivers import Detector, IncompatibleState, PanelgateError
-from panelgate.drivers.generator import GeneratorClient
-from panelgate.simulators.generator import SimulatedGenerator
+from panelgate.drivers import (
+    Detector,
+    IncompatibleState,
+    PanelgateError,
+    ReadoutMode,
+    TransportError,
+)
+from panelgate.drivers.generator import Generator
+from panelgate.simulators import Irradiable
 
+from . import calibration_state
 from .config import StationConfig
+from .devices import open_generator, panel_url
 
-__all__ = ["Irradiable", "Room", "RoomStatus"]
+__all__ = ["Room", "RoomStatus"]
 
 _log = logging.getLogger(__name__)
-
-UGY_PER_MAS = 2.5
-"""Air kerma at a simulated panel per mAs, µGy (about 120 kV at 180 cm)."""
 
 RoomStatus = dict[str, Any]
 """The ``detector``, ``generator`` and ``calibration`` parts of ``GET /api/status``."""
 
+OnEvent = Callable[..., object]
+"""``on_event(kind, **data)``: a room event for the station's event stream."""
 
-@runtime_checkable
-class Irradiable(Protocol):
-    """A simulated panel that dose can be delivered to (``SimulatedDetector``)."""
-
-    def irradiate(self, air_kerma_ugy: float, transmission: Any = None) -> None:
-        """Deliver ``air_kerma_ugy`` µGy to the next exposure."""
+_FIRST_WAIT_S = 0.25
+"""Wait before the first reconnection attempt, doubled before each next one."""
 
 
 @runtime_checkable
-class _SimulatedBehind(Protocol):
-    """A real driver in front of a simulated device (``usb://sim``)."""
+class ReportsState(Protocol):
+    """A generator that reports its state (the serial link: IDLE, PREP, READY, FAULT...)."""
 
-    simulated_device: Irradiable
+    def state(self) -> str:
+        """Return the generator's state."""
+        ...
 
 
-def _dose_of(detector: Detector) -> Irradiable | None:
-    if isinstance(detector, Irradiable):
-        return detector
-    if isinstance(detector, _SimulatedBehind) and isinstance(detector.simulated_device, Irradiable):
-        return detector.simulated_device
+def _link_lost_by(exc: BaseException) -> TransportError | None:
+    """Return the link failure behind an exposure's failure, or None."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, TransportError):
+            return error
     return None
 
 
 def _native_size(detector: Detector) -> tuple[int, int]:
     info = detector.info
-    if info.sensor_width_px and info.sensor_height_px:
-        return info.sensor_width_px, info.sensor_height_px
-    spec = getattr(detector, "spec", None)  # simulated panels: their PanelSpec
-    if spec is not None:
-        return int(spec.width), int(spec.height)
-    raise IncompatibleState("cannot tell the detector's matrix size")
+    if not (info.sensor_width_px and info.sensor_height_px):
+        raise IncompatibleState(f"{info.model} {info.serial} does not report its sensor size")
+    return info.sensor_width_px, info.sensor_height_px
 
 
 class Room:
-    """The detector, generator and calibration of one radiography room.
+    """The generator, detector and calibration of one radiography room.
 
     Parameters
     ----------
     config : Config
         The shared configuration (``[detector]``, ``[calibration]``, ``[dicom]``).
     station : StationConfig
-        ``[station]``: generator port, trigger mode, quick-calibration frames.
+        ``[station]``: generator, trigger mode, quick calibration, upkeep intervals.
     spool_dir : pathlib.Path
         Where the workflow writes the DX files (previews beside it, in ``../preview``).
     on_change : callable
         Called with every :class:`StateChange` of the workflow (from its thread).
+    clock : Clock, optional
+        The time calibration validity is judged at (tests inject one).
+    on_event : callable, optional
+        ``on_event(kind, **data)`` for ``detector`` (link lost, back) and ``calibration``
+        (a fresh dark) events.
     """
 
     def __init__(
@@ -119,114 +130,140 @@ class Room:
         station: StationConfig,
         spool_dir: Path,
         on_change: Callable[[StateChange], None],
+        *,
+        clock: Clock = utc_now,
+        on_event: OnEvent | None = None,
     ) -> None:
         self.config = config
         self.station = station
         self.spool_dir = Path(spool_dir)
         self.trigger = TriggerMode(station.trigger)
+        self.url = panel_url(config.detector.url, station)
+        self.clock = clock
         self._on_change = on_change
+        self._on_event: OnEvent = on_event or (lambda kind, **data: None)
         self._stack = ExitStack()
-        self._open_lock = threading.Lock()  # opening the devices (seconds: calibration)
+        self._open_lock = threading.Lock()  # opening the devices
         self._lock = threading.Lock()  # one request at a time on the device links
+        self.generator: Generator | None = None
+        self.generator_where = ""
+        self.pipeline: Pipeline | None = None
         self.workflow: ExposureWorkflow | None = None
+        self.holder: CalibrationHolder | None = None
+        self.calibration_source = ""
         self.not_ready = "not opened yet"
-        self._last: RoomStatus = {}
-        self._last_fault = ""
+        """Why the devices are not open (empty once they are)."""
+        self.calibration_problem = ""
+        self.link_lost = ""
+        """Why the detector link is down (empty while it is up)."""
+        self.generator_fault = ""
+        self.last_failure = ""
+        self._identity = ""
+        self._simulated = False
+        self._serial = ""
+        self._mode: ReadoutMode | None = None
         self._busy = False
-        self._dose: Irradiable | None = None
-        self._technique: tuple[ExposureRequest, float] | None = None
-        self._dark_mono_s = 0.0
-        self._generator: GeneratorClient | None = None
+        self._attempts = 0
+        self._next_attempt_mono_s = 0.0
+        self._detector: RoomStatus = {"connected": False}
+        self._calibration: RoomStatus | None = None
+        self._blocked = ""
 
     # -- life cycle ---------------------------------------------------------------------
     def open(self) -> None:
-        """Open generator and detector, calibrate a simulated panel; idempotent.
+        """Open generator and detector, then obtain the calibration; idempotent.
+
+        A calibration that cannot be obtained is kept in :attr:`calibration_problem`
+        (the devices stay open; it is tried again before the next exposure).
 
         Raises
         ------
         PanelgateError
-            A device cannot be opened or calibrated; :attr:`not_ready` keeps the reason.
+            A device cannot be opened; :attr:`not_ready` keeps the reason.
         """
-        with self._open_lock:
-            if self.workflow is not None:
+        with self._open_lock, self._lock:
+            if self.pipeline is not None:
                 return
             try:
-                self.workflow = self._open()
-                self.not_ready = ""
+                self._open_devices()
             except PanelgateError as exc:
-                self._generator = None
-                self._stack.close()
-                self._stack = ExitStack()
+                self._close_devices()
                 self.not_ready = str(exc)
                 raise
+            self.not_ready = ""
+            self._calibrate()
+            self._look_at_devices()
 
     def close(self) -> None:
         """Close detector and generator."""
         with self._open_lock, self._lock:
-            self.workflow = None
-            self._generator = None
+            self._close_devices()
             self.not_ready = "closed"
-            self._stack.close()
 
-    def _open(self) -> ExposureWorkflow:
-        port = self.station.generator
-        if port == "sim":
-            port = self._stack.enter_context(SimulatedGenerator()).device_path
-        generator = self._stack.enter_context(GeneratorClient(port))
-        self._generator = generator
-        identity = generator.identify()
-        detector = open_detector(self.config.detector.url)
-        self._dose = _dose_of(detector)
+    def _open_devices(self) -> None:
+        generator, where = open_generator(self.station, self.url, self._stack)
+        self.generator, self.generator_where = generator, where
+        self._identity = generator.identify()
+        detector = open_detector(self.url)
         self._stack.enter_context(detector)
-        pipeline = Pipeline(detector, self.config, beam=self._irradiate)
+        self._simulated = isinstance(detector, Irradiable)
+        beam = detector.irradiate if isinstance(detector, Irradiable) else None
+        pipeline = Pipeline(detector, self.config, beam=beam)
         try:
-            detector.mode  # noqa: B018 - raises when no readout mode is set
+            self._mode = detector.mode
         except IncompatibleState:
-            pipeline.configure(*_native_size(detector))
-        if self._dose is None:
-            raise IncompatibleState(
-                f"no calibration for detector {detector.info.serial}: it is not simulated and "
-                "stored calibration sets are not used by the station yet"
-            )
-        warm_up()
-        frames = self.station.quick_calibration_frames
-        calibration = quick_calibration(
-            pipeline, frames, self.config.calibration.flood_air_kerma_ugy
-        )
-        holder = CalibrationHolder(calibration, self.station.max_dark_age_s, frames)
-        self._dark_mono_s = time.monotonic()
+            self._mode = pipeline.configure(*_native_size(detector))
+        self._serial = detector.info.serial
+        self.pipeline = pipeline
+        _log.info("room open: detector %s, generator %s on %s", detector.info, self._identity,
+                  where)  # fmt: skip
 
-        def take_dark() -> None:
-            holder.refresh_dark(pipeline)
-            self._dark_mono_s = time.monotonic()
+    def _close_devices(self) -> None:
+        self.workflow = self.pipeline = self.generator = self.holder = None
+        self._detector = {"connected": False}
+        self._calibration = None
+        self._stack.close()
+        self._stack = ExitStack()
 
+    def _calibrate(self) -> bool:
+        """Obtain the calibration and make the workflow; False (reason kept) when none."""
+        assert self.pipeline is not None and self.generator is not None
+        try:
+            holder, source = calibration_state.obtain(
+                self.config, self.station, self.pipeline,
+                simulated=self._simulated, clock=self.clock, report=self._report_dark,
+            )  # fmt: skip
+        except PanelgateError as exc:
+            self.calibration_problem = str(exc)
+            _log.warning("no calibration: %s", exc)
+            return False
+        self.holder, self.calibration_source, self.calibration_problem = holder, source, ""
         workflow = ExposureWorkflow(
-            pipeline,
-            generator,
+            self.pipeline,
+            self.generator,
             holder,
             self.spool_dir,
             trigger=self.trigger,
             timeouts=WorkflowTimeouts(readout_s=self.config.detector.frame_timeout_s),
-            take_dark=take_dark,
+            take_dark=lambda: self._fresh_dark("before the exposure"),
         )
-        workflow.subscribe(self._changed)
-        _log.info("room open: detector %s, generator %s on %s", detector.info, identity, port)
-        self._last = self._snapshot(workflow, identity)
-        return workflow
+        workflow.subscribe(self._on_change)
+        self.workflow = workflow
+        _log.info("calibration: set %s (%s)", holder.calibration.set_id, source)
+        return True
 
     # -- what the station asks ----------------------------------------------------------
-    def require(self) -> ExposureWorkflow:
-        """Return the workflow, opening the devices first when needed.
-
-        Raises
-        ------
-        PanelgateError
-            The room cannot be opened (the reason is also kept in :attr:`not_ready`).
-        """
+    def why_not_ready(self) -> str:
+        """Why no exposure can start now (devices, link, generator, calibration); empty: ready."""
+        if self.pipeline is None:
+            return self.not_ready
+        if self.link_lost:
+            return f"the detector is disconnected ({self.link_lost}): reconnecting"
+        if self.generator_fault:
+            return f"the generator does not answer: {self.generator_fault}"
         if self.workflow is None:
-            self.open()
-        assert self.workflow is not None
-        return self.workflow
+            return f"no calibration: {self.calibration_problem}"
+        return self._blocked
 
     def check(self, request: ExposureRequest) -> None:
         """Check a request as the exposure will (technique range, DX header); nothing moves.
@@ -235,41 +272,53 @@ class Room:
         ------
         TechniqueOutOfRange, UsageError, DicomBuildError
             The request cannot be exposed as it is.
+        IncompatibleState
+            The devices are not open, or an exposure is in progress.
         """
-        workflow = self.require()
+        pipeline, generator = self._require_devices()
         with self._lock:
             if self._busy:
                 raise IncompatibleState("an exposure is in progress")
-            request.check(self._client().limits(), self._client().settings()["ma"])
-        check_header(workflow.pipeline, request, workflow.calibration.calibration)
+            request.check(generator.limits(), generator.settings()["ma"])
+        holder = self.holder
+        check_header(pipeline, request, holder.calibration if holder is not None else None)
 
     def image_bytes(self) -> int:
         """Return an upper bound of the size of one image (for the outbox's disk reserve)."""
-        mode = self.require().detector.mode
-        return instance_bytes(mode.width, mode.height)
+        if self._mode is None:
+            raise IncompatibleState(f"the room is not ready: {self.why_not_ready()}")
+        return instance_bytes(self._mode.width, self._mode.height)
 
     def expose(self, request: ExposureRequest) -> ExposureResult:
-        """Run one exposure (see :meth:`ExposureWorkflow.run` for what it raises)."""
-        workflow = self.require()
+        """Run one exposure (see :meth:`ExposureWorkflow.run` for what it raises).
+
+        Raises
+        ------
+        IncompatibleState
+            Not ready: devices, detector link, generator, no calibration or an expired
+            one (the reason names the command that fixes it); nothing moved.
+        """
+        self._require_devices()
         with self._lock:
             if self._busy:
                 raise IncompatibleState("an exposure is in progress")
-            ms = request.check(self._client().limits(), self._client().settings()["ma"])
-            self._technique = (request, ms)
+            workflow = self._require_workflow()
+            assert self.generator is not None
+            request.check(self.generator.limits(), self.generator.settings()["ma"])
             self._busy = True
         try:
             return workflow.run(request)
         except PanelgateError as exc:
-            self._last_fault = str(exc)
+            self.last_failure = str(exc)
+            lost = _link_lost_by(exc)
+            if lost is not None:
+                self._lose_link(str(lost))
             raise
         finally:
             with self._lock:
                 self._busy = False
-                self._technique = None
-                try:
-                    self._last = self._snapshot(workflow, self._last["generator"]["identity"])
-                except PanelgateError as exc:
-                    _log.warning("room status after the exposure: %s", exc)
+                if not self.link_lost:
+                    self._look_at_devices()
 
     def abort(self) -> bool:
         """Abort the exposure in progress; return False when none was."""
@@ -279,74 +328,195 @@ class Room:
         workflow.abort()
         return True
 
-    def status(self) -> RoomStatus:
-        """Detector, generator and calibration as they are (or were last seen, when busy)."""
-        workflow = self.workflow
-        if workflow is None:
-            return {
-                "detector": {"connected": False},
-                "generator": {"state": "unknown", "fault": self._last_fault},
-                "calibration": None,
-            }
-        with self._lock:
-            if not self._busy:
-                try:
-                    self._last = self._snapshot(workflow, self._last["generator"]["identity"])
-                except PanelgateError as exc:
-                    self._last["generator"]["fault"] = str(exc)
-            return self._last
-
     @property
     def busy(self) -> bool:
         """True while an exposure runs."""
         return self._busy
 
-    # -- internals ----------------------------------------------------------------------
-    def _client(self) -> GeneratorClient:
-        if self._generator is None:
-            raise IncompatibleState("the generator is not open")
-        return self._generator
-
-    def _snapshot(self, workflow: ExposureWorkflow, identity: str) -> RoomStatus:
-        detector = workflow.detector
-        status = detector.status()
-        mode = status.mode
-        calibration = workflow.calibration
+    def status(self) -> RoomStatus:
+        """Detector, generator and calibration as they are (or were last seen, when busy)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                if not self._busy and self.pipeline is not None and not self.link_lost:
+                    self._look_at_devices()
+            finally:
+                self._lock.release()
+        detector = dict(self._detector)
+        if self.pipeline is None:
+            detector.update(connected=False, reason=self.not_ready)
+        elif self.link_lost:
+            detector.update(
+                connected=False, state="disconnected", reason=self.link_lost,
+                reconnect_attempts=self._attempts,
+            )  # fmt: skip
+        generator = self.generator
         return {
-            "detector": {
-                "connected": status.state.value != "disconnected",
-                "state": status.state.value,
-                "serial": detector.info.serial,
-                "model": detector.info.model,
-                "mode": None
-                if mode is None
-                else {"width": mode.width, "height": mode.height, "exposure_s": mode.exposure_s},
-                "temp_c": status.temp_c,
-                "simulated": self._dose is not None,
-            },
+            "detector": detector,
             "generator": {
-                "state": self._client().state(),
-                "identity": identity,
-                "port": self._client().port,
-                "fault": self._last_fault,
+                "identity": self._identity,
+                "where": self.generator_where,
+                "answering": generator is not None and not self.generator_fault,
+                "fault": self.generator_fault,
             },
-            "calibration": {
-                "set_id": calibration.calibration.set_id,
-                "created_utc": calibration.calibration.created_utc.isoformat(),
-                "dark_age_s": round(time.monotonic() - self._dark_mono_s, 3),
-                "source": "quick calibration (simulated panel)",
-            },
+            "calibration": self._calibration
+            if self.holder is not None
+            else {"set_id": None, "blocked": self.calibration_problem},
         }
 
-    def _irradiate(self, air_kerma_ugy: float, transmission: Any) -> None:
-        if self._dose is not None:
-            self._dose.irradiate(air_kerma_ugy, transmission)
+    # -- upkeep -------------------------------------------------------------------------
+    def serve(self, stop: threading.Event) -> None:
+        """Run :meth:`upkeep` every ``idle_check_s`` until ``stop`` is set (a thread's target)."""
+        while not stop.wait(self.station.idle_check_s):
+            try:
+                self.upkeep()
+            except Exception:  # the upkeep must outlive any one failure
+                _log.exception("room upkeep failed; again in %g s", self.station.idle_check_s)
 
-    def _changed(self, change: StateChange) -> None:
-        workflow = self.workflow
-        if change.new is ExposureState.EXPOSING and self._technique and workflow is not None:
-            request, _ = self._technique
-            self._irradiate(request.mas * UGY_PER_MAS, None)
-            if self.trigger is not TriggerMode.SOFTWARE:  # the sync line / the dose sensor
-                workflow.detector.trigger()
-        self._on_change(change)
+    def upkeep(self) -> None:
+        """Look after the idle devices once (see the module docstring); never while exposing."""
+        if self.pipeline is None:
+            try:
+                self.open()
+            except PanelgateError as exc:
+                _log.info("the room is still not ready: %s", exc)
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # an exposure, a status or an open holds the links
+        try:
+            if self._busy:
+                return
+            if self.link_lost:
+                self._try_reconnect()
+                return
+            self._probe_generator()
+            if self._look_at_devices() and self.holder is not None and self.holder.is_stale():
+                self._fresh_dark("while idle")
+                self._look_at_devices()
+        except TransportError as exc:
+            self._lose_link(str(exc))
+        except PanelgateError as exc:  # a fresh dark that failed: tried again next time
+            _log.warning("room upkeep: %s", exc)
+        finally:
+            self._lock.release()
+
+    # -- internals (with self._lock held) -----------------------------------------------
+    def _require_devices(self) -> tuple[Pipeline, Generator]:
+        if self.pipeline is None:
+            self.open()
+        pipeline, generator = self.pipeline, self.generator
+        if pipeline is None or generator is None:
+            raise IncompatibleState(f"the room is not ready: {self.not_ready}")
+        return pipeline, generator
+
+    def _require_workflow(self) -> ExposureWorkflow:
+        """Return the workflow: detector linked, generator answering, calibration valid."""
+        for reason in (self.link_lost, self.generator_fault):
+            if reason:
+                raise IncompatibleState(f"the room is not ready: {self.why_not_ready()}")
+        if self.workflow is None and not self._calibrate():
+            raise IncompatibleState(f"no calibration: {self.calibration_problem}")
+        self._look_at_devices()
+        if self._blocked and self.calibration_source != calibration_state.QUICK:
+            self._calibrate()  # a newer valid set may have been stored since
+            self._look_at_devices()
+        if self._blocked:
+            raise IncompatibleState(self._blocked)
+        assert self.workflow is not None
+        return self.workflow
+
+    def _look_at_devices(self) -> bool:
+        """Read the detector's status and judge the calibration; False when the link is lost."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            return False
+        detector = pipeline.detector
+        try:
+            status = detector.status()
+            info = detector.info
+        except TransportError as exc:
+            self._lose_link(str(exc))
+            return False
+        mode = status.mode
+        self._detector = {
+            "connected": True,
+            "state": status.state.value,
+            "serial": info.serial,
+            "model": info.model,
+            "url": self.url,
+            "mode": None
+            if mode is None
+            else {"width": mode.width, "height": mode.height, "exposure_s": mode.exposure_s},
+            "temp_c": status.temp_c,
+            "simulated": self._simulated,
+        }
+        holder = self.holder
+        if holder is not None:
+            validity = holder.validity()
+            fix = calibration_state.fix_command(self.config, pipeline)
+            source = self.calibration_source
+            self._calibration = calibration_state.describe(holder, validity, source, fix)
+            self._blocked = self._calibration["blocked"]
+        return True
+
+    def _probe_generator(self) -> None:
+        generator = self.generator
+        if generator is None:
+            return
+        try:
+            if isinstance(generator, ReportsState):
+                generator.state()
+            else:
+                generator.limits()
+        except PanelgateError as exc:
+            if not self.generator_fault:
+                _log.warning("the generator does not answer: %s", exc)
+            self.generator_fault = str(exc)
+            return
+        if self.generator_fault:
+            _log.warning("the generator answers again")
+            self.generator_fault = ""
+
+    def _fresh_dark(self, when: str) -> None:
+        holder, pipeline = self.holder, self.pipeline
+        assert holder is not None and pipeline is not None
+        old = holder.calibration.set_id
+        holder.refresh_dark(pipeline)
+        self._on_event("calibration", fresh_dark=when, set_id=holder.calibration.set_id,
+                       derived_from=old)  # fmt: skip
+
+    def _report_dark(self, line: str) -> None:
+        _log.info("%s", line)
+
+    def _lose_link(self, reason: str) -> None:
+        if not self.link_lost:
+            _log.warning("detector link lost: %s; reconnecting in the background", reason)
+            self._on_event("detector", connected=False, reason=reason)
+            self._attempts = 0
+            self._next_attempt_mono_s = time.monotonic() + _FIRST_WAIT_S
+        self.link_lost = reason
+
+    def _try_reconnect(self) -> None:
+        """One reconnection attempt when its backoff wait is over."""
+        pipeline, mode = self.pipeline, self._mode
+        assert pipeline is not None and mode is not None
+        if time.monotonic() < self._next_attempt_mono_s:
+            return
+        n = self._attempts
+        policy = ReconnectPolicy(
+            attempts=n + 1, first_wait_s=_FIRST_WAIT_S, max_wait_s=self.station.reconnect_max_wait_s
+        )
+        try:
+            reconnect(
+                pipeline.detector, self._serial, lambda d: d.configure(mode), policy,
+                first_attempt=n, sleep=lambda _s: None,
+            )  # fmt: skip
+        except PanelgateError as exc:
+            self._attempts = n + 1
+            self._next_attempt_mono_s = time.monotonic() + policy.wait_s(min(n + 1, 30))
+            _log.info("reconnection attempt %d: %s", n + 1, exc)
+            return
+        _log.warning("detector %s reconnected after %d attempt(s)", self._serial, n + 1)
+        self.link_lost = ""
+        self._attempts = 0
+        self._look_at_devices()
+        self._on_event("detector", connected=True, reason="")

@@ -26,6 +26,7 @@ from typing import Any
 from pydicom.uid import generate_uid
 
 from panelgate.acquisition.agent import Agent
+from panelgate.acquisition.calibration_lifecycle import Clock, utc_now
 from panelgate.acquisition.config import WorklistConfig
 from panelgate.acquisition.workflow import ExposureRequest, StateChange, parse_protocol
 from panelgate.drivers import IncompatibleState, PanelgateError, UsageError
@@ -94,15 +95,22 @@ class Station:
         The validated configuration.
     seed : int, optional
         Seed of the outbox's backoff jitter (tests).
+    clock : Clock, optional
+        The time calibration validity is judged at (tests; the wall clock by default).
     """
 
-    def __init__(self, setup: StationSetup, seed: int | None = None) -> None:
+    def __init__(
+        self, setup: StationSetup, seed: int | None = None, clock: Clock = utc_now
+    ) -> None:
         self.setup = setup
         self.config = setup.config
         self.bus = EventBus()
         self.agent = Agent(self.config, seed=seed)
         self.images = ImageIndex(setup.station.state_path / "images")
-        self.room = Room(self.config, setup.station, self.images.held_dir, self._on_state)
+        self.room = Room(
+            self.config, setup.station, self.images.held_dir, self._on_state,
+            clock=clock, on_event=self.bus.publish,
+        )  # fmt: skip
         self.watch = OutboxWatch(self.agent.outbox, self._on_delivery)
         self.exam: Exam | None = None
         self.state = "idle"
@@ -111,6 +119,9 @@ class Station:
         self._housekeeping_stop = threading.Event()
         self._housekeeping = threading.Thread(
             target=self.agent.serve, args=(self._housekeeping_stop,), name="agent", daemon=True
+        )
+        self._upkeep = threading.Thread(
+            target=self.room.serve, args=(self._housekeeping_stop,), name="room", daemon=True
         )
 
     # -- life cycle ---------------------------------------------------------------------
@@ -126,6 +137,7 @@ class Station:
             self.room.open()
         except PanelgateError as exc:
             _log.warning("the room is not ready: %s", exc)
+        self._upkeep.start()  # reconnects, retries, fresh darks while idle
 
     def drain(self) -> None:
         """Refuse new exposures and wait for the one in progress to finish."""
@@ -136,8 +148,9 @@ class Station:
     def close(self) -> None:
         """Stop delivery (in-flight sends finished), close the devices, end event streams."""
         self._housekeeping_stop.set()
-        if self._housekeeping.is_alive():
-            self._housekeeping.join(timeout=10)
+        for thread in (self._housekeeping, self._upkeep):
+            if thread.is_alive():
+                thread.join(timeout=10)
         self.agent.stop()
         self.watch.stop()
         self.room.close()
@@ -150,8 +163,9 @@ class Station:
             return "the station is stopping"
         if self.room.busy:
             return "an exposure is in progress"
-        if self.room.not_ready:
-            return f"the room is not ready: {self.room.not_ready}"
+        room = self.room.why_not_ready()
+        if room:
+            return f"the room is not ready: {room}"
         if self.exam is None:
             return "no exam selected (POST /api/exam)"
         return ""
@@ -166,6 +180,7 @@ class Station:
                 "state": self.state,
                 "version": _version(),
                 "calling_ae": self.config.dicom.calling_ae,
+                "last_failure": self.room.last_failure,
             },
             **self.room.status(),
             "exam": self.exam.public() if self.exam else None,

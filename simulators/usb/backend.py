@@ -4,7 +4,8 @@
 Interface Association: interface 0 U3V control (bulk OUT 0x01, bulk IN 0x81), interface 1
 U3V streaming (bulk IN 0x82). Transfers reach the :class:`U3VDeviceModel`; errors are raised
 as libusb1's backend raises them: ``USBTimeoutError`` on timeouts, ``USBError`` with EPIPE
-for a halted endpoint and ENODEV once unplugged.
+for a halted endpoint and ENODEV once unplugged. With a :class:`~.control.ControlFile`
+(``control=PATH`` in the URL) another process can unplug, replug or fault the device.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import usb.backend
 import usb.core
 
+from .control import ControlFile
 from .device import U3VDeviceModel
 
 __all__ = ["SimulatedUsbBackend"]
@@ -46,15 +48,26 @@ def _endpoint(address: int) -> _Desc:
 
 
 class SimulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
-    """A pyusb backend with one simulated U3V panel on it."""
+    """A pyusb backend with one simulated U3V panel on it.
 
-    def __init__(self, device: U3VDeviceModel) -> None:
+    Parameters
+    ----------
+    device : U3VDeviceModel
+        The device on the bus.
+    control : ControlFile, optional
+        Read at every transfer and enumeration: another process's unplug, replug, faults.
+    """
+
+    def __init__(self, device: U3VDeviceModel, control: ControlFile | None = None) -> None:
         self.device = device
+        self.control = control
         self.configuration = 1
         self.claimed: set[int] = set()
         self._strings = {1: "panelgate", 2: device.spec.model, 3: device.spec.serial}
 
     def _check(self) -> None:
+        if self.control is not None:
+            self.control.apply(self.device)
         if not self.device.plugged:
             raise usb.core.USBError("No such device (it may have been disconnected)",
                                     errno=errno.ENODEV)  # fmt: skip
@@ -62,6 +75,8 @@ class SimulatedUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
     # -- descriptors ------------------------------------------------------------------------
     def enumerate_devices(self) -> Any:
         """Yield the one device token (none once unplugged)."""
+        if self.control is not None:
+            self.control.apply(self.device)
         if self.device.plugged:
             yield self.device
 

@@ -2,7 +2,8 @@
 
 URL keys: ``width``, ``height``, ``seed``, ``serial``; ``room`` (the room's directory,
 :mod:`panelgate.simulators.room`), ``trigger`` (software, generator or aed) and
-``phantom`` (open, wedge or chest), as for ``sim://``.
+``phantom`` (open, wedge or chest), as for ``sim://``; ``control`` (a file another
+process writes to unplug, replug or fault the device, :mod:`.control`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from panelgate.simulators.dose import phantom_map, room_at, trigger_source
 from panelgate.simulators.panel import PanelSpec
 
 from .backend import PID, VID, SimulatedUsbBackend
+from .control import ControlFile
 from .device import U3VDeviceModel
 
 __all__ = ["SimulatedUsbPanel", "open_usb_sim"]
@@ -35,10 +37,12 @@ class SimulatedUsbPanel(U3VDetector):
     ----------
     device : U3VDeviceModel
         The simulated device on the bus.
+    control : ControlFile, optional
+        The file through which another process unplugs, replugs or faults the device.
     """
 
-    def __init__(self, device: U3VDeviceModel) -> None:
-        super().__init__(VID, PID, backend=SimulatedUsbBackend(device))
+    def __init__(self, device: U3VDeviceModel, control: ControlFile | None = None) -> None:
+        super().__init__(VID, PID, backend=SimulatedUsbBackend(device, control))
         self.simulated_device = device
 
     def irradiate(
@@ -75,7 +79,7 @@ def open_usb_sim(url: str) -> SimulatedUsbPanel:
         raise InvalidSetting(f"not a simulated USB panel URL (usb://sim?...): {url!r}")
     known = {
         "width": int, "height": int, "seed": int, "serial": str,
-        "room": str, "trigger": str, "phantom": str,
+        "room": str, "trigger": str, "phantom": str, "control": str,
     }  # fmt: skip
     values: dict[str, int | str] = {}
     for key, items in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
@@ -99,4 +103,5 @@ def open_usb_sim(url: str) -> SimulatedUsbPanel:
             str(values.get("phantom", "open")), spec.height, spec.width, spec.pixel_pitch_mm
         ),
     )
-    return SimulatedUsbPanel(device)
+    control = ControlFile(str(values["control"])) if values.get("control") else None
+    return SimulatedUsbPanel(device, control)

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
+from panelgate.simulators.room import Room
 
 START_TIMEOUT_S = 120.0  # the first start compiles the correction kernel (numba cache)
 STATION_AE = "AGENT"  # the AE the gateway suite's Orthanc sends commitment reports to
@@ -134,10 +135,21 @@ def worklist_scp(
         proc.wait(timeout=10)
 
 
+def room_dir(tmp_path: Path) -> Path:
+    """The simulated X-ray room of a test: the generator's beam reaches the panels there."""
+    return tmp_path / "room"
+
+
+def panel_url(tmp_path: Path, base: str = "sim://?width=128&height=128&seed=3&serial=ST-1") -> str:
+    """A simulated panel's URL standing in the test's room."""
+    return f"{base}&room={room_dir(tmp_path)}"
+
+
 @pytest.fixture
-def generator() -> Iterator[SimulatedGenerator]:
-    """A simulated generator on a pty in this process (its command log is readable)."""
-    with SimulatedGenerator(GeneratorSpec(prep_s=0.05, time_scale=0.1), seed=4) as sim:
+def generator(tmp_path: Path) -> Iterator[SimulatedGenerator]:
+    """A simulated generator on a pty in this process, in the test's room (log readable)."""
+    room = Room(room_dir(tmp_path))
+    with SimulatedGenerator(GeneratorSpec(prep_s=0.05, time_scale=0.1), seed=4, room=room) as sim:
         yield sim
 
 
@@ -148,15 +160,24 @@ def station_toml(
     orthanc: Any = None,
     worklist_port: int | None = None,
     station: dict[str, Any] | None = None,
+    detector: str | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a station configuration; returns its path."""
+    """Write a station configuration; returns its path.
+
+    By default the panel is ``sim://`` 128² in the test's room, quickly calibrated at
+    start-up (``quick_calibration = true``); ``calibration`` adds ``[calibration]`` keys.
+    """
     table = {"host": "127.0.0.1", "port": 0, "generator": generator,
-             "state_dir": str(tmp_path / "state"), **(station or {})}  # fmt: skip
+             "state_dir": str(tmp_path / "state"), "quick_calibration": True,
+             **(station or {})}  # fmt: skip
     lines = [
         "[station]",
         *(f"{k} = {json.dumps(v)}" for k, v in table.items()),
         "[detector]",
-        'url = "sim://?width=128&height=128&seed=3&serial=ST-1"',
+        f"url = {json.dumps(detector or panel_url(tmp_path))}",
+        "[calibration]",
+        *(f"{k} = {json.dumps(v)}" for k, v in (calibration or {}).items()),
         "[dicom]",
         f'calling_ae = "{STATION_AE}"',
         "[outbox]",
@@ -332,5 +353,7 @@ def helpers() -> Any:
         config = staticmethod(station_toml)
         item = staticmethod(worklist_item)
         until = staticmethod(wait_for)
+        panel_url = staticmethod(panel_url)
+        room = staticmethod(room_dir)
 
     return Helpers

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
+from panelgate.simulators.room import Room
 
 
 def test_a_65_character_patient_id_is_refused_naming_the_field_and_nothing_moves(
@@ -49,7 +50,7 @@ def test_sigterm_during_an_exposure_finishes_it_and_exits_0(
     start_station, helpers, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     slow = GeneratorSpec(prep_s=1.0, time_scale=0.1)  # PREP to READY: the signal lands there
-    with SimulatedGenerator(slow, seed=2) as generator:
+    with SimulatedGenerator(slow, seed=2, room=Room(helpers.room(tmp_path))) as generator:
         station = start_station(helpers.config(tmp_path, generator.device_path))
         events = station.read_events()
         with station.client() as api:
@@ -71,7 +72,7 @@ def test_sigterm_during_an_exposure_finishes_it_and_exits_0(
         assert generator.model.exposures == 1
 
     # a restart lists the image again, still awaiting review
-    with SimulatedGenerator(slow, seed=3) as generator:
+    with SimulatedGenerator(slow, seed=3, room=Room(helpers.room(tmp_path))) as generator:
         config = helpers.config(tmp_path, generator.device_path)
         station = start_station(config)
         with station.client() as api:
@@ -89,7 +90,7 @@ def test_abort_while_preparing_stops_before_the_beam(
     start_station, helpers, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     slow = GeneratorSpec(prep_s=2.0, time_scale=0.1)  # PREP to READY: time to abort
-    with SimulatedGenerator(slow, seed=5) as generator:
+    with SimulatedGenerator(slow, seed=5, room=Room(helpers.room(tmp_path))) as generator:
         station = start_station(helpers.config(tmp_path, generator.device_path))
         events = station.read_events()
         with station.client() as api:
