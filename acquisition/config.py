@@ -50,7 +50,7 @@ from .config_limits import (
     Seconds,
     UidRoot,
 )
-from .config_section import InvalidSection, Section
+from .config_section import InvalidSection, Problems, Section
 from .errors import ConfigError
 from .gateway_config import DestinationConfig, ListenerConfig, OutboxConfig, RetryConfig
 from .peer_config import DicomPeerConfig
@@ -96,6 +96,15 @@ class CalibrationConfig(Section):
     ``dark_max_temp_delta_c``, averaging ``refresh_dark_frames`` darks; the gain and defect
     maps expire after ``gain_max_age_days`` or when the panel is more than
     ``gain_max_temp_delta_c`` from their temperature, and an exposure is then refused.
+
+    Floods fired through a generator (``panelgate calibrate --generator``;
+    :mod:`~panelgate.acquisition.flood_technique`, :mod:`~panelgate.acquisition.flood_checks`):
+    ``flood_kv`` at ``flood_sid_m``, the mAs of each level from the tube-output model
+    ``tube_output_ugy_per_mas`` · (kV / ``tube_output_kv``) ^ ``tube_output_kv_exponent`` at
+    1 m; each flood's mean within ``flood_level_tolerance`` of the expected signal, its block
+    medians within ``flood_uniformity_tolerance`` of their median, at most
+    ``flood_saturated_max_fraction`` of its pixels at full scale; ``flood_retries`` rejected
+    floods per level before an unattended run gives up.
     """
 
     dark_frames: Count = 16
@@ -108,6 +117,26 @@ class CalibrationConfig(Section):
     refresh_dark_frames: Annotated[int, InRange(2, 1024)] = 8
     gain_max_age_days: PositiveFloat = 30.0
     gain_max_temp_delta_c: PositiveFloat = 5.0
+    flood_kv: PositiveFloat = 70.0  # RQA5 beam quality, IEC 62220-1-1
+    flood_sid_m: PositiveFloat = 1.8
+    tube_output_ugy_per_mas: PositiveFloat = 50.0  # at tube_output_kv and 1 m
+    tube_output_kv: PositiveFloat = 80.0
+    tube_output_kv_exponent: PositiveFloat = 2.0
+    flood_level_tolerance: PositiveFloat = 0.3  # fractions below 1
+    flood_uniformity_tolerance: PositiveFloat = 0.2
+    flood_saturated_max_fraction: PositiveFloat = 0.001
+    flood_retries: Annotated[int, InRange(0, 20)] = 2
+
+    def _joint_problems(self) -> Problems:
+        return [
+            (key, f"must be below 1 (a fraction), got {getattr(self, key)!r}")
+            for key in (
+                "flood_level_tolerance",
+                "flood_uniformity_tolerance",
+                "flood_saturated_max_fraction",
+            )
+            if getattr(self, key) >= 1
+        ]
 
 
 @dataclass(frozen=True)
