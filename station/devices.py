@@ -49,10 +49,8 @@ def panel_url(url: str, station: StationConfig) -> str:
     """
     if station.generator != "sim" or not is_simulated_url(url) or room_of(url) is not None:
         return url
-    parts = urllib.parse.urlsplit(url)
-    extra = urllib.parse.urlencode({"room": str(station.room_path)})
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urllib.parse.urlunsplit(parts._replace(query=query))
+    room = urllib.parse.quote(str(station.room_path), safe="/")
+    return f"{url}{'&' if urllib.parse.urlsplit(url).query else '?'}room={room}"
 
 
 def open_generator(station: StationConfig, url: str, stack: ExitStack) -> tuple[Generator, str]:

@@ -172,6 +172,7 @@ class Station:
 
     def status(self) -> dict[str, Any]:
         """Everything ``GET /api/status`` shows."""
+        room = self.room.status()  # first: it judges the devices and the calibration now
         reason = self.not_ready()
         return {
             "station": {
@@ -182,7 +183,7 @@ class Station:
                 "calling_ae": self.config.dicom.calling_ae,
                 "last_failure": self.room.last_failure,
             },
-            **self.room.status(),
+            **room,
             "exam": self.exam.public() if self.exam else None,
             "outbox": {
                 "directory": str(self.agent.outbox.root),
