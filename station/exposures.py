@@ -8,8 +8,9 @@ The one place where the station touches the exposure side of panelgate:
 - the calibration from the store, or a quick one of a simulated panel when configured
   (:mod:`.calibration_state`);
 - exposures through :class:`~panelgate.acquisition.workflow.ExposureWorkflow` with the
-  :class:`~panelgate.drivers.generator.Generator` contract, without an outbox: the image
-  is written to the review folder and queued only once accepted.
+  :class:`~panelgate.drivers.generator.Generator` contract: the image is written to the
+  review folder and queued only once accepted, or (``auto_accept``) queued in the outbox
+  by the workflow itself.
 
 While the station is idle, :meth:`Room.upkeep` (every ``[station] idle_check_s``, from the
 station's upkeep thread) looks after the devices, never during an exposure:
@@ -60,6 +61,7 @@ from panelgate.drivers import (
     TransportError,
 )
 from panelgate.drivers.generator import Generator
+from panelgate.gateway.outbox import Outbox
 from panelgate.simulators import Irradiable
 
 from . import calibration_state
@@ -122,6 +124,9 @@ class Room:
     on_event : callable, optional
         ``on_event(kind, **data)`` for ``detector`` (link lost, back) and ``calibration``
         (a fresh dark) events.
+    outbox : Outbox, optional
+        Where the workflow queues each image itself (``auto_accept``); without one the
+        image is written to ``spool_dir`` for review.
     """
 
     def __init__(
@@ -133,6 +138,7 @@ class Room:
         *,
         clock: Clock = utc_now,
         on_event: OnEvent | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.config = config
         self.station = station
@@ -140,6 +146,7 @@ class Room:
         self.trigger = TriggerMode(station.trigger)
         self.url = panel_url(config.detector.url, station)
         self.clock = clock
+        self.outbox = outbox
         self._on_change = on_change
         self._on_event: OnEvent = on_event or (lambda kind, **data: None)
         self._stack = ExitStack()
@@ -246,6 +253,7 @@ class Room:
             trigger=self.trigger,
             timeouts=WorkflowTimeouts(readout_s=self.config.detector.frame_timeout_s),
             take_dark=lambda: self._fresh_dark("before the exposure"),
+            outbox=self.outbox,
         )
         workflow.subscribe(self._on_change)
         self.workflow = workflow

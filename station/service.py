@@ -12,6 +12,8 @@
 
 One exposure at a time. An image is written to the review folder; accepting it queues
 it in the outbox (fsynced, idempotent by SOP Instance UID), rejecting it keeps it local.
+With ``auto_accept`` the workflow queues it in the outbox itself (one write, no review
+copy), as ``panelgate expose`` does.
 :meth:`drain` refuses new exposures and waits for the one in progress, which is how a
 SIGTERM ends the service without losing an image.
 """
@@ -110,6 +112,7 @@ class Station:
         self.room = Room(
             self.config, setup.station, self.images.held_dir, self._on_state,
             clock=clock, on_event=self.bus.publish,
+            outbox=self.agent.outbox if setup.station.auto_accept else None,
         )  # fmt: skip
         self.watch = OutboxWatch(self.agent.outbox, self._on_delivery)
         self.exam: Exam | None = None
@@ -297,22 +300,18 @@ class Station:
             self.agent.outbox.check_space(self.room.image_bytes())
             result = self.room.expose(self.exam.request)
             uid = result.sop_instance_uid
-            self.images.add(uid)
-            self.bus.publish("image", sop_instance_uid=uid, review=Review.PENDING)
-            queue_error = ""
-            if self.setup.station.auto_accept:
-                try:
-                    self.accept(uid)
-                except PanelgateError as exc:  # the image exists: report, never fail the exposure
-                    queue_error = str(exc)
-                    _log.warning("image %s made but not queued: %s", uid, exc)
+            entry = self.images.add(uid)
+            if self.setup.station.auto_accept:  # the workflow queued it in the outbox
+                entry = self.images.decide(uid, Review.ACCEPTED)
+                self._wake_delivery()
+            review = entry.review
+            self.bus.publish("image", sop_instance_uid=uid, review=review)
             d = result.delivered
             return {
                 "sop_instance_uid": uid,
                 "delivered": {"kv": d.kv, "ma": d.ma, "ms": d.ms, "mas": d.mas},
                 "fresh_dark": result.fresh_dark,
-                "review": self.image(uid)["review"],
-                "queue_error": queue_error,
+                "review": review,
             }
         finally:
             self._exposing.release()
@@ -390,11 +389,14 @@ class Station:
         if entry.review != Review.ACCEPTED:
             self.agent.outbox.enqueue_file(self.images.held_path(uid))
             self.images.decide(uid, Review.ACCEPTED)
-            for worker in self.agent.workers:
-                worker.wake()
-            self.watch.wake()
+            self._wake_delivery()
             self.bus.publish("image", sop_instance_uid=uid, review=Review.ACCEPTED)
         return self.image(uid)
+
+    def _wake_delivery(self) -> None:
+        for worker in self.agent.workers:
+            worker.wake()
+        self.watch.wake()
 
     def reject(self, uid: str, reason: str = "") -> dict[str, Any]:
         """Keep an image local and never send it (idempotent).

@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/bench_pipeline.py: a tiny run prints a row for every stage."""
+"""Smoke tests of benchmarks/bench_pipeline.py and bench_station.py: a tiny run prints every row."""
 
 from __future__ import annotations
 
@@ -35,3 +35,21 @@ def test_tiny_run_prints_a_row_for_every_stage(
     assert "--size 256 --runs 1" in out
     if os.environ.get("PANELGATE_REQUIRE_PEERS") == "1":
         assert "dcmtk storescu: not found" not in out, out
+
+
+def test_station_benchmark_tiny_run_prints_both_latencies(
+    load_benchmark: Callable[[str], ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = load_benchmark("bench_station")
+
+    assert bench.main(["--size", "128", "--runs", "1", "--starts", "1"]) == 0
+
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert "station start to ready (warm numba cache), 128²" in rows, out
+    committed = "exposure end to committed in Orthanc"
+    measured = [name for name in rows if name.startswith("exposure end (DONE) to committed")]
+    assert measured or committed in rows, out
+    if os.environ.get("PANELGATE_REQUIRE_PEERS") == "1":
+        assert measured, out
+    assert "--size 128 --runs 1 --starts 1" in out

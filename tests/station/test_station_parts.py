@@ -1,4 +1,4 @@
-"""The station's parts in one process: events fan-out, outbox watch, [station] section."""
+"""The station's parts in one process: events fan-out, outbox watch, [station] section, room URL."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from panelgate.drivers import ConfigError
 from panelgate.gateway.outbox import Outbox, Record, State
 from panelgate.station.config import parse_station_config
+from panelgate.station.devices import panel_url, room_of
 from panelgate.station.events import EventBus
 from panelgate.station.outbox_watch import OutboxWatch
 
@@ -105,3 +106,21 @@ def test_the_outbox_lives_under_the_state_dir_unless_configured() -> None:
     setup = parse_station_config({**dest, "outbox": {"directory": "/spool"}})
     assert setup.config.outbox.directory == "/spool"
     assert setup.station.state_dir == "/var/lib/panelgate"
+
+
+def test_generator_none_needs_aed_and_the_simulated_room_is_under_the_state_dir() -> None:
+    dest = {"destinations": {"pacs": {"host": "127.0.0.1", "port": 104}}}
+    with pytest.raises(ConfigError, match=r'\[station\] generator "none" .* needs trigger = "aed"'):
+        parse_station_config({"station": {"generator": "none"}, **dest})
+    setup = parse_station_config({"station": {"generator": "none", "trigger": "aed"}, **dest})
+    assert setup.station.generator == "none"
+
+    sim = parse_station_config({"station": {"state_dir": "/srv/pg a"}, **dest}).station
+    assert panel_url("sim://?width=64", sim) == "sim://?width=64&room=/srv/pg%20a/room"
+    assert panel_url("usb://sim", sim) == "usb://sim?room=/srv/pg%20a/room"
+    assert room_of(panel_url("usb://sim", sim)) == "/srv/pg a/room"
+    named = "sim://?room=/elsewhere"
+    assert panel_url(named, sim) == named, "a room the URL names is kept"
+    assert panel_url("gige://192.0.2.7", sim) == "gige://192.0.2.7", "a real panel is not moved"
+    serial = parse_station_config({"station": {"generator": "/dev/ttyUSB0"}, **dest}).station
+    assert panel_url("sim://?width=64", serial) == "sim://?width=64", "no simulated beam to reach"
