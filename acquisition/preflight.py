@@ -5,7 +5,10 @@ that the image will need, so that a value that cannot be stored or a disk that c
 the image refuses the exposure while the patient has received nothing:
 
 - the exam protocol and the technique against the generator's ranges;
-- the detector: connected, in a readout mode;
+- the detector: connected, in a readout mode, and its own trigger source (when it says,
+  :class:`~panelgate.drivers.ReportsTriggerSource`) the workflow's trigger mode: a panel
+  that waits for AED while the workflow triggers it in software, or the reverse, would
+  read a dark image (:func:`check_trigger`);
 - the calibration that will be applied: same detector and readout mode, and its gain and
   defect maps neither expired nor measured at another panel temperature, by the
   ``[calibration]`` validity rules (:func:`~.calibration_lifecycle.refuse_unusable`; the
@@ -26,17 +29,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from panelgate.calibration import CalibrationSet
-from panelgate.drivers import DetectorState, FrameMeta, IncompatibleState, StorageError
+from panelgate.drivers import (
+    Detector,
+    DetectorState,
+    FrameMeta,
+    IncompatibleState,
+    ReportsTriggerSource,
+    StorageError,
+    UsageError,
+)
 from panelgate.drivers.fsio import private_dir
 from panelgate.drivers.generator import TechniqueLimits
 from panelgate.gateway.dicom import Provenance, Technique, check_dx_header
 from panelgate.gateway.outbox import Outbox
 
 from .calibration_lifecycle import Clock, refuse_unusable, utc_now, validity_rules
-from .exposure import ExposureRequest, parse_protocol
+from .exposure import ExposureRequest, TriggerMode, parse_protocol
 from .pipeline import Pipeline
 
-__all__ = ["Preflight", "check_before_beam", "check_header", "instance_bytes"]
+__all__ = ["Preflight", "check_before_beam", "check_header", "check_trigger", "instance_bytes"]
 
 # Room for a DX instance's attributes besides the pixels (a few kB in practice).
 _HEADER_BYTES = 1 << 20
@@ -66,6 +77,7 @@ def check_before_beam(
     outbox: Outbox | None,
     folders: tuple[Path, ...],
     now_utc: Clock = utc_now,
+    trigger: TriggerMode | None = None,
 ) -> Preflight:
     """Check everything the exposure's image needs; see the module docstring.
 
@@ -86,11 +98,14 @@ def check_before_beam(
         (mode 0700) when missing, and checked writable.
     now_utc : Clock
         The clock the calibration's age is judged by.
+    trigger : TriggerMode, optional
+        The workflow's trigger mode, checked against the panel's trigger source.
 
     Raises
     ------
     UsageError, TechniqueOutOfRange
-        Unknown protocol, or a technique outside the generator's range.
+        Unknown protocol, a technique outside the generator's range, or a trigger mode
+        that is not the panel's trigger source.
     IncompatibleState
         The detector is not connected and configured.
     CalibrationMismatch
@@ -109,6 +124,8 @@ def check_before_beam(
     if status.state is DetectorState.DISCONNECTED:
         raise IncompatibleState("the detector is not connected")
     mode = detector.mode  # raises IncompatibleState when no readout mode is set
+    if trigger is not None:
+        check_trigger(detector, trigger)
     refuse_unusable(
         calibration,
         serial=pipeline.info.serial,
@@ -123,6 +140,30 @@ def check_before_beam(
     for folder in folders:
         _writable(folder)
     return Preflight(exposure_ms, body_part, view)
+
+
+def check_trigger(detector: Detector, trigger: TriggerMode) -> None:
+    """Refuse a trigger mode that is not the panel's own trigger source (no dark image).
+
+    A panel that does not report its source (:class:`~panelgate.drivers.ReportsTriggerSource`,
+    or None) is not checked: its configuration is the site's to match.
+
+    Raises
+    ------
+    UsageError
+        The panel's trigger source differs from ``trigger``; the one line names both.
+    """
+    if not isinstance(detector, ReportsTriggerSource):
+        return
+    source = detector.trigger_source
+    if source is None or source.value == trigger.value:
+        return
+    raise UsageError(
+        f"refused before the exposure, nothing moved: the panel's trigger source is "
+        f"{source.value} but the exposure's trigger mode is {trigger.value} (its image would "
+        f"be dark); set the trigger mode (--trigger {source.value}) or the panel's trigger "
+        f"source (trigger={trigger.value} of a simulated panel's URL) to match"
+    )
 
 
 def check_header(

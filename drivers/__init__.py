@@ -5,7 +5,15 @@ Nothing here imports any other panelgate package.
 
 import logging
 
-from .detector import Detector, DetectorInfo, DetectorState, DetectorStatus, FeatureAccess
+from .detector import (
+    Detector,
+    DetectorInfo,
+    DetectorState,
+    DetectorStatus,
+    FeatureAccess,
+    ReportsTriggerSource,
+    TriggerSource,
+)
 from .errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -50,10 +58,12 @@ __all__ = [
     "ProtocolError",
     "ReadCancelled",
     "ReadoutMode",
+    "ReportsTriggerSource",
     "StorageError",
     "StreamCounters",
     "StreamPolicy",
     "TransportError",
+    "TriggerSource",
     "UsageError",
 ]
 

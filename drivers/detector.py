@@ -17,7 +17,10 @@ never one per slice). Many frames in a row come from ``stream()``: a thread acqu
 into a bounded queue with a stated policy and counters (see :mod:`.framestream`).
 
 Transports with a GenICam feature map (GigE Vision) also implement :class:`FeatureAccess`:
-any device feature by its name, beyond the readout mode.
+any device feature by its name, beyond the readout mode. A panel that says what starts its
+integration (its :class:`TriggerSource`: GenICam ``TriggerMode``/``TriggerSource``, a
+vendor's AED switch, a simulator's ``trigger=``) implements :class:`ReportsTriggerSource`;
+the exposure workflow refuses to expose when that source is not the trigger mode it runs in.
 """
 
 from __future__ import annotations
@@ -37,7 +40,15 @@ from .errors import IncompatibleState, ReadCancelled
 from .frame import Frame, ReadoutMode
 from .framestream import FrameStream, StreamPolicy
 
-__all__ = ["Detector", "DetectorInfo", "DetectorState", "DetectorStatus", "FeatureAccess"]
+__all__ = [
+    "Detector",
+    "DetectorInfo",
+    "DetectorState",
+    "DetectorStatus",
+    "FeatureAccess",
+    "ReportsTriggerSource",
+    "TriggerSource",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -58,6 +69,35 @@ class FeatureAccess(Protocol):
         InvalidSetting
             Unknown feature, value out of range or of the wrong kind, or not writable.
         """
+        ...
+
+
+class TriggerSource(enum.Enum):
+    """What starts a panel's integration: its own setting, as the panel is configured.
+
+    ``software``: the host's trigger command (GenICam SFNC ``TriggerSource=Software``);
+    ``generator``: the generator's sync output on the panel's trigger input (SFNC
+    ``TriggerSource=Line0``..., wired to the generator's exposure-release line); ``aed``:
+    the panel detects the beam by its dose rate (automatic exposure detection, a vendor
+    feature). A panel exposed in a trigger mode other than its source reads a dark image.
+    """
+
+    SOFTWARE = "software"
+    GENERATOR = "generator"
+    AED = "aed"
+
+
+@runtime_checkable
+class ReportsTriggerSource(Protocol):
+    """A detector that says what starts its integration (see :class:`TriggerSource`).
+
+    ``trigger_source`` is read without I/O (what the panel was set to); None when the
+    panel does not say (free-running, or a source panelgate does not know).
+    """
+
+    @property
+    def trigger_source(self) -> TriggerSource | None:
+        """The panel's trigger source, or None when it does not say."""
         ...
 
 

@@ -14,7 +14,9 @@ the panel integrates; ``trigger()`` ends the window after the mode's ``exposure_
 ``exposure_s``; ``aed`` — the panel detects the beam by its dose rate and reads out when
 it ends. With ``generator`` and ``aed``, ``trigger()`` (called right after ``arm()``)
 hands the start of the readout to that source; no beam, no frame: ``read_frame`` times
-out. The panel temperature ``temp_c`` (settable, reported in every frame) drives the
+out. The trigger source is reported (:class:`~panelgate.drivers.ReportsTriggerSource`):
+the exposure workflow refuses a trigger mode that is not the panel's, instead of reading a
+dark image. The panel temperature ``temp_c`` (settable, reported in every frame) drives the
 offset drift of the :class:`PanelModel`.
 """
 
@@ -32,15 +34,18 @@ import numpy.typing as npt
 from panelgate.drivers import (
     Detector,
     DetectorInfo,
+    DetectorState,
     DetectorTimeout,
     Frame,
     FrameMeta,
+    IncompatibleState,
     InvalidSetting,
     ReadoutMode,
+    TriggerSource,
 )
 from panelgate.drivers.cancel import CANCEL_POLL_S, ReadCancel
 
-from .dose import DoseIntake, TriggerSource, phantom_map, room_at, trigger_source
+from .dose import DoseIntake, phantom_map, room_at, trigger_source
 from .panel import PanelModel, PanelSpec
 from .room import Room
 
@@ -195,6 +200,26 @@ class SimulatedDetector(Detector):
             A negative dose.
         """
         self.intake.inject(air_kerma_ugy, transmission)
+
+    def stand_in(self, room: Room, phantom: npt.NDArray[np.float32] | None = None) -> None:
+        """Put the panel in an X-ray room (before :meth:`connect`), leaving any other room.
+
+        Parameters
+        ----------
+        room : Room
+            The room whose generator's beam reaches the panel from now on.
+        phantom : numpy.ndarray, optional
+            What stands in that beam (transmission 0..1, the panel's shape); by default
+            the panel's own (``phantom=`` of its URL; open field when none).
+
+        Raises
+        ------
+        IncompatibleState
+            The panel is connected (it listens in its room while connected).
+        """
+        if self.status().state is not DetectorState.DISCONNECTED:
+            raise IncompatibleState("stand_in() on a connected panel: close it first")
+        self.intake = DoseIntake(room, self.intake.phantom if phantom is None else phantom)
 
     # -- Detector hooks --------------------------------------------------------------------
     def _do_connect(self) -> DetectorInfo:

@@ -3,7 +3,8 @@
 Every simulated panel (``sim://``, ``usb://sim``, the GigE simulator) keeps a
 :class:`DoseIntake`: the pulses of its :class:`~panelgate.simulators.room.Room` (and the
 doses given by hand with ``irradiate``, a calibration source of the simulator), and the
-rule of its trigger source, set on the panel (:class:`TriggerSource`) as on a real one:
+rule of its trigger source, set on the panel (:class:`~panelgate.drivers.TriggerSource`,
+the detector contract's) as on a real one:
 
 ``software``
     Armed, the panel integrates (its photodiodes collect charge from the scrub on); the
@@ -28,7 +29,6 @@ hand work in every trigger source.
 
 from __future__ import annotations
 
-import enum
 import select
 import threading
 import time
@@ -38,7 +38,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from panelgate.drivers import InvalidSetting
+from panelgate.drivers import InvalidSetting, TriggerSource
 
 from .phantom import chest, flat_field, step_wedge_line_pairs
 from .room import BeamPulse, Room, RoomSocket
@@ -72,14 +72,6 @@ _HAND_DOSE_S = 0.001
 
 PHANTOMS = ("open", "wedge", "chest")
 """Names of the phantoms a simulated panel can have in its beam (``phantom=`` URL key)."""
-
-
-class TriggerSource(enum.Enum):
-    """What starts a simulated panel's integration; see the module docstring."""
-
-    SOFTWARE = "software"
-    GENERATOR = "generator"
-    AED = "aed"
 
 
 @runtime_checkable

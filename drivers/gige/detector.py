@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from panelgate.drivers.cancel import CANCEL_POLL_S, ReadCancel
-from panelgate.drivers.detector import Detector, DetectorInfo
+from panelgate.drivers.detector import Detector, DetectorInfo, TriggerSource
 from panelgate.drivers.errors import (
     DetectorTimeout,
     InvalidSetting,
@@ -172,6 +172,26 @@ class GigEDetector(Detector):
         with self._io:
             self.features.set(name, value)
             self._settings = [(n, v) for n, v in self._settings if n != name] + [(name, value)]
+
+    @property
+    def trigger_source(self) -> TriggerSource | None:
+        """The trigger source set on the device (:class:`~panelgate.drivers.ReportsTriggerSource`).
+
+        Read from what the device accepted (``configure`` and :meth:`set_feature`), without
+        I/O: vendor ``PanelAEDEnable`` on: AED; SFNC ``TriggerMode=On`` with
+        ``TriggerSource=Software``: software, ``Line<n>`` (the generator's sync wired to an
+        input line): generator; None when free-running (``TriggerMode=Off``), not yet
+        configured, or set to a source panelgate does not know.
+        """
+        settings = dict(self._settings)
+        if str(settings.get("PanelAEDEnable", "0")).lower() in ("1", "true"):
+            return TriggerSource.AED
+        if settings.get("TriggerMode") != "On":
+            return None
+        source = str(settings.get("TriggerSource", ""))
+        if source == "Software":
+            return TriggerSource.SOFTWARE
+        return TriggerSource.GENERATOR if source.startswith("Line") else None
 
     # -- Detector hooks --------------------------------------------------------------------------
     def _do_connect(self) -> DetectorInfo:

@@ -13,7 +13,7 @@ import urllib.parse
 import numpy as np
 import numpy.typing as npt
 
-from panelgate.drivers.detector import DetectorInfo
+from panelgate.drivers.detector import DetectorInfo, TriggerSource
 from panelgate.drivers.errors import InvalidSetting
 from panelgate.drivers.u3v import U3VDetector
 from panelgate.simulators.dose import phantom_map, room_at, trigger_source
@@ -30,8 +30,10 @@ class SimulatedUsbPanel(U3VDetector):
     """The U3V driver over a :class:`SimulatedUsbBackend`; the device stands in a room.
 
     Everything goes through the real driver and pyusb; what a simulator adds is declared
-    here: :attr:`simulated_device` (faults, registers) and :meth:`irradiate` (the
-    simulator's calibration source, :class:`~panelgate.simulators.dose.Irradiable`).
+    here: :attr:`simulated_device` (faults, registers), :meth:`irradiate` (the
+    simulator's calibration source, :class:`~panelgate.simulators.dose.Irradiable`) and
+    :attr:`trigger_source` (:class:`~panelgate.drivers.ReportsTriggerSource`: the device's
+    ``trigger=``; the simulated device's GenICam XML has no ``TriggerSource`` feature).
 
     Parameters
     ----------
@@ -44,6 +46,11 @@ class SimulatedUsbPanel(U3VDetector):
     def __init__(self, device: U3VDeviceModel, control: ControlFile | None = None) -> None:
         super().__init__(VID, PID, backend=SimulatedUsbBackend(device, control))
         self.simulated_device = device
+
+    @property
+    def trigger_source(self) -> TriggerSource:
+        """What starts the simulated device's integration (``trigger=`` of the URL)."""
+        return self.simulated_device.trigger_source
 
     def irradiate(
         self, air_kerma_ugy: float, transmission: npt.NDArray[np.float32] | None = None

@@ -10,12 +10,14 @@ import pytest
 
 from panelgate.acquisition.cli import main
 from panelgate.gateway.pacs import EmbeddedPacs
+from panelgate.simulators import Room
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
 
 
 @pytest.fixture
-def generator() -> Iterator[SimulatedGenerator]:
-    with SimulatedGenerator(GeneratorSpec(prep_s=0.05, time_scale=0.1), seed=3) as sim:
+def generator(tmp_path: Path) -> Iterator[SimulatedGenerator]:
+    spec = GeneratorSpec(prep_s=0.05, time_scale=0.1)
+    with SimulatedGenerator(spec, seed=3, room=Room(tmp_path / "room")) as sim:
         yield sim
 
 
@@ -32,13 +34,14 @@ def _args(url: str, port: str, out: Path, *extra: str) -> list[str]:
     [
         ("sim://?width=256&height=256", "software"),
         ("usb://sim?width=256&height=256", "software"),
-        ("usb://sim?width=256&height=256", "aed"),
+        ("usb://sim?width=256&height=256&trigger=aed&room={room}", "aed"),
     ],
 )
 def test_expose_shows_states_and_where_the_image_went(
     url: str, trigger: str, generator: SimulatedGenerator, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
+    url = url.format(room=tmp_path / "room")  # an AED panel needs the generator's beam
     with EmbeddedPacs(tmp_path / "pacs") as pacs:
         pacs_args = ["--pacs", f"127.0.0.1:{pacs.port}", "--called-ae", pacs.ae_title]
         rc = main(
