@@ -15,6 +15,12 @@ raw frame only           ``raw.npy``
 no frame                 only the record
 =======================  ==============================================================
 
+When nobody confirmed the exposure (the generator did not answer EXP, or a room without a
+generator link, :attr:`~panelgate.drivers.generator.Generator.confirms_exposure` False,
+where the technician fires at the console) and no frame came, the message says the
+patient MAY HAVE BEEN exposed; a readout that timed out is then reported as "no beam was
+detected within N s".
+
 ``exposure.json`` always holds the record: the request (patient and study, so the file is
 the agent user's only, 0600), the technique delivered, the frame's metadata, the
 calibration set and what failed. The first folder that can be written is used; when none
@@ -35,7 +41,7 @@ from typing import Any
 import numpy as np
 from pydicom import Dataset
 
-from panelgate.drivers import EXIT_INTERRUPTED, Frame, PatientExposed
+from panelgate.drivers import EXIT_INTERRUPTED, DetectorTimeout, Frame, PatientExposed
 from panelgate.drivers.fsio import private_dir, write_bytes_atomic
 from panelgate.drivers.generator import Delivered
 from panelgate.gateway.dicom import write_atomic
@@ -72,11 +78,16 @@ class ExposureRecord:
             return f"{d.kv:g} kV, {d.mas:g} mAs"
         return f"{self.request.kv:g} kV, {self.request.mas:g} mAs set"
 
-    def as_json(self, failure: str) -> dict[str, Any]:
-        """Return the record as a JSON-able dict (it holds patient data: keep it private)."""
+    def as_json(self, failure: str, *, confirmed: bool = True) -> dict[str, Any]:
+        """Return the record as a JSON-able dict (it holds patient data: keep it private).
+
+        ``patient_exposed`` is always true (treat the patient as exposed);
+        ``exposure_confirmed`` says whether anything confirmed it.
+        """
         meta = self.frame.meta if self.frame is not None else None
         return {
             "patient_exposed": True,
+            "exposure_confirmed": confirmed,
             "fired_utc": self.fired_utc.isoformat(),
             "failure": failure,
             "request": {
@@ -110,6 +121,7 @@ def keep_exposure(
     folders: Sequence[Path],
     *,
     certain: bool = True,
+    beam_wait_s: float | None = None,
 ) -> PatientExposed:
     """Keep what the exposure produced and describe it; see the module docstring.
 
@@ -122,8 +134,12 @@ def keep_exposure(
     folders : sequence of pathlib.Path
         Where to keep the data, tried in order.
     certain : bool
-        False when the generator did not confirm the exposure command (no answer): the
-        patient MAY have been exposed, and the message says that.
+        False when nothing confirmed the exposure (no answer to the exposure command, or
+        a generator that cannot confirm one, and no frame): the patient MAY have been
+        exposed, and the message says that.
+    beam_wait_s : float, optional
+        How long the panel waited for the beam: with ``certain`` False, a detector
+        timeout is reported as "no beam was detected within N s".
 
     Returns
     -------
@@ -132,6 +148,8 @@ def keep_exposure(
     """
     interrupted = isinstance(failure, KeyboardInterrupt)
     what = "interrupted" if interrupted else _reason(failure)
+    if not certain and beam_wait_s is not None and isinstance(failure, DetectorTimeout):
+        what = f"no beam was detected within {beam_wait_s:g} s"
     head = (
         f"the patient {'WAS' if certain else 'MAY HAVE BEEN'} exposed ({record.technique()} at "
         f"{record.fired_utc.astimezone():%H:%M:%S}) — do not repeat the exposure without "
@@ -147,7 +165,7 @@ def keep_exposure(
     problems = []
     for folder in folders:
         try:
-            kept, form = _write(record, what, folder)
+            kept, form = _write(record, what, folder, confirmed=certain)
         except OSError as exc:
             problems.append(f"{folder}: {exc.strerror or exc}")
             continue
@@ -160,7 +178,9 @@ def _reason(failure: BaseException) -> str:
     return text.removeprefix("panelgate: ")
 
 
-def _write(record: ExposureRecord, failure: str, folder: Path) -> tuple[Path, str]:
+def _write(
+    record: ExposureRecord, failure: str, folder: Path, *, confirmed: bool
+) -> tuple[Path, str]:
     frame_id = record.frame.meta.frame_id if record.frame is not None else "noframe"
     name = f"{record.fired_utc:%Y%m%dT%H%M%S.%fZ}-{frame_id}"
     private_dir(folder)
@@ -176,7 +196,7 @@ def _write(record: ExposureRecord, failure: str, folder: Path) -> tuple[Path, st
             form = "the corrected image (corrected.npy), the raw frame and the exposure record are"
     else:
         form = "no image was read out; the exposure record is"
-    text = json.dumps(record.as_json(failure), indent=2, default=str)
+    text = json.dumps(record.as_json(failure, confirmed=confirmed), indent=2, default=str)
     write_bytes_atomic(kept / "exposure.json", text.encode())
     return kept, form
 

@@ -66,6 +66,9 @@ class GeneratorClient:
         ``open_port(port, baudrate) -> serial-like``; defaults to ``serial.serial_for_url``.
     """
 
+    confirms_exposure = True
+    """The generator reports each exposure's end with the values delivered (``EV DONE``)."""
+
     def __init__(
         self,
         port: str,

@@ -14,6 +14,11 @@ on the second stage of the hand switch)::
 ``abort()`` stops whatever the generator does and returns it to IDLE. Every wait takes a
 timeout and an optional cancel event; failures are the errors of
 :mod:`panelgate.drivers.generator.errors`.
+
+``confirms_exposure`` declares whether ``wait_done`` reports an exposure that really
+happened (a generator on a link reports the delivered values) or only what was entered
+(no generator link: :class:`~panelgate.drivers.generator.manual.ManualGenerator`); after a
+failure, an exposure nobody confirmed is reported as one that MAY HAVE happened.
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ __all__ = ["Generator"]
 @runtime_checkable
 class Generator(Protocol):
     """An open link to one X-ray generator (see the module docstring for the sequence)."""
+
+    @property
+    def confirms_exposure(self) -> bool:
+        """True when ``wait_done`` reports a real exposure (the generator saw the beam)."""
+        ...
 
     def identify(self) -> str:
         """Return the generator's identity (maker, model, serial, firmware)."""

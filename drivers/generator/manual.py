@@ -31,6 +31,9 @@ class ManualGenerator:
         Tube current in mA assumed when none is entered (for the exposure time).
     """
 
+    confirms_exposure = False
+    """Nothing confirms that the technician fired: only the panel's frame shows the beam."""
+
     def __init__(self, limits: TechniqueLimits | None = None, ma: float = 200.0) -> None:
         if not (math.isfinite(ma) and ma > 0):
             raise ValueError(f"ma must be positive, got {ma!r}")
@@ -73,7 +76,7 @@ class ManualGenerator:
         """Do nothing: the technician fires with the hand switch; the panel detects the beam."""
 
     def wait_done(self, timeout_s: float, cancel: threading.Event | None = None) -> Delivered:
-        """Return the entered technique as delivered (nothing is measured)."""
+        """Return the entered technique as delivered (nothing is measured or confirmed)."""
         s = self.settings()
         return Delivered(s["kv"], s["ma"], s["ms"], s["mas"])
 

@@ -59,6 +59,9 @@ class InProcessGenerator:
         The X-ray room whose panels the beam reaches.
     """
 
+    confirms_exposure = True
+    """The simulated generator reports each exposure's end with the values delivered."""
+
     def __init__(
         self, spec: GeneratorSpec | None = None, seed: int = 0, room: Room | None = None
     ) -> None:
