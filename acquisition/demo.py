@@ -1,36 +1,72 @@
 """``panelgate demo``: the whole path from a simulated exposure to a PACS, in one process.
 
-Start the simulated panel, take darks and floods, calibrate, expose a step-wedge and
-line-pair phantom, correct, build the DX instance, queue it in the outbox (as the agent
-does: fsynced, idempotent by SOP Instance UID), deliver it once to the embedded PACS (or
-a real one), and write a PNG preview. What is not delivered stays queued.
+The demo sets up a simulated X-ray room (:mod:`panelgate.simulators.room`, a temporary
+directory ``DIR/room-*`` removed at the end) holding the simulated panel, with a
+step-wedge and line-pair phantom in its beam, and an in-process simulated generator
+(:class:`~panelgate.simulators.generator.InProcessGenerator`). It calibrates the panel,
+then makes the phantom exposure through the same
+:class:`~panelgate.acquisition.workflow.ExposureWorkflow` as ``expose`` and the station:
+checks before the beam, PREP, READY, EXP (the generator's beam reaches the panel through
+the room), readout, correction, DX building, queueing in the outbox (as the agent does:
+fsynced, idempotent by SOP Instance UID) and the PNG preview. It then delivers the
+instance once to the embedded PACS (or a real one). What is not delivered stays queued.
+
+Darks and floods come from the simulator's calibration source
+(:class:`~panelgate.simulators.Irradiable`), not from the generator: a calibration is the
+panel's business, the known air kerma of each flood is what the gain map is made from
+(through the room it would depend on the generator's kV and output), and the floods
+through a generator (``panelgate calibrate --generator``) take one PREP and EXP per frame.
+The workflow's trigger mode is the panel's own trigger source (``trigger=`` or ``aed=1``
+of its URL): software by default.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from panelgate.calibration import warm_up
-from panelgate.gateway.dicom import StudyContext, Technique
+import pydicom
+from pydicom import Dataset
+
+from panelgate.calibration import CalibrationSet, warm_up
+from panelgate.drivers import Frame
+from panelgate.drivers.generator import Delivered
+from panelgate.gateway.dicom import StudyContext, Technique, Window
 from panelgate.gateway.outbox import Outbox
 from panelgate.gateway.pacs import Destination, EmbeddedPacs
-from panelgate.simulators import SimulatedDetector, step_wedge_line_pairs
+from panelgate.simulators import Room, SimulatedDetector, step_wedge_line_pairs
+from panelgate.simulators.generator import InProcessGenerator
 
 from .config import Config
 from .dispatch import Delivery, deliver_now, queue_name
-from .pipeline import Pipeline
-from .preview import write_preview
+from .exposure import CalibrationHolder, ExposureRequest, TriggerMode
+from .pipeline import Corrected, Pipeline
+from .preflight import instance_bytes
 from .timing import StageTimer
-from .workflow import instance_bytes
+from .workflow import ExposureResult, ExposureState, ExposureWorkflow, StateChange
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DEMO_KV", "DEMO_MAS", "DemoResult", "run_demo"]
 
 _log = logging.getLogger(__name__)
 
-DEMO_AIR_KERMA_UGY = 5.0
-"""Open-field air kerma of the phantom exposure: about 2.5 µGy behind the phantom, EI ≈ 250–500."""
+DEMO_KV = 70.0
+"""Tube voltage of the phantom exposure, kV."""
+
+DEMO_MAS = 0.5
+"""Current-time product of the phantom exposure, mAs: about 5.9 µGy open field at the
+room's 1.8 m (:func:`panelgate.simulators.air_kerma_ugy`), EI ≈ 300-600 behind the wedge."""
+
+_STUDY = StudyContext(
+    patient_name="Demo^Phantom",
+    patient_id="PG-DEMO-0001",
+    study_description="panelgate demo: step wedge and line pairs",
+)
 
 
 @dataclass
@@ -46,6 +82,27 @@ class DemoResult:
     timer: StageTimer
     defect_counts: dict[str, int] = field(default_factory=dict)
     exposure_index: str = ""
+    delivered: Delivered | None = None
+    trigger: str = TriggerMode.SOFTWARE.value
+    states: list[str] = field(default_factory=list)
+
+
+class _TimedPipeline(Pipeline):
+    """The pipeline, timing the correction and the DX building the workflow asks of it."""
+
+    def __init__(self, detector: SimulatedDetector, config: Config) -> None:
+        super().__init__(detector, config, beam=detector.irradiate)
+        self.timer = StageTimer()
+
+    def correct(self, frame: Frame, calibration: CalibrationSet) -> Corrected:
+        with self.timer.stage("correct"):
+            return super().correct(frame, calibration)
+
+    def build(
+        self, image: Corrected, study: StudyContext, technique: Technique
+    ) -> tuple[Dataset, Window]:
+        with self.timer.stage("build"):
+            return super().build(image, study, technique)
 
 
 def run_demo(
@@ -59,19 +116,25 @@ def run_demo(
     Parameters
     ----------
     out_dir : pathlib.Path
-        Where the spool copy, the preview and (with the embedded PACS) the stored instance go.
+        Where the outbox, the preview and (with the embedded PACS) the stored instance go;
+        the room is a temporary folder in it while the demo runs.
     config : Config
         Validated configuration.
     destination : Destination, optional
         A real PACS; when omitted an embedded PACS is started on 127.0.0.1 writing to ``out_dir``.
     detector : SimulatedDetector, optional
-        The panel; a default 3072 × 3072 simulator when omitted.
+        The panel, not connected; a default 3072 × 3072 simulator when omitted. It is put
+        in the demo's room (:meth:`SimulatedDetector.stand_in`), with its own phantom if
+        its URL named one, else the step wedge.
 
     Raises
     ------
     OutboxFull
         The outbox's disk cannot hold the image above its reserve (checked before the
         panel is used).
+    PatientExposed
+        The exposure failed after the beam (what it produced is kept; see
+        :mod:`~panelgate.acquisition.rescue`).
     """
     timer = StageTimer()
     out_dir = Path(out_dir)
@@ -86,56 +149,115 @@ def run_demo(
                 "127.0.0.1", pacs.port, called_ae=pacs.ae_title, calling_ae=config.dicom.calling_ae
             )
     name = "embedded-pacs" if pacs is not None else queue_name(destination)
-    outbox = Outbox(out_dir / "outbox", [name], reserve_bytes=config.outbox.reserve_bytes)
+    room_dir: Path | None = None
     try:
+        outbox = Outbox(out_dir / "outbox", [name], reserve_bytes=config.outbox.reserve_bytes)
         outbox.check_space(instance_bytes(panel.spec.width, panel.spec.height))
-        with panel:
-            pipeline = Pipeline(panel, config, beam=panel.irradiate)
-            pipeline.configure(panel.spec.width, panel.spec.height)
-            cal = config.calibration
-            with timer.stage(f"darks ({cal.dark_frames} frames)"):
-                darks = pipeline.average(cal.dark_frames, 0.0)
-            with timer.stage(f"floods ({cal.flood_frames} frames)"):
-                floods = pipeline.average(cal.flood_frames, cal.flood_air_kerma_ugy)
-            with timer.stage("calibrate (dark, gain, defect maps)"):
-                calibration = pipeline.calibrate(darks, floods, panel.status().temp_c)
-            phantom = step_wedge_line_pairs(
-                panel.spec.height, panel.spec.width, panel.spec.pixel_pitch_mm
+        room_dir = Path(tempfile.mkdtemp(prefix="room-", dir=out_dir))
+        room = Room(room_dir)
+        spec = panel.spec
+        if panel.intake.phantom is None:
+            phantom = step_wedge_line_pairs(spec.height, spec.width, spec.pixel_pitch_mm)
+            panel.stand_in(room, phantom)
+        else:
+            panel.stand_in(room)
+        trigger = TriggerMode(panel.trigger_source.value)
+        with panel, InProcessGenerator(room=room) as generator:
+            pipeline = _TimedPipeline(panel, config)
+            pipeline.configure(spec.width, spec.height)
+            calibration = _calibrate(pipeline, config, timer)
+            workflow = ExposureWorkflow(
+                pipeline,
+                generator,
+                CalibrationHolder(calibration),
+                out_dir / "spool",
+                trigger=trigger,
+                outbox=outbox,
             )
-            with timer.stage("expose phantom + readout"):
-                frame = pipeline.expose(DEMO_AIR_KERMA_UGY, phantom)
-            with timer.stage("correct (numba)"):
-                image = pipeline.correct(frame, calibration)
-            study = StudyContext(
-                patient_name="Demo^Phantom",
-                patient_id="PG-DEMO-0001",
-                study_description="panelgate demo: step wedge and line pairs",
-            )
-            technique = Technique(kvp=70.0, exposure_uas=2000.0, exposure_time_ms=20.0)
-            with timer.stage("build DX instance"):
-                ds, window = pipeline.build(image, study, technique)
-            with timer.stage("queue in the outbox (fsync)"):
-                outbox.enqueue_dataset(ds, acquired=True)
-                spool_path = outbox.object_path(str(ds.SOPInstanceUID))
-            with timer.stage("preview PNG"):
-                preview = write_preview(image.pixels, window, out_dir / f"{ds.SOPInstanceUID}.png")
-            with timer.stage(f"C-STORE to {destination}"):
-                (delivery,) = deliver_now(outbox, {name: destination}, str(ds.SOPInstanceUID))
+            result, states = _expose(workflow, pipeline, timer)
+        uid = result.sop_instance_uid
+        preview = _beside(result.preview_path, out_dir)
+        _remove_if_empty(workflow.kept_dir)  # nothing had to be kept after the beam
+        with timer.stage(f"C-STORE to {destination}"):
+            (delivery,) = deliver_now(outbox, {name: destination}, uid)
     finally:
         if pacs is not None:
             pacs.stop()
-    pacs_path = out_dir / f"{ds.SOPInstanceUID}.dcm" if pacs is not None else None
-    ei = ""
-    if "ExposureIndex" in ds:
-        ei = f"EI {ds.ExposureIndex} (target {ds.TargetExposureIndex}, DI {ds.DeviationIndex})"
+        if room_dir is not None:
+            shutil.rmtree(room_dir, ignore_errors=True)
+    pacs_path = out_dir / f"{uid}.dcm" if pacs is not None else None
     return DemoResult(
-        spool_path=spool_path,
-        sop_instance_uid=str(ds.SOPInstanceUID),
+        spool_path=result.spool_path,
+        sop_instance_uid=uid,
         preview_path=preview,
         delivery=delivery,
         destination=str(destination),
         pacs_path=pacs_path if delivery.delivered else None,
         timer=timer,
         defect_counts=calibration.defect_counts(),
-        exposure_index=ei,
+        exposure_index=_exposure_index(result.spool_path),
+        delivered=result.delivered,
+        trigger=trigger.value,
+        states=states,
     )
+
+
+def _calibrate(pipeline: Pipeline, config: Config, timer: StageTimer) -> CalibrationSet:
+    """Take darks and floods from the simulator's calibration source; build the maps."""
+    cal = config.calibration
+    with timer.stage(f"darks ({cal.dark_frames} frames)"):
+        darks = pipeline.average(cal.dark_frames, 0.0)
+    with timer.stage(f"floods ({cal.flood_frames} frames)"):
+        floods = pipeline.average(cal.flood_frames, cal.flood_air_kerma_ugy)
+    with timer.stage("calibrate (dark, gain, defect maps)"):
+        return pipeline.calibrate(darks, floods, pipeline.detector.status().temp_c)
+
+
+def _expose(
+    workflow: ExposureWorkflow, pipeline: _TimedPipeline, timer: StageTimer
+) -> tuple[ExposureResult, list[str]]:
+    """Make the phantom exposure through the workflow; record its phases as stages.
+
+    The phases are the intervals between the workflow's state changes; the correction
+    and the DX building are timed inside the processing phase, the rest of it is the
+    queueing (fsync) and the preview.
+    """
+    marks: dict[ExposureState, float] = {}
+
+    def mark(change: StateChange) -> None:
+        marks[change.new] = change.t_mono_s
+
+    workflow.subscribe(mark)
+    start = time.monotonic()
+    result = workflow.run(ExposureRequest(DEMO_KV, DEMO_MAS, _STUDY, "CHEST PA"))
+    s = ExposureState
+    inner = pipeline.timer.seconds
+    timer.add("checks before the beam", marks[s.PREPARING] - start)
+    timer.add("PREP -> READY (arm, generator prep)", marks[s.READY] - marks[s.PREPARING])
+    timer.add("EXP -> DONE (the beam)", marks[s.READOUT] - marks[s.READY])
+    timer.add("readout (frame from the panel)", marks[s.PROCESSING] - marks[s.READOUT])
+    timer.add("correct (numba)", inner["correct"])
+    timer.add("build DX instance", inner["build"])
+    rest = marks[s.QUEUED] - marks[s.PROCESSING] - inner["correct"] - inner["build"]
+    timer.add("queue in the outbox (fsync), preview PNG", max(0.0, rest))
+    return result, [state.value for state in marks]
+
+
+def _beside(preview: Path, out_dir: Path) -> Path:
+    """Move the workflow's preview next to the PACS copy (``DIR/<UID>.png``), as before."""
+    target = out_dir / preview.name
+    os.replace(preview, target)
+    _remove_if_empty(preview.parent)
+    return target
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty: what earlier runs left there
+        folder.rmdir()
+
+
+def _exposure_index(spool_path: Path) -> str:
+    ds = pydicom.dcmread(spool_path, stop_before_pixels=True)
+    if "ExposureIndex" not in ds:
+        return ""
+    return f"EI {ds.ExposureIndex} (target {ds.TargetExposureIndex}, DI {ds.DeviationIndex})"

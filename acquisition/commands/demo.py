@@ -23,8 +23,10 @@ def register(sub: Any) -> None:
     demo = sub.add_parser(
         "demo",
         help="simulated exposure to PACS, end to end",
-        description="Simulate a panel, calibrate it, expose a phantom, and store the DX image "
-        "into an embedded PACS (or a real one with --pacs).",
+        description="Put a simulated panel and an in-process simulated generator in a "
+        "simulated X-ray room, calibrate the panel, make a phantom exposure through the "
+        "exposure workflow (PREP, READY, EXP, readout, correct, build, queue, preview), and "
+        "store the DX image into an embedded PACS (or a real one with --pacs).",
     )
     demo.add_argument(
         "--out",
@@ -54,7 +56,8 @@ def register(sub: Any) -> None:
         "--detector",
         default="sim://",
         metavar="URL",
-        help="simulated panel URL, e.g. sim://?width=1024&height=1024&seed=3",
+        help="simulated panel URL, e.g. sim://?width=1024&height=1024&seed=3 (trigger=aed: "
+        "the exposure runs in the panel's trigger mode; the demo's own room replaces room=)",
     )
     demo.add_argument("--dark-frames", type=frame_count, metavar="N", help="dark frames to average")
     demo.add_argument(
@@ -96,12 +99,16 @@ def _demo(args: argparse.Namespace) -> int:
         )
     spec = detector.spec
     print(
-        f"panelgate demo: simulated {spec.width}x{spec.height} panel {spec.serial}, "
-        f"{config.calibration.dark_frames} darks, {config.calibration.flood_frames} floods",
+        f"panelgate demo: simulated {spec.width}x{spec.height} panel {spec.serial} and "
+        f"generator in a simulated X-ray room, {config.calibration.dark_frames} darks, "
+        f"{config.calibration.flood_frames} floods, trigger {detector.trigger_source.value}",
         flush=True,
     )
     result = run_demo(args.out, config, destination, detector)
     print(result.timer.table())
+    if result.delivered is not None:
+        d = result.delivered
+        print(f"delivered:        {d.kv:g} kV, {d.ma:g} mA, {d.ms:g} ms, {d.mas:g} mAs")
     counts = result.defect_counts
     causes = ", ".join(f"{name} {n}" for name, n in counts.items() if name != "total" and n)
     print(f"defects found:    {counts['total']} pixels ({causes or 'none'})")
