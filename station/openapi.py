@@ -17,6 +17,11 @@ _ERROR = {
         "error": {"type": "string", "description": "one line saying what was refused and why"},
         "field": {"type": "string", "description": "the body field refused (422 only)"},
         "exposed": {"type": "boolean", "description": "true: the patient WAS exposed"},
+        "kept": {
+            "type": ["string", "null"],
+            "description": "with exposed: the folder holding the image or raw frame and the "
+            "exposure record",
+        },
     },
     "required": ["error"],
 }
@@ -107,7 +112,9 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/api/status": {
                 "get": {
-                    "summary": "detector, generator, calibration, outbox, exam; ready or why not",
+                    "summary": "detector (link, reconnection), generator (answering), calibration "
+                    "(set, validity, gain expiry, dark age, what blocks exposures), outbox, exam; "
+                    "ready or why not",
                     "responses": {"200": _json("the station's status")},
                 }
             },
@@ -142,10 +149,10 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "make one exposure of the selected exam (blocks until done)",
                     "responses": {
-                        "200": _json("the image made, waiting for review"),
+                        "200": _json("the image made, waiting for review (or queued: auto_accept)"),
                         "409": refused,
                         "422": _error("refused before the beam: a value (named); nothing moved"),
-                        "500": _error("failed after the beam: exposed is true"),
+                        "500": _error("failed after the beam: exposed is true, kept says where"),
                     },
                 }
             },
