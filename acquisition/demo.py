@@ -58,9 +58,10 @@ _log = logging.getLogger(__name__)
 DEMO_KV = 70.0
 """Tube voltage of the phantom exposure, kV."""
 
-DEMO_MAS = 0.5
-"""Current-time product of the phantom exposure, mAs: about 5.9 µGy open field at the
-room's 1.8 m (:func:`panelgate.simulators.air_kerma_ugy`), EI ≈ 300-600 behind the wedge."""
+DEMO_MAS = 0.4
+"""Current-time product of the phantom exposure, mAs: about 4.7 µGy open field at the
+room's 1.8 m (:func:`panelgate.simulators.air_kerma_ugy`); EI about 480 behind the step
+wedge on the default 3072 × 3072 panel (target 400)."""
 
 _STUDY = StudyContext(
     patient_name="Demo^Phantom",
