@@ -8,7 +8,8 @@ exposure workflow drives:
   reaches the simulated panels of an X-ray room (:mod:`panelgate.simulators.room`), the
   room the panel's URL names with ``room=``, else ``<state_dir>/room``; a simulated panel
   without ``room=`` is put in that room (its URL gains ``room=``), so that the beam reaches
-  it as it reaches a real panel: physically, nowhere else;
+  it as it reaches a real panel: physically, nowhere else (and a simulated panel without
+  ``trigger=`` takes the station's trigger mode as its trigger source);
 - ``none``: a :class:`~panelgate.drivers.generator.ManualGenerator` (no link; the
   technician fires at the console and the panel detects the beam, ``trigger = "aed"``).
 """
@@ -37,20 +38,34 @@ def is_simulated_url(url: str) -> bool:
 
 def room_of(url: str) -> str | None:
     """Return the ``room=`` directory a panel URL names, or None."""
-    rooms = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("room")
-    return rooms[-1] if rooms else None
+    return _query_value(url, "room")
+
+
+def _query_value(url: str, key: str) -> str | None:
+    values = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get(key)
+    return values[-1] if values else None
+
+
+def _with(url: str, key: str, value: str) -> str:
+    quoted = urllib.parse.quote(value, safe="/")
+    return f"{url}{'&' if urllib.parse.urlsplit(url).query else '?'}{key}={quoted}"
 
 
 def panel_url(url: str, station: StationConfig) -> str:
-    """Return the detector URL the station opens: a simulated panel stands in the room.
+    """Return the detector URL the station opens: a simulated panel set up as the room's.
 
-    With ``generator = "sim"`` a simulated panel whose URL names no ``room=`` gets
-    :attr:`StationConfig.room_path`; any other URL is returned as it is.
+    A simulated panel whose URL names no ``trigger=`` gets ``[station] trigger`` (its
+    trigger source is the station's trigger mode, as a real panel is set up to match);
+    with ``generator = "sim"`` one that names no ``room=`` gets
+    :attr:`StationConfig.room_path`. Any other URL is returned as it is.
     """
-    if station.generator != "sim" or not is_simulated_url(url) or room_of(url) is not None:
+    if not is_simulated_url(url):
         return url
-    room = urllib.parse.quote(str(station.room_path), safe="/")
-    return f"{url}{'&' if urllib.parse.urlsplit(url).query else '?'}room={room}"
+    if _query_value(url, "trigger") is None and station.trigger != "software":
+        url = _with(url, "trigger", station.trigger)
+    if station.generator == "sim" and room_of(url) is None:
+        url = _with(url, "room", str(station.room_path))
+    return url
 
 
 def open_generator(station: StationConfig, url: str, stack: ExitStack) -> tuple[Generator, str]:

@@ -124,3 +124,6 @@ def test_generator_none_needs_aed_and_the_simulated_room_is_under_the_state_dir(
     assert panel_url("gige://192.0.2.7", sim) == "gige://192.0.2.7", "a real panel is not moved"
     serial = parse_station_config({"station": {"generator": "/dev/ttyUSB0"}, **dest}).station
     assert panel_url("sim://?width=64", serial) == "sim://?width=64", "no simulated beam to reach"
+    aed = parse_station_config({"station": {"trigger": "aed"}, **dest}).station
+    assert panel_url("usb://sim", aed).startswith("usb://sim?trigger=aed&room="), "set up as AED"
+    assert panel_url("usb://sim?trigger=aed", aed).count("trigger=") == 1
