@@ -31,7 +31,9 @@ from panelgate.drivers import DetectorState, IncompatibleState
 from panelgate.drivers.generator import TechniqueLimits, TechniqueOutOfRange
 
 from .config import CalibrationConfig
+from .exposure import TriggerMode
 from .pipeline import Pipeline
+from .preflight import check_trigger
 
 __all__ = ["FloodTechnique", "TubeOutput", "check_before_flood", "flood_techniques"]
 
@@ -150,13 +152,14 @@ def flood_techniques(
 
 def check_before_flood(
     pipeline: Pipeline, kv: float, mas: float, ma: float | None, *, limits: TechniqueLimits,
-    ma_now: float,
+    ma_now: float, trigger: TriggerMode | None = None,
 ) -> float:  # fmt: skip
     """Check what a raw exposure needs before its beam; return its exposure time in ms.
 
     The part of :func:`~.preflight.check_before_beam` that concerns a frame nobody will see
     as an image: the technique within the generator's ranges, the detector connected and in
-    a readout mode.
+    a readout mode, and (given ``trigger``) its trigger source the workflow's trigger mode
+    (:func:`~.preflight.check_trigger`).
 
     Raises
     ------
@@ -164,9 +167,14 @@ def check_before_flood(
         A value outside the generator's range.
     IncompatibleState
         The detector is not connected, or has no readout mode.
+    UsageError
+        The panel's trigger source is not ``trigger``.
     """
     exposure_ms = limits.check(kv, mas, ma if ma is not None else ma_now)
-    if pipeline.detector.status().state is DetectorState.DISCONNECTED:
+    detector = pipeline.detector
+    if detector.status().state is DetectorState.DISCONNECTED:
         raise IncompatibleState("the detector is not connected")
-    pipeline.detector.mode  # noqa: B018 - raises IncompatibleState when no mode is set
+    detector.mode  # noqa: B018 - raises IncompatibleState when no mode is set
+    if trigger is not None:
+        check_trigger(detector, trigger)
     return exposure_ms
