@@ -4,7 +4,10 @@ A run against a detector (``panelgate calibrate --detector``) takes, in this ord
 (calibration.md §1–6): ``dark_frames`` darks with the panel settled; for each flood level
 from low to high, one frame discarded (it carries the previous level's lag) and
 ``flood_frames`` floods; then one dark right after the last flood, for the lag test. The
-same maps can be built offline from recorded stacks (:func:`calibrate_from_stacks`).
+frames come from an ``expose(air_kerma_ugy)``: a simulated panel's calibration source
+(:meth:`~.pipeline.Pipeline.expose`), or, for any panel, the generator's floods and darks
+with no beam (:class:`~.generator_floods.GeneratorFloods`). The same maps can be built
+offline from recorded stacks (:func:`calibrate_from_stacks`).
 
 Where the store lives: ``--store DIR`` when given; else ``$PANELGATE_HOME/calibration``
 when ``PANELGATE_HOME`` is set; else ``~/.local/share/panelgate/calibration``.

@@ -13,12 +13,18 @@ PREPARING   ``ready``    READY       generator reported READY within ``prep_s``
 READY       ``fire``     EXPOSING    EXP sent; dose reaches the panel
 EXPOSING    ``done``     READOUT     DONE with the delivered kV, mA, ms, mAs; trigger
 READOUT     ``frame``    PROCESSING  the frame arrived within ``readout_s``
+READOUT     ``raw``      IDLE        (:meth:`~ExposureWorkflow.run_raw`) the frame arrived;
+                                     handed over uncorrected (a calibration flood)
 PROCESSING  ``queued``   QUEUED      corrected, DX built with the delivered technique, spooled
 QUEUED      ``next``     IDLE        ready for the next exposure
 (any)       ``abort``    IDLE        the host aborted: generator and panel aborted
 (any)       ``fail``     FAILED      an error: generator and panel aborted
 FAILED      ``reset``    IDLE        after the clean-up; the error is re-raised
 ==========  ===========  ==========  =====================================================
+
+:meth:`ExposureWorkflow.run_raw` goes through the same states from IDLE to READOUT (the
+same PREP, READY, EXP, DONE and readout, and the same recovery) and hands the raw frame
+over instead of processing it: how ``panelgate calibrate --generator`` takes its floods.
 
 Before ``prep``, with an outbox, the workflow checks that the outbox's disk can hold the
 image above its reserve (:meth:`~panelgate.gateway.outbox.Outbox.check_space`): when it
@@ -49,6 +55,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from pydicom import Dataset
 
@@ -71,6 +78,7 @@ from .exposure import (
     parse_protocol,
     quick_calibration,
 )
+from .flood_technique import check_before_flood
 from .interrupts import DeferredInterrupt
 from .pipeline import Pipeline
 from .preflight import Preflight, check_before_beam, instance_bytes
@@ -85,6 +93,7 @@ __all__ = [
     "ExposureResult",
     "ExposureState",
     "ExposureWorkflow",
+    "RawExposure",
     "StateChange",
     "TriggerMode",
     "WorkflowAborted",
@@ -95,6 +104,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class ExposureState(enum.Enum):
@@ -117,6 +127,7 @@ TRANSITIONS: dict[tuple[ExposureState, str], ExposureState] = {
     (_S.READY, "fire"): _S.EXPOSING,
     (_S.EXPOSING, "done"): _S.READOUT,
     (_S.READOUT, "frame"): _S.PROCESSING,
+    (_S.READOUT, "raw"): _S.IDLE,
     (_S.PROCESSING, "queued"): _S.QUEUED,
     (_S.QUEUED, "next"): _S.IDLE,
     (_S.FAILED, "reset"): _S.IDLE,
@@ -178,6 +189,14 @@ class ExposureResult:
     done_to_queued_s: float
 
 
+@dataclass(frozen=True)
+class RawExposure:
+    """One exposure's raw frame and the technique the generator delivered for it."""
+
+    frame: Frame
+    delivered: Delivered
+
+
 Listener = Callable[[StateChange], None]
 
 
@@ -190,8 +209,9 @@ class ExposureWorkflow:
         Over a connected, configured detector: correction, DX building, spooling.
     generator : Generator
         An open generator (anything satisfying the generator contract).
-    calibration : CalibrationHolder
+    calibration : CalibrationHolder or None
         Maps in use; its ``is_stale``/``refresh_dark`` decide the fresh dark (replaceable).
+        None for a workflow that only takes raw frames (:meth:`run_raw`).
     spool_dir : pathlib.Path
         Where DX files are written when there is no ``outbox``; previews go to
         ``spool_dir/../preview``.
@@ -211,7 +231,7 @@ class ExposureWorkflow:
         self,
         pipeline: Pipeline,
         generator: Generator,
-        calibration: CalibrationHolder,
+        calibration: CalibrationHolder | None,
         spool_dir: Path,
         *,
         trigger: TriggerMode = TriggerMode.SOFTWARE,
@@ -226,17 +246,32 @@ class ExposureWorkflow:
         self.outbox = outbox
         self.detector = pipeline.detector
         self.generator = generator
-        self.calibration = calibration
+        self._calibration = calibration
         self.spool_dir = Path(spool_dir)
         self.trigger = trigger
         self.timeouts = timeouts or WorkflowTimeouts()
         self.state = ExposureState.IDLE
-        self.dark_is_stale: Callable[[], bool] = dark_is_stale or calibration.is_stale
+        self.dark_is_stale: Callable[[], bool] = dark_is_stale or (
+            lambda: self.calibration.is_stale()  # noqa: PLW0108 - read when asked: may raise
+        )
         self.take_dark: Callable[[], None] = take_dark or (
-            lambda: calibration.refresh_dark(pipeline)
+            lambda: self.calibration.refresh_dark(pipeline)
         )
         self._listeners: list[Listener] = []
         self._cancel = threading.Event()
+
+    @property
+    def calibration(self) -> CalibrationHolder:
+        """The maps applied to each image.
+
+        Raises
+        ------
+        IncompatibleState
+            A workflow made without calibration (it takes raw frames only).
+        """
+        if self._calibration is None:
+            raise IncompatibleState("this workflow has no calibration: it takes raw frames only")
+        return self._calibration
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(change)`` on every state change (from the workflow's thread)."""
@@ -268,10 +303,7 @@ class ExposureWorkflow:
             Any other device failure before the beam; both devices are idle again and
             the state is IDLE, so the next exposure can start.
         """
-        if self.state is ExposureState.QUEUED:
-            self._move("next")
-        if self.state is not ExposureState.IDLE:
-            raise IncompatibleState(f"an exposure is already {self.state.value}")
+        self._ready_to_start()
         preflight = check_before_beam(
             self.pipeline,
             request,
@@ -280,10 +312,58 @@ class ExposureWorkflow:
             ma_now=self.generator.settings()["ma"],
             outbox=self.outbox,
             folders=(self.preview_dir, self.kept_dir),
+            trigger=self.trigger,
         )
+        return self._guarded(lambda: self._run(request, preflight))
+
+    def run_raw(self, kv: float, mas: float, ma: float | None = None) -> RawExposure:
+        """Make one exposure and return its raw frame, uncorrected and kept nowhere.
+
+        The same sequence as :meth:`run` from PREP to the readout (the module's table),
+        after the checks that concern a raw frame
+        (:func:`~.flood_technique.check_before_flood`); the frame is handed over in
+        READOUT (event ``raw``) and the workflow is IDLE again. For calibration floods:
+        no patient is in the beam, so nothing is kept after a failure.
+
+        Parameters
+        ----------
+        kv, mas : float
+            Tube voltage (kV) and current-time product (mAs).
+        ma : float, optional
+            Tube current, mA (the generator's current setting when None).
+
+        Raises
+        ------
+        TechniqueOutOfRange
+            A value outside the generator's range (nothing moved).
+        UsageError
+            The panel's trigger source is not the workflow's trigger mode (nothing moved).
+        IncompatibleState
+            The detector is not connected or has no readout mode; an exposure in progress.
+        WorkflowAborted
+            :meth:`abort` was called; both devices are idle again.
+        PanelgateError
+            A device failed; both devices are idle again and the state is IDLE.
+        """
+        self._ready_to_start()
+        exposure_ms = check_before_flood(
+            self.pipeline, kv, mas, ma,
+            limits=self.generator.limits(), ma_now=self.generator.settings()["ma"],
+            trigger=self.trigger,
+        )  # fmt: skip
+        return self._guarded(lambda: self._run_raw(kv, mas, ma, exposure_ms))
+
+    def _ready_to_start(self) -> None:
+        if self.state is ExposureState.QUEUED:
+            self._move("next")
+        if self.state is not ExposureState.IDLE:
+            raise IncompatibleState(f"an exposure is already {self.state.value}")
+
+    def _guarded(self, sequence: Callable[[], _T]) -> _T:
+        """Run an exposure's sequence; on any failure return both devices to idle."""
         self._cancel.clear()
         try:
-            return self._run(request, preflight)
+            return sequence()
         except PanelgateError as exc:
             if self._cancel.is_set() and not isinstance(exc, WorkflowAborted | PatientExposed):
                 aborted = WorkflowAborted(f"exposure aborted by the host while {self.state.value}")
@@ -311,19 +391,12 @@ class ExposureWorkflow:
         if fresh_dark:
             _log.info("dark map is stale: taking a fresh dark before the exposure")
             self.take_dark()
-        t = self.timeouts
-        self._move(
-            "prep",
+        self._prepare(
+            request.kv,
+            request.mas,
+            request.ma,
             f"{request.kv:g} kV, {request.mas:g} mAs" + (", fresh dark" if fresh_dark else ""),
         )
-        self.generator.set_technique(request.kv, request.mas, request.ma)
-        self.detector.arm()
-        if self.trigger is not TriggerMode.SOFTWARE:
-            self.detector.trigger()  # the readout now starts on the sync or the dose
-        self.generator.prep()
-        self.generator.wait_ready(t.prep_s, self._cancel)
-        self._move("ready")
-        self._check_cancel()
         record = ExposureRecord(
             request, dt.datetime.now(dt.UTC), self.calibration.calibration.set_id
         )
@@ -340,20 +413,46 @@ class ExposureWorkflow:
             except PatientExposed:
                 raise
             except BaseException as exc:
-                raise keep_exposure(record, exc, self._keep_folders()) from exc
+                raise keep_exposure(
+                    record, exc, self._keep_folders(),
+                    certain=self.generator.confirms_exposure or record.frame is not None,
+                    beam_wait_s=self.timeouts.readout_s,
+                ) from exc  # fmt: skip
         if interrupt.pending:
             raise keep_exposure(record, KeyboardInterrupt(), self._keep_folders())
         return result
 
-    def _after_beam(
-        self, record: ExposureRecord, preflight: Preflight, fresh_dark: bool
-    ) -> ExposureResult:
-        """From the beam to the queued image; ``record`` keeps what exists at each step."""
+    def _prepare(self, kv: float, mas: float, ma: float | None, detail: str) -> None:
+        """IDLE to READY: set the technique, arm the panel, PREP, wait for READY."""
+        self._move("prep", detail)
+        self.generator.set_technique(kv, mas, ma)
+        self.detector.arm()
+        if self.trigger is not TriggerMode.SOFTWARE:
+            self.detector.trigger()  # the readout now starts on the sync or the dose
+        self.generator.prep()
+        self.generator.wait_ready(self.timeouts.prep_s, self._cancel)
+        self._move("ready")
+        self._check_cancel()
+
+    def _run_raw(self, kv: float, mas: float, ma: float | None, exposure_ms: float) -> RawExposure:
+        self._prepare(kv, mas, ma, f"{kv:g} kV, {mas:.3g} mAs, raw frame")
+        self.generator.expose()
+        self._move("fire", self.trigger.value)
+        delivered, frame, _ = self._readout(exposure_ms, None)
+        self._move("raw", f"frame {frame.meta.frame_id}")
+        return RawExposure(frame, delivered)
+
+    def _readout(
+        self, exposure_ms: float, record: ExposureRecord | None
+    ) -> tuple[Delivered, Frame, float]:
+        """EXPOSING to the frame read: DONE, (trigger), readout; ``record`` keeps each part.
+
+        Returns the delivered technique, the frame and when DONE came (monotonic seconds).
+        """
         t = self.timeouts
-        delivered = self.generator.wait_done(
-            preflight.exposure_ms / 1000 + t.exposure_margin_s, self._cancel
-        )
-        record.delivered = delivered
+        delivered = self.generator.wait_done(exposure_ms / 1000 + t.exposure_margin_s, self._cancel)
+        if record is not None:
+            record.delivered = delivered
         t_done = time.monotonic()
         self._move(
             "done",
@@ -363,7 +462,15 @@ class ExposureWorkflow:
         if self.trigger is TriggerMode.SOFTWARE:
             self.detector.trigger()
         frame = self._read_frame(t.readout_s)
-        record.frame = frame
+        if record is not None:
+            record.frame = frame
+        return delivered, frame, t_done
+
+    def _after_beam(
+        self, record: ExposureRecord, preflight: Preflight, fresh_dark: bool
+    ) -> ExposureResult:
+        """From the beam to the queued image; ``record`` keeps what exists at each step."""
+        delivered, frame, t_done = self._readout(preflight.exposure_ms, record)
         self._move("frame", f"frame {frame.meta.frame_id}")
         technique = Technique(
             kvp=delivered.kv,

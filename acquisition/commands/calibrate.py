@@ -3,6 +3,13 @@
 From a detector (``--detector URL``), or offline from recorded stacks (``all`` only:
 ``--darks FILE --floods FILE [FILE ...] --serial S``). Progress goes to stderr, the summary
 (what was measured, defect counts per class, validity, where it is stored) to stdout.
+
+Floods of any panel are fired through the generator (``--generator PORT``, or ``sim`` on
+``--room DIR``): the technique of each level from ``[calibration]``'s tube-output model,
+the operator told what to do and asked to confirm each level on the terminal (``--yes``:
+nobody is asked, for test rigs and CI), each flood checked before it is accepted
+(:mod:`~panelgate.acquisition.generator_floods`). Without ``--generator`` only a simulated
+panel gets floods, from its built-in calibration source.
 """
 
 from __future__ import annotations
@@ -12,20 +19,23 @@ import dataclasses
 import itertools
 import math
 import sys
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from panelgate.acquisition.calibration_lifecycle import calibration_store
 from panelgate.acquisition.calrun import (
     CalibrationPlan,
     calibrate_from_stacks,
-    default_store_dir,
     measure_dark,
     measure_floods,
     run_calibration,
 )
-from panelgate.acquisition.config import Config, DetectorConfig
+from panelgate.acquisition.config import Config, load_config
 from panelgate.acquisition.detectors import open_detector
 from panelgate.acquisition.errors import UsageError
+from panelgate.acquisition.generator_floods import operator_for
 from panelgate.acquisition.offline_inputs import open_offline_inputs
 from panelgate.acquisition.pipeline import Pipeline
 from panelgate.calibration import (
@@ -34,10 +44,11 @@ from panelgate.calibration import (
     CalibrationStore,
     build_calibration,
 )
-from panelgate.drivers import Detector, ReadoutMode
+from panelgate.drivers import Detector, Frame, ReadoutMode
 from panelgate.simulators import Irradiable
 
 from .args import finite_float, frame_count, positive_seconds
+from .calibrate_floods import FloodSource, add_generator_options
 
 __all__ = ["DEFAULT_LEVELS_UGY", "levels", "progress", "register", "summary"]
 
@@ -98,9 +109,16 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     cal.add_argument("--single-point", action="store_true", help="single-point gain only")
     cal.add_argument(
-        "--exposure-s", type=positive_seconds, default=0.1, metavar="S", help="integration (s)"
-    )
-    cal.add_argument("--store", type=Path, metavar="DIR", help="calibration store directory")
+        "--exposure-s", type=positive_seconds, metavar="S",
+        help="integration (s; default [detector] exposure_s of --config, 0.1)",
+    )  # fmt: skip
+    cal.add_argument(
+        "--store", type=Path, metavar="DIR",
+        help="calibration store directory (default: [calibration] directory of --config, "
+        "$PANELGATE_HOME/calibration or ~/.local/share/panelgate/calibration)",
+    )  # fmt: skip
+    cal.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+    add_generator_options(cal)
     offline = cal.add_argument_group("offline, from recorded stacks (.npy or multi-page TIFF)")
     offline.add_argument("--darks", type=Path, metavar="FILE", help="dark frame stack")
     offline.add_argument("--floods", type=Path, nargs="+", metavar="FILE", help="one per level")
@@ -114,7 +132,10 @@ def register(sub: Any) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    store = CalibrationStore(default_store_dir(args.store))
+    config = load_config(args.config) if args.config else Config()
+    if args.exposure_s is None:
+        args.exposure_s = config.detector.exposure_s
+    store = calibration_store(config.calibration, args.store)
     plan = CalibrationPlan(
         dark_frames=args.frames,
         flood_frames=args.flood_frames,
@@ -125,42 +146,68 @@ def _calibrate(args: argparse.Namespace) -> int:
         return _offline(args, store)
     if args.detector is None:
         raise UsageError("calibrate needs --detector URL, or --darks/--floods/--serial stacks")
+    if args.room is not None and args.generator != "sim":
+        raise UsageError("--room is for --generator sim (a real tube irradiates its room)")
+    by_generator = args.generator is not None and args.target != "dark"
+    # Refused before anything moves: no one to confirm the floods, or no way to make them.
+    operator = (
+        operator_for(args.yes, sys.stdin, sys.stderr, config.calibration.flood_retries)
+        if by_generator
+        else None
+    )
     detector = open_detector(args.detector)
-    if args.target != "dark" and not isinstance(detector, Irradiable):
-        # Refused before anything is sent to the panel: floods need X-rays we cannot fire.
+    if args.target != "dark" and not by_generator and not isinstance(detector, Irradiable):
         raise UsageError(
             f"calibrate {args.target} needs floods, and panelgate cannot fire X-rays for "
-            f"{args.detector!r}: calibrate dark here, gain offline with --darks/--floods"
+            f"{args.detector!r} without a generator: give --generator PORT, or calibrate "
+            "offline with --darks/--floods"
         )
-    with detector:
-        calset, measured = _online(args.target, detector, plan, store, args.exposure_s)
+    config = dataclasses.replace(
+        config, detector=dataclasses.replace(config.detector, exposure_s=args.exposure_s)
+    )
+    with ExitStack() as stack:
+        floods: FloodSource | None = None
+        if operator is not None:
+            floods = FloodSource(args, config, plan, operator, stack)
+        stack.enter_context(detector)
+        pipeline = _pipeline(detector, config, simulated_beam=floods is None)
+        expose = pipeline.expose if floods is None else floods.expose(pipeline, store.root)
+        calset, measured = _online(args.target, pipeline, expose, plan, store)
         temp_c = detector.status().temp_c
+    if floods is not None:
+        measured += floods.report()
     path = _save_new(store, calset)
     print(summary(calset, measured, path, temp_c))
     return 0
 
 
-def _online(
-    target: str,
-    detector: Detector,
-    plan: CalibrationPlan,
-    store: CalibrationStore,
-    exposure_s: float,
-) -> tuple[CalibrationSet, str]:
+def _pipeline(detector: Detector, config: Config, *, simulated_beam: bool) -> Pipeline:
+    """Return a pipeline over the panel in its full readout mode.
+
+    With a simulated panel's calibration source only when no generator fires the floods.
+    """
     info = detector.info
     if not (info.sensor_width_px and info.sensor_height_px):
         raise UsageError(f"{info.model} {info.serial} does not report its sensor size")
-    config = Config(detector=DetectorConfig(exposure_s=exposure_s))
-    beam = detector.irradiate if isinstance(detector, Irradiable) else None
-    if beam is None and target != "dark":
-        raise UsageError(f"calibrate {target} needs floods: this detector has no beam control")
+    beam = detector.irradiate if simulated_beam and isinstance(detector, Irradiable) else None
     pipeline = Pipeline(detector, config, beam=beam)
-    mode: ReadoutMode = pipeline.configure(info.sensor_width_px, info.sensor_height_px)
+    pipeline.configure(info.sensor_width_px, info.sensor_height_px)
+    return pipeline
+
+
+def _online(
+    target: str,
+    pipeline: Pipeline,
+    expose: Callable[[float], Frame],
+    plan: CalibrationPlan,
+    store: CalibrationStore,
+) -> tuple[CalibrationSet, str]:
     info = pipeline.info
+    mode: ReadoutMode = pipeline.detector.mode
     full_scale = 2**info.bits_stored - 1
     if target == "all":
         calset = run_calibration(
-            pipeline.expose, plan, serial=info.serial, mode_key=mode.key,
+            expose, plan, serial=info.serial, mode_key=mode.key,
             full_scale=full_scale, progress=progress,
         )  # fmt: skip
         return calset, _plan_text(plan, lag=True)
@@ -168,15 +215,15 @@ def _online(
         latest = store.select(info.serial, mode.key)
     except CalibrationNotFound as exc:
         raise CalibrationNotFound(f"{exc}; run 'panelgate calibrate all' first") from None
-    dark = measure_dark(pipeline.expose, plan.dark_frames, mode.key, progress)
+    dark = measure_dark(expose, plan.dark_frames, mode.key, progress)
     if target == "dark":
         calset = dataclasses.replace(
             latest, dark=dark.mean, temp_c=dark.temp_c, created_utc=dark.created_utc,
             n_dark=dark.n_frames,
         )  # fmt: skip
         return calset, f"{plan.dark_frames} darks (gain and defects kept from {latest.set_id})"
-    floods = measure_floods(pipeline.expose, plan.levels_ugy, plan.flood_frames, progress)
-    lag = pipeline.expose(0.0).pixels.astype("float32") if target == "defects" else None
+    floods = measure_floods(expose, plan.levels_ugy, plan.flood_frames, progress)
+    lag = expose(0.0).pixels.astype("float32") if target == "defects" else None
     fresh = build_calibration(
         dark, floods, serial=info.serial, full_scale=full_scale, lag_dark=lag,
         multipoint=plan.multipoint,
