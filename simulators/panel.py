@@ -372,23 +372,32 @@ class PanelModel:
 
 
 def _make_truth(spec: PanelSpec, rng: np.random.Generator) -> PanelTruth:
-    """Draw the panel's fixed pattern; the order of draws is part of the seed's meaning."""
+    """Draw the panel's fixed pattern; the order of draws is part of the seed's meaning.
+
+    Written for speed (it is part of every start of a station on a simulated panel) but
+    bit for bit the panel it always was: the same draws in the same order, the same
+    float32/float64 arithmetic per pixel, only without full-size temporaries (the
+    shading from a row and a column, the tile gains per tile block).
+    """
     h, w = spec.height, spec.width
     # Offset: pixel FPN plus row and column structure from the readout electronics.
     offset = rng.normal(spec.offset_counts, spec.offset_fpn_counts, (h, w)).astype(np.float32)
     offset += rng.normal(0, spec.offset_fpn_counts / 4, (h, 1)).astype(np.float32)
     offset += rng.normal(0, spec.offset_fpn_counts / 4, (1, w)).astype(np.float32)
     # Gain: pixel FPN on a gentle large-scale shading (scintillator and heel effect).
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx = np.arange(w, dtype=np.float32)[np.newaxis, :]
+    yy = np.arange(h, dtype=np.float32)[:, np.newaxis]
     shading = 1.0 - 0.08 * ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2)
-    gain = (shading * rng.normal(1.0, spec.gain_fpn, (h, w))).astype(np.float32)
+    pixel_gain = rng.normal(1.0, spec.gain_fpn, (h, w))
+    gain = np.multiply(shading, pixel_gain, out=pixel_gain).astype(np.float32)
+    del pixel_gain
     # Readout tiles: one gain per (gate-driver band × readout ASIC), visible as seams.
     tiles = rng.normal(1.0, spec.tile_gain_spread, (spec.tile_rows, spec.tile_cols))
-    tile_y = np.minimum(np.arange(h) * spec.tile_rows // h, spec.tile_rows - 1)
-    tile_x = np.minimum(np.arange(w) * spec.tile_cols // w, spec.tile_cols - 1)
-    gain *= tiles[tile_y][:, tile_x].astype(np.float32)
+    _apply_tiles(gain, tiles.astype(np.float32))
     gain /= np.float32(gain.mean())
-    drift = (spec.drift_counts_per_c * rng.uniform(0.75, 1.25, (h, w))).astype(np.float32)
+    spread = rng.uniform(0.75, 1.25, (h, w))
+    drift = np.multiply(spec.drift_counts_per_c, spread, out=spread).astype(np.float32)
+    del spread
     drift += (spec.drift_counts_per_c * rng.normal(0, 0.1, (1, w))).astype(np.float32)
     nonlin = rng.normal(0.0, spec.nonlinearity_sigma, (h, w)).astype(np.float32)
     lag = np.full((h, w), spec.lag_fraction, dtype=np.float32)
@@ -409,6 +418,23 @@ def _make_truth(spec: PanelSpec, rng: np.random.Generator) -> PanelTruth:
         read_noise=read_noise,
         temp_ref_c=spec.temp_ref_c,
     )
+
+
+def _apply_tiles(gain: _F32, tiles: _F32) -> None:
+    """Multiply each readout tile's block of ``gain`` by its float32 tile gain, in place.
+
+    Row ``y`` belongs to tile row ``min(y · rows // h, rows − 1)`` (columns alike); the
+    blocks are contiguous because that index never decreases.
+    """
+    h, w = gain.shape
+    rows, cols = tiles.shape
+    tile_y = np.minimum(np.arange(h) * rows // h, rows - 1)
+    tile_x = np.minimum(np.arange(w) * cols // w, cols - 1)
+    y_edges = np.searchsorted(tile_y, np.arange(rows + 1))
+    x_edges = np.searchsorted(tile_x, np.arange(cols + 1))
+    for r in range(rows):
+        for c in range(cols):
+            gain[y_edges[r] : y_edges[r + 1], x_edges[c] : x_edges[c + 1]] *= tiles[r, c]
 
 
 def _place_defects(  # noqa: PLR0917 - the maps it marks
@@ -440,16 +466,15 @@ def _place_defects(  # noqa: PLR0917 - the maps it marks
     gain[defects == DefectClass.CLUSTER] *= 0.2
 
     def pick(fraction: float) -> npt.NDArray[np.intp]:
-        # Isolated: good pixels whose 3x3 neighbourhood holds no defect yet.
+        # Isolated: good pixels whose 3x3 neighbourhood holds no defect yet, drawn as
+        # ``rng.choice`` draws from the raster-ordered list of them (the same draws).
         count = round(fraction * h * w)
         if count == 0:
             return np.empty(0, dtype=np.intp)
-        busy = np.zeros((h + 2, w + 2), dtype=bool)
-        for dy in range(3):
-            for dx in range(3):
-                busy[dy : dy + h, dx : dx + w] |= defects != DefectClass.GOOD
-        free = np.flatnonzero(~busy[1:-1, 1:-1])
-        return np.sort(rng.choice(free, size=min(count, free.size), replace=False))
+        busy = _near_defects(defects)
+        n_free = h * w - busy.size
+        ranks = rng.choice(n_free, size=min(count, n_free), replace=False)
+        return np.sort(_free_at(busy, ranks))
 
     n_isolated = round(spec.defect_fraction * h * w)
     picks = pick(spec.defect_fraction)
@@ -466,3 +491,26 @@ def _place_defects(  # noqa: PLR0917 - the maps it marks
     lagging = pick(spec.lag_pixel_fraction)
     defects.flat[lagging] = DefectClass.LAG
     lag.flat[lagging] = spec.lag_pixel_lag
+
+
+def _near_defects(defects: npt.NDArray[np.uint8]) -> npt.NDArray[np.intp]:
+    """Return the raster indices of the pixels within one pixel (3×3) of a defect, sorted."""
+    bad = defects != DefectClass.GOOD
+    rows = bad.copy()  # dilated along each column: the pixel, above, below
+    rows[1:] |= bad[:-1]
+    rows[:-1] |= bad[1:]
+    near = rows.copy()  # then along each row: left, right
+    near[:, 1:] |= rows[:, :-1]
+    near[:, :-1] |= rows[:, 1:]
+    return np.flatnonzero(near)
+
+
+def _free_at(busy: npt.NDArray[np.intp], ranks: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Return the raster index of the free pixel of each rank (0: the first not in ``busy``).
+
+    ``busy[j] − j`` free pixels come before busy pixel ``j``; a free pixel of rank ``k``
+    has every busy pixel with ``busy[j] − j ≤ k`` before it.
+    """
+    before = busy - np.arange(busy.size)
+    found: npt.NDArray[np.intp] = ranks + np.searchsorted(before, ranks, side="right")
+    return found
