@@ -28,8 +28,10 @@ files when the file system allows (checked by sha256 like any other).
 Writing: every file goes into a private temporary directory (0700, files 0600) next to
 the final one, is fsynced, the manifest last; the directory is then renamed into place and
 the store directory fsynced, so a set is either complete or absent. Reading verifies the
-format version, each file's size and sha256, its dtype and shape, and (when asked) the
-serial and mode; any difference raises a typed error naming the file and the mismatch.
+format version, each file's size and sha256 (one pass per file, hashed as it is read, the
+files in parallel: :mod:`.verified_npy`), its dtype and shape, the content id, and (when
+asked) the serial and mode; any difference raises a typed error naming the file and the
+mismatch.
 Nothing is silently applied. :meth:`CalibrationStore.select` picks the newest set of a
 detector and readout mode, and given :class:`~.dark.ValidityRules`, the newest whose gain
 and defect maps are still valid (judged from the manifests, before any array is read).
@@ -45,6 +47,7 @@ import math
 import os
 import secrets
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,7 @@ from .errors import (
     CalibrationNotFound,
 )
 from .export import export_maps
+from .verified_npy import read_verified_npy
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "CalibrationStore", "StoredSet"]
 
@@ -115,14 +119,6 @@ class StoredSet:
             gain_created_utc=self.gain_created_utc,
             gain_temp_c=self.gain_temp_c,
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _temp(temp_c: float) -> float | None:
@@ -285,25 +281,26 @@ class CalibrationStore:
 
     def _array(self, set_dir: Path, name: str, entry: dict[str, Any]) -> npt.NDArray[Any]:
         path = set_dir / str(entry["file"])
-        if not path.is_file():
-            raise CalibrationCorrupt(f"{path}: missing ({name} map)")
-        size = path.stat().st_size
-        if size != entry["bytes"]:
-            raise CalibrationCorrupt(
-                f"{path}: {size} bytes, the manifest says {entry['bytes']} (truncated?)"
-            )
-        if _sha256(path) != entry["sha256"]:
-            raise CalibrationCorrupt(f"{path}: sha256 does not match the manifest (corrupt)")
-        try:
-            arr: npt.NDArray[Any] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise CalibrationCorrupt(f"{path}: unreadable ({exc})") from None
+        arr = read_verified_npy(path, entry["bytes"], entry["sha256"], f"{name} map")
         if arr.dtype.name != entry["dtype"] or list(arr.shape) != entry["shape"]:
             raise CalibrationCorrupt(
                 f"{path}: {arr.dtype}{arr.shape}, the manifest says "
                 f"{entry['dtype']}{tuple(entry['shape'])}"
             )
         return arr
+
+    def _arrays(self, set_dir: Path, entries: dict[str, Any]) -> dict[str, npt.NDArray[Any]]:
+        """Read and verify every map of a set, the files side by side (a thread per core).
+
+        Reading and hashing release the GIL, so the files are read in parallel; the first
+        problem in the manifest's order is raised, as reading them one by one would.
+        """
+        if len(entries) <= 1:
+            return {name: self._array(set_dir, name, e) for name, e in entries.items()}
+        workers = min(len(entries), os.cpu_count() or 1)
+        with ThreadPoolExecutor(workers, thread_name_prefix="calibration-read") as pool:
+            futures = {n: pool.submit(self._array, set_dir, n, e) for n, e in entries.items()}
+            return {name: future.result() for name, future in futures.items()}
 
     def _set_dir(self, set_id: str) -> Path:
         if not set_id or "/" in set_id or set_id.startswith("."):
@@ -348,9 +345,7 @@ class CalibrationStore:
                 f"{where}: calibration set is for readout mode {manifest['mode_key']!r}, "
                 f"not {mode_key!r}"
             )
-        arrays = {
-            name: self._array(set_dir, name, entry) for name, entry in manifest["arrays"].items()
-        }
+        arrays = self._arrays(set_dir, manifest["arrays"])
         try:
             pwl = None
             if "pwl_slopes" in arrays:
