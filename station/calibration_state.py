@@ -31,11 +31,12 @@ from panelgate.acquisition.config import Config
 from panelgate.acquisition.errors import UsageError
 from panelgate.acquisition.exposure import quick_calibration
 from panelgate.acquisition.pipeline import Pipeline
-from panelgate.calibration import Validity, warm_up
+from panelgate.calibration import CalibrationStore, Validity, warm_up
 
 from .config import StationConfig
+from .read_ahead import PrefetchedStore, ReadAhead
 
-__all__ = ["QUICK", "blocked", "describe", "fix_command", "obtain"]
+__all__ = ["QUICK", "blocked", "describe", "fix_command", "obtain", "read_ahead"]
 
 QUICK = "quick calibration (simulated panel, not stored)"
 """The ``source`` of a quick calibration in the status."""
@@ -47,6 +48,18 @@ def fix_command(config: Config, pipeline: Pipeline) -> str:
     return calibrate_command(config.detector.url, pipeline.detector.mode, named)
 
 
+def read_ahead(config: Config, station: StationConfig, clock: Clock) -> ReadAhead:
+    """Start what :func:`obtain` needs that does not depend on the panel (see :mod:`.read_ahead`).
+
+    The kernels load from numba's cache; unless the station makes a quick calibration,
+    the newest stored set valid by age is read and verified meanwhile.
+    """
+    if station.quick_calibration:
+        return ReadAhead()
+    root = calibration_store(config.calibration).root
+    return ReadAhead(PrefetchedStore(root, validity_rules(config.calibration), clock()))
+
+
 def obtain(
     config: Config,
     station: StationConfig,
@@ -55,6 +68,7 @@ def obtain(
     simulated: bool,
     clock: Clock,
     report: Callable[[str], None],
+    ahead: ReadAhead | None = None,
 ) -> tuple[CalibrationHolder, str]:
     """Return the calibration to apply and where it came from (the store's path, or QUICK).
 
@@ -72,6 +86,9 @@ def obtain(
         The time validity is judged at.
     report : callable
         Told in one line what each fresh dark produced.
+    ahead : ReadAhead, optional
+        What :func:`read_ahead` started before the devices opened (at start-up); the set
+        is chosen the same with or without it.
 
     Raises
     ------
@@ -94,22 +111,37 @@ def obtain(
                 "[station] quick_calibration needs a simulated panel (its floods need X-rays): "
                 f"run: {fix_command(config, pipeline)}"
             )
-        warm_up()
+        _kernels_loaded(ahead)
         frames = station.quick_calibration_frames
         calset = quick_calibration(pipeline, frames, config.calibration.flood_air_kerma_ugy)
         return CalibrationHolder(calset, **common), QUICK
-    store = calibration_store(config.calibration)
-    calset = select_calibration(
-        store,
-        serial=pipeline.info.serial,
-        mode=detector.mode,
-        temp_c=detector.status().temp_c,
-        rules=common["rules"],
-        fix=fix_command(config, pipeline),
-        now_utc=clock(),
+    store: CalibrationStore = (
+        ahead.store
+        if ahead is not None and ahead.store is not None
+        else calibration_store(config.calibration)
     )
-    warm_up()
+    try:
+        calset = select_calibration(
+            store,
+            serial=pipeline.info.serial,
+            mode=detector.mode,
+            temp_c=detector.status().temp_c,
+            rules=common["rules"],
+            fix=fix_command(config, pipeline),
+            now_utc=clock(),
+        )
+    finally:
+        if isinstance(store, PrefetchedStore):
+            store.forget_ahead()
+    _kernels_loaded(ahead)
     return CalibrationHolder(calset, store=store, **common), str(store.root)
+
+
+def _kernels_loaded(ahead: ReadAhead | None) -> None:
+    if ahead is None:
+        warm_up()
+    else:
+        ahead.kernels_loaded()
 
 
 def blocked(validity: Validity, set_id: str, fix: str) -> str:

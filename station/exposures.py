@@ -67,6 +67,7 @@ from panelgate.simulators import Irradiable
 from . import calibration_state
 from .config import StationConfig
 from .devices import open_generator, panel_url
+from .read_ahead import ReadAhead
 
 __all__ = ["Room", "RoomStatus"]
 
@@ -191,14 +192,19 @@ class Room:
         with self._open_lock, self._lock:
             if self.pipeline is not None:
                 return
+            # Kernels and the likely stored set load while the devices open (not ready
+            # until the set is chosen for the connected panel and the kernels are loaded).
+            ahead = calibration_state.read_ahead(self.config, self.station, self.clock)
             try:
                 self._open_devices()
             except PanelgateError as exc:
+                if ahead.store is not None:
+                    ahead.store.forget_ahead()
                 self._close_devices()
                 self.not_ready = str(exc)
                 raise
             self.not_ready = ""
-            self._calibrate()
+            self._calibrate(ahead)
             self._look_at_devices()
 
     def close(self) -> None:
@@ -232,13 +238,14 @@ class Room:
         self._stack.close()
         self._stack = ExitStack()
 
-    def _calibrate(self) -> bool:
+    def _calibrate(self, ahead: ReadAhead | None = None) -> bool:
         """Obtain the calibration and make the workflow; False (reason kept) when none."""
         assert self.pipeline is not None and self.generator is not None
         try:
             holder, source = calibration_state.obtain(
                 self.config, self.station, self.pipeline,
                 simulated=self._simulated, clock=self.clock, report=self._report_dark,
+                ahead=ahead,
             )  # fmt: skip
         except PanelgateError as exc:
             self.calibration_problem = str(exc)

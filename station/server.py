@@ -33,6 +33,7 @@ from .service import Station
 __all__ = ["listen", "run_station"]
 
 _START_TIMEOUT_S = 30.0
+_STOP_POLL_S = 0.1
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -112,7 +113,7 @@ def _serve(station: Station, sock: socket.socket, stop: threading.Event) -> bool
         flush=True,
     )
     try:
-        while not stop.wait(0.5):
+        while not _stopped(stop, _STOP_POLL_S):
             if not thread.is_alive():
                 print("panelgate: error: the HTTP server stopped", file=sys.stderr, flush=True)
                 return False
@@ -122,6 +123,20 @@ def _serve(station: Station, sock: socket.socket, stop: threading.Event) -> bool
         station.bus.close()
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def _stopped(stop: threading.Event, poll_s: float) -> bool:
+    """Wait up to ``poll_s`` for ``stop`` without taking its lock; return whether it is set.
+
+    The stop signal's handler sets ``stop`` in this (the main) thread, between two of its
+    bytecodes. ``stop.wait()`` holds the event's lock for a moment each time it is called;
+    a signal arriving then made the handler wait for that lock forever (the station hung
+    on SIGTERM). Sleeping takes no lock; the stop is seen within ``poll_s``.
+    """
+    if stop.is_set():
+        return True
+    time.sleep(poll_s)
+    return stop.is_set()
 
 
 def _summary(station: Station) -> str:
