@@ -28,7 +28,9 @@ finds it at start-up.
    line must say the station only waits for an exam (``no exam selected``). Beside it,
    in this process, the time the simulated panel takes to build its per-pixel model
    (offset, gain, defects of ``size``², part of every start with ``sim://``, absent with a
-   real panel).
+   real panel). Then the phases of those starts, as the station logs them once ready
+   (``-v``, :mod:`panelgate.station.startup`): median start, end and duration of each, in
+   seconds since the process started (phases that overlap ran side by side).
 
 Orthanc is started here on free ports of 127.0.0.1 (as ``nobody`` when run as root) and
 stopped by PID; without Orthanc the first row says so. Progress goes to stderr; the
@@ -42,6 +44,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -216,26 +219,36 @@ def exposure_to_committed(size: int, runs: int, work: Path, store: Path) -> list
     ]
 
 
-def start_to_ready(size: int, starts: int, work: Path, store: Path) -> list[str]:
-    """Row 2: ``panelgate station`` from its start to its first line (ready but for an exam)."""
+def start_to_ready(size: int, starts: int, work: Path, store: Path) -> tuple[list[str], list[str]]:
+    """Row 2: ``panelgate station`` from its start to its first line (ready but for an exam).
+
+    Returns the rows and the table of the start-up's phases.
+    """
     work.mkdir()
     config = work / "station.toml"
     config.write_text(_toml(station_tables(size, work, store, None)))
     seconds = []
+    phases: list[dict[str, tuple[float, float]]] = []
     for i in range(starts + 1):
         t0 = time.monotonic()
         proc = subprocess.Popen(
-            [PANELGATE, "station", "--config", str(config)], stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
+            [PANELGATE, "station", "-v", "--config", str(config)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         first = _first_line(proc)
         elapsed = time.monotonic() - t0
         proc.terminate()
-        proc.communicate(timeout=60)
+        try:
+            _out, log = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise SystemExit(f"the station (pid {proc.pid}) did not stop within 60 s") from None
         if "no exam selected" not in first:
             raise SystemExit(f"the station did not start ready: {first!r}")
         if i:  # the first start fills numba's cache
             seconds.append(elapsed)
+            phases.append(startup_phases(log))
         progress(f"start {i}{' (warm-up)' if not i else ''}: {elapsed:.2f} s")
     model = []
     for _ in range(starts):  # what a real panel does not cost: the simulator's own model
@@ -245,7 +258,35 @@ def start_to_ready(size: int, starts: int, work: Path, store: Path) -> list[str]
     return [
         _row(f"station start to ready (warm numba cache), {size}²", seconds),
         _row(f"… of which the simulated panel builds its {size}² model (not a real panel)", model),
-    ]
+    ], _phase_rows(phases)
+
+
+_PHASE = re.compile(r"(?:^|, )(.+?) (\d+\.\d+)-(\d+\.\d+)(?=, |$)")
+
+
+def startup_phases(log: str) -> dict[str, tuple[float, float]]:
+    """The phases of the station's ``start-up:`` log line: name → (start, end) in s."""
+    for line in log.splitlines():
+        _, found, rest = line.partition(" start-up: ready at ")
+        if found:
+            ready_s, _, listed = rest.partition(" s; ")
+            phases = {m[1]: (float(m[2]), float(m[3])) for m in _PHASE.finditer(listed)}
+            return {**phases, "ready": (float(ready_s), float(ready_s))}
+    raise SystemExit("the station logged no 'start-up:' line (panelgate station -v)")
+
+
+def _phase_rows(starts: list[dict[str, tuple[float, float]]]) -> list[str]:
+    """One row per phase: median start and end (s since the process started), duration."""
+    rows = ["| start-up phase (s since the process started) | start | end | duration | n |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    names = list(starts[0]) if starts else []
+    for name in names:
+        seen = [s[name] for s in starts if name in s]
+        start = statistics.median(a for a, _ in seen)
+        end = statistics.median(b for _, b in seen)
+        spent = statistics.median(b - a for a, b in seen)
+        rows.append(f"| {name} | {start:.2f} | {end:.2f} | {spent * 1000:.0f} ms | {len(seen)} |")
+    return rows
 
 
 def _first_line(proc: subprocess.Popen[str], timeout_s: float = 120.0) -> str:
@@ -283,10 +324,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress(f"measuring a calibration set of the {args.size}² panel (not timed)")
         store = work / "store"
         store_set(args.size, store)
-        for line in start_to_ready(args.size, args.starts, work / "starts", store):
+        rows, phases = start_to_ready(args.size, args.starts, work / "starts", store)
+        for line in rows:
             print(line, flush=True)
         for line in exposure_to_committed(args.size, args.runs, work / "exposures", store):
             print(line, flush=True)
+    print()
+    for line in phases:
+        print(line)
     return 0
 
 

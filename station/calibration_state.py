@@ -35,6 +35,7 @@ from panelgate.calibration import CalibrationStore, Validity, warm_up
 
 from .config import StationConfig
 from .read_ahead import PrefetchedStore, ReadAhead
+from .startup import StartupPhases
 
 __all__ = ["QUICK", "blocked", "describe", "fix_command", "obtain", "read_ahead"]
 
@@ -48,16 +49,20 @@ def fix_command(config: Config, pipeline: Pipeline) -> str:
     return calibrate_command(config.detector.url, pipeline.detector.mode, named)
 
 
-def read_ahead(config: Config, station: StationConfig, clock: Clock) -> ReadAhead:
+def read_ahead(
+    config: Config, station: StationConfig, clock: Clock, startup: StartupPhases | None = None
+) -> ReadAhead:
     """Start what :func:`obtain` needs that does not depend on the panel (see :mod:`.read_ahead`).
 
     The kernels load from numba's cache; unless the station makes a quick calibration,
-    the newest stored set valid by age is read and verified meanwhile.
+    the newest stored set valid by age is read and verified meanwhile. ``startup``
+    records both as phases.
     """
     if station.quick_calibration:
-        return ReadAhead()
+        return ReadAhead(startup=startup)
     root = calibration_store(config.calibration).root
-    return ReadAhead(PrefetchedStore(root, validity_rules(config.calibration), clock()))
+    rules = validity_rules(config.calibration)
+    return ReadAhead(PrefetchedStore(root, rules, clock(), startup), startup=startup)
 
 
 def obtain(

@@ -18,6 +18,7 @@ from panelgate.acquisition.calibration_lifecycle import calibration_store
 from .config import DEFAULT_CONFIG, StationSetup, load_station_config
 from .devices import panel_url, room_of
 from .server import run_station
+from .startup import StartupPhases
 
 __all__ = ["describe", "register_check_config", "register_station"]
 
@@ -56,7 +57,11 @@ def register_check_config(sub: Any) -> None:
 
 
 def _station(args: argparse.Namespace) -> int:
-    return run_station(load_station_config(args.config), seed=args.seed)
+    startup = StartupPhases()
+    startup.add("interpreter and imports", 0.0, startup.now_s())
+    with startup.phase("config"):
+        setup = load_station_config(args.config)
+    return run_station(setup, seed=args.seed, startup=startup)
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -68,6 +68,7 @@ from . import calibration_state
 from .config import StationConfig
 from .devices import open_generator, panel_url
 from .read_ahead import ReadAhead
+from .startup import StartupPhases
 
 __all__ = ["Room", "RoomStatus"]
 
@@ -128,6 +129,8 @@ class Room:
     outbox : Outbox, optional
         Where the workflow queues each image itself (``auto_accept``); without one the
         image is written to ``spool_dir`` for review.
+    startup : StartupPhases, optional
+        Where the phases of :meth:`open` are recorded.
     """
 
     def __init__(
@@ -140,8 +143,10 @@ class Room:
         clock: Clock = utc_now,
         on_event: OnEvent | None = None,
         outbox: Outbox | None = None,
+        startup: StartupPhases | None = None,
     ) -> None:
         self.config = config
+        self.startup = startup or StartupPhases()
         self.station = station
         self.spool_dir = Path(spool_dir)
         self.trigger = TriggerMode(station.trigger)
@@ -194,7 +199,9 @@ class Room:
                 return
             # Kernels and the likely stored set load while the devices open (not ready
             # until the set is chosen for the connected panel and the kernels are loaded).
-            ahead = calibration_state.read_ahead(self.config, self.station, self.clock)
+            ahead = calibration_state.read_ahead(
+                self.config, self.station, self.clock, self.startup
+            )
             try:
                 self._open_devices()
             except PanelgateError as exc:
@@ -204,8 +211,10 @@ class Room:
                 self.not_ready = str(exc)
                 raise
             self.not_ready = ""
-            self._calibrate(ahead)
-            self._look_at_devices()
+            with self.startup.phase("calibration chosen (kernels loaded)"):
+                self._calibrate(ahead)
+            with self.startup.phase("detector status"):
+                self._look_at_devices()
 
     def close(self) -> None:
         """Close detector and generator."""
@@ -214,9 +223,14 @@ class Room:
             self.not_ready = "closed"
 
     def _open_devices(self) -> None:
-        generator, where = open_generator(self.station, self.url, self._stack)
-        self.generator, self.generator_where = generator, where
-        self._identity = generator.identify()
+        with self.startup.phase("generator"):
+            generator, where = open_generator(self.station, self.url, self._stack)
+            self.generator, self.generator_where = generator, where
+            self._identity = generator.identify()
+        with self.startup.phase("detector connected"):
+            self._open_detector()
+
+    def _open_detector(self) -> None:
         detector = open_detector(self.url)
         self._stack.enter_context(detector)
         self._simulated = isinstance(detector, Irradiable)
@@ -229,7 +243,7 @@ class Room:
         self._serial = detector.info.serial
         self.pipeline = pipeline
         _log.info("room open: detector %s, generator %s on %s", detector.info, self._identity,
-                  where)  # fmt: skip
+                  self.generator_where)  # fmt: skip
 
     def _close_devices(self) -> None:
         self.workflow = self.pipeline = self.generator = self.holder = None

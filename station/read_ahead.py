@@ -34,6 +34,8 @@ from typing import TypeVar
 from panelgate.calibration import CalibrationSet, CalibrationStore, ValidityRules, warm_up
 from panelgate.drivers import PanelgateError
 
+from .startup import StartupPhases
+
 __all__ = ["PrefetchedStore", "ReadAhead"]
 
 _log = logging.getLogger(__name__)
@@ -68,9 +70,17 @@ class PrefetchedStore(CalibrationStore):
         are valid by age at ``now_utc`` (the panel's temperature is not known yet).
     now_utc : datetime.datetime
         The time ages are judged at.
+    startup : StartupPhases, optional
+        Records the read-ahead as a phase of the start-up.
     """
 
-    def __init__(self, root: Path, rules: ValidityRules, now_utc: dt.datetime) -> None:
+    def __init__(
+        self,
+        root: Path,
+        rules: ValidityRules,
+        now_utc: dt.datetime,
+        startup: StartupPhases | None = None,
+    ) -> None:
         super().__init__(root)
         self.ahead_id = ""
         """The id of the set being read ahead (empty: none)."""
@@ -84,7 +94,10 @@ class PrefetchedStore(CalibrationStore):
         for stored in candidates:
             if not stored.validity(math.nan, now_utc, rules).status.needs_recalibration:
                 self.ahead_id = stored.set_id
-                self._ahead = _in_thread("calibration-read-ahead", super().load, stored.set_id)
+                load = super().load
+                if startup is not None:
+                    load = startup.timed("calibration read ahead", load)
+                self._ahead = _in_thread("calibration-read-ahead", load, stored.set_id)
                 return
 
     def load(
@@ -125,11 +138,16 @@ class ReadAhead:
     store : PrefetchedStore, optional
         The store whose set is read ahead; None when the station does not use the store
         (a quick calibration).
+    startup : StartupPhases, optional
+        Records the kernels' loading as a phase of the start-up.
     """
 
-    def __init__(self, store: PrefetchedStore | None = None) -> None:
+    def __init__(
+        self, store: PrefetchedStore | None = None, *, startup: StartupPhases | None = None
+    ) -> None:
         self.store = store
-        self._kernels = _in_thread("kernels-warm-up", warm_up)
+        load = warm_up if startup is None else startup.timed("kernels loaded", warm_up)
+        self._kernels = _in_thread("kernels-warm-up", load)
 
     def kernels_loaded(self) -> None:
         """Wait until the correction kernels are loaded (raise what loading raised)."""

@@ -14,6 +14,7 @@ nothing either: the outbox and the image index are recovered at the next start.
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import threading
@@ -29,8 +30,11 @@ from panelgate.drivers import EXIT_FAILED
 from .api import create_app
 from .config import StationSetup
 from .service import Station
+from .startup import StartupPhases
 
 __all__ = ["listen", "run_station"]
+
+_log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 30.0
 _STOP_POLL_S = 0.1
@@ -59,15 +63,22 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_station(setup: StationSetup, seed: int | None = None) -> int:
-    """Run the station until SIGTERM (return 0) or SIGINT (return 130); see the module."""
+def run_station(
+    setup: StationSetup, seed: int | None = None, startup: StartupPhases | None = None
+) -> int:
+    """Run the station until SIGTERM (return 0) or SIGINT (return 130); see the module.
+
+    ``startup`` records the phases of the start-up (:mod:`.startup`), logged once ready.
+    """
     st = setup.station
-    sock = listen(st.host, st.port)
+    startup = startup or StartupPhases()
+    with startup.phase("API socket"):
+        sock = listen(st.host, st.port)
     chunked = pynetdicom_config.STORE_SEND_CHUNKED_DATASET
     pynetdicom_config.STORE_SEND_CHUNKED_DATASET = True  # as `panelgate agent` delivers
     try:
         with StopSignals() as signals:
-            station = Station(setup, seed=seed)
+            station = Station(setup, seed=seed, startup=startup)
             try:
                 station.start()
                 served = _serve(station, sock, signals.stop)
@@ -83,6 +94,7 @@ def run_station(setup: StationSetup, seed: int | None = None) -> int:
 def _serve(station: Station, sock: socket.socket, stop: threading.Event) -> bool:
     """Serve until ``stop``; return False when the HTTP server ended by itself."""
     st = station.setup.station
+    http_started_s = station.startup.now_s()
     config = uvicorn.Config(
         create_app(station, st.api_token()),
         log_config=None,  # logging is the command line's (acquisition.cli)
@@ -102,6 +114,9 @@ def _serve(station: Station, sock: socket.socket, stop: threading.Event) -> bool
         time.sleep(0.02)
     if not server.started:
         raise ConfigError(f"the HTTP server did not start on {st.host}:{st.port}")
+    ready_s = station.startup.now_s()
+    station.startup.add("HTTP server", http_started_s, ready_s)
+    _log.info("start-up: %s", station.startup.summary(ready_s))
     host, port = sock.getsockname()[:2]
     scheme = "https" if st.tls else "http"
     ready = station.not_ready()

@@ -44,6 +44,7 @@ from .exam import FIELD_OF_KEYWORD, Exam, ExamForm, InvalidField
 from .exposures import Room
 from .images import ImageIndex, Review
 from .outbox_watch import OutboxWatch
+from .startup import StartupPhases
 
 __all__ = ["DELIVERY_STATE", "Station", "UnknownImage"]
 
@@ -99,13 +100,20 @@ class Station:
         Seed of the outbox's backoff jitter (tests).
     clock : Clock, optional
         The time calibration validity is judged at (tests; the wall clock by default).
+    startup : StartupPhases, optional
+        Where the phases of :meth:`start` are recorded (``panelgate station`` logs them).
     """
 
     def __init__(
-        self, setup: StationSetup, seed: int | None = None, clock: Clock = utc_now
+        self,
+        setup: StationSetup,
+        seed: int | None = None,
+        clock: Clock = utc_now,
+        startup: StartupPhases | None = None,
     ) -> None:
         self.setup = setup
         self.config = setup.config
+        self.startup = startup or StartupPhases()
         self.bus = EventBus()
         self.agent = Agent(self.config, seed=seed)
         self.images = ImageIndex(setup.station.state_path / "images")
@@ -113,6 +121,7 @@ class Station:
             self.config, setup.station, self.images.held_dir, self._on_state,
             clock=clock, on_event=self.bus.publish,
             outbox=self.agent.outbox if setup.station.auto_accept else None,
+            startup=self.startup,
         )  # fmt: skip
         self.watch = OutboxWatch(self.agent.outbox, self._on_delivery)
         self.exam: Exam | None = None
@@ -130,12 +139,14 @@ class Station:
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Recover images and outbox, start delivery, open the room (its failure is kept)."""
-        recovered = self.images.load()
+        with self.startup.phase("images recovered"):
+            recovered = self.images.load()
         if recovered:
             _log.warning("%d image(s) made before a crash are pending review", len(recovered))
-        self.agent.start()
-        self._housekeeping.start()
-        self.watch.start()
+        with self.startup.phase("outbox and agent (workers, listener)"):
+            self.agent.start()
+            self._housekeeping.start()
+            self.watch.start()
         try:
             self.room.open()
         except PanelgateError as exc:

@@ -3,6 +3,9 @@
 - :class:`~panelgate.station.read_ahead.PrefetchedStore` reads the likely set while the
   panel connects, and the set used is the one the store chooses for the connected panel,
   read once, verified; a corrupt set is reported as it is without the read-ahead.
+- :class:`~panelgate.station.startup.StartupPhases` records the phases from any thread,
+  in seconds since the process started (the line ``panelgate station -v`` logs once
+  ready; ``tests/test_bench_smoke.py`` reads it from a real start).
 - The main thread's wait for a stop signal takes no lock the signal's handler needs
   (``panelgate station`` once hung on SIGTERM: the handler, run in the main thread, waited
   for the lock that ``Event.wait`` held in that same thread).
@@ -11,7 +14,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ from panelgate.calibration import (
 from panelgate.calibration import store as store_module
 from panelgate.station.read_ahead import PrefetchedStore, ReadAhead
 from panelgate.station.server import _stopped
+from panelgate.station.startup import StartupPhases, process_start_mono_s
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -195,3 +202,38 @@ def test_a_stop_signal_during_the_wait_never_deadlocks() -> None:
     finally:
         elsewhere.cancel()
     assert stop.is_set()
+
+
+def test_startup_phases_are_recorded_from_any_thread_and_summarised_in_order() -> None:
+    startup = StartupPhases()
+    with startup.phase("devices"):
+        worker = threading.Thread(target=startup.timed("read ahead", sorted), args=([3, 1],))
+        worker.start()
+        worker.join()
+    with pytest.raises(ZeroDivisionError), startup.phase("a phase that fails"):
+        _ = 1 / 0
+    startup.add("interpreter and imports", 0.0, 0.25)
+    phases = startup.phases()
+    assert [name for name, _, _ in phases][:3] == [
+        "interpreter and imports", "devices", "read ahead",
+    ]  # fmt: skip
+    assert all(0 <= start <= end for _, start, end in phases)
+    ready_s = startup.now_s()
+    line = startup.summary(ready_s)
+    assert line.startswith(f"ready at {ready_s:.2f} s; interpreter and imports 0.00-0.25, ")
+    assert "a phase that fails" in line
+
+
+def test_the_process_start_is_the_kernels_start_time_of_the_process() -> None:
+    """A child's age when it asks is no more than the parent saw pass (one 10 ms tick)."""
+    code = (
+        "import time; now = time.monotonic()\n"
+        "from panelgate.station.startup import process_start_mono_s\n"
+        "print(now - process_start_mono_s())"
+    )
+    before = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seen_s = time.monotonic() - before
+    age_s = float(out.stdout)
+    assert -0.011 <= age_s <= seen_s + 0.011
+    assert process_start_mono_s() <= time.monotonic()
