@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -93,46 +92,6 @@ def worklist_item(accession: str, patient: str, patient_id: str, study_uid: str)
 (fffe,e00d) -
 (fffe,e0dd) -
 """
-
-
-@pytest.fixture
-def worklist_scp(
-    tmp_path: Path, require_peer: Callable[[str], str], get_free_port: Callable[[], int]
-) -> Iterator[Callable[[list[str]], int]]:
-    """``worklist_scp(items)`` starts dcmtk wlmscpfs (AE WLAE) serving ``items``; its port."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(items: list[str]) -> int:
-        root = tmp_path / "wl"
-        (root / "WLAE").mkdir(parents=True)
-        (root / "WLAE" / "lockfile").touch()  # wlmscpfs answers nothing without it
-        for n, text in enumerate(items):
-            dump = root / f"item{n}.dump"
-            dump.write_text(text)
-            subprocess.run(
-                [require_peer("dump2dcm"), "+te", str(dump), str(root / "WLAE" / f"item{n}.wl")],
-                check=True, capture_output=True,
-            )  # fmt: skip
-        port = get_free_port()
-        proc = subprocess.Popen(
-            [require_peer("wlmscpfs"), "-dfp", str(root), str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        procs.append(proc)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return port
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("wlmscpfs did not start")
-                time.sleep(0.05)
-
-    yield start
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def room_dir(tmp_path: Path) -> Path:
