@@ -34,7 +34,7 @@ from panelgate.acquisition.pipeline import Pipeline
 from panelgate.calibration import CalibrationStore, Validity, warm_up
 
 from .config import StationConfig
-from .read_ahead import PrefetchedStore, ReadAhead
+from .read_ahead import PrefetchedStore
 from .startup import StartupPhases
 
 __all__ = ["QUICK", "blocked", "describe", "fix_command", "obtain", "read_ahead"]
@@ -51,18 +51,16 @@ def fix_command(config: Config, pipeline: Pipeline) -> str:
 
 def read_ahead(
     config: Config, station: StationConfig, clock: Clock, startup: StartupPhases | None = None
-) -> ReadAhead:
-    """Start what :func:`obtain` needs that does not depend on the panel (see :mod:`.read_ahead`).
+) -> PrefetchedStore | None:
+    """Start reading the stored set :func:`obtain` will most likely choose (:mod:`.read_ahead`).
 
-    The kernels load from numba's cache; unless the station makes a quick calibration,
-    the newest stored set valid by age is read and verified meanwhile. ``startup``
-    records both as phases.
+    None when the station makes a quick calibration (no store). ``startup`` records the
+    read-ahead as a phase.
     """
     if station.quick_calibration:
-        return ReadAhead(startup=startup)
+        return None
     root = calibration_store(config.calibration).root
-    rules = validity_rules(config.calibration)
-    return ReadAhead(PrefetchedStore(root, rules, clock(), startup), startup=startup)
+    return PrefetchedStore(root, validity_rules(config.calibration), clock(), startup)
 
 
 def obtain(
@@ -73,7 +71,7 @@ def obtain(
     simulated: bool,
     clock: Clock,
     report: Callable[[str], None],
-    ahead: ReadAhead | None = None,
+    ahead: PrefetchedStore | None = None,
 ) -> tuple[CalibrationHolder, str]:
     """Return the calibration to apply and where it came from (the store's path, or QUICK).
 
@@ -91,9 +89,9 @@ def obtain(
         The time validity is judged at.
     report : callable
         Told in one line what each fresh dark produced.
-    ahead : ReadAhead, optional
-        What :func:`read_ahead` started before the devices opened (at start-up); the set
-        is chosen the same with or without it.
+    ahead : PrefetchedStore, optional
+        The store as :func:`read_ahead` opened it before the devices (at start-up); the
+        set is chosen the same with or without it.
 
     Raises
     ------
@@ -116,15 +114,11 @@ def obtain(
                 "[station] quick_calibration needs a simulated panel (its floods need X-rays): "
                 f"run: {fix_command(config, pipeline)}"
             )
-        _kernels_loaded(ahead)
+        warm_up()
         frames = station.quick_calibration_frames
         calset = quick_calibration(pipeline, frames, config.calibration.flood_air_kerma_ugy)
         return CalibrationHolder(calset, **common), QUICK
-    store: CalibrationStore = (
-        ahead.store
-        if ahead is not None and ahead.store is not None
-        else calibration_store(config.calibration)
-    )
+    store: CalibrationStore = ahead if ahead is not None else calibration_store(config.calibration)
     try:
         calset = select_calibration(
             store,
@@ -138,15 +132,8 @@ def obtain(
     finally:
         if isinstance(store, PrefetchedStore):
             store.forget_ahead()
-    _kernels_loaded(ahead)
+    warm_up()
     return CalibrationHolder(calset, store=store, **common), str(store.root)
-
-
-def _kernels_loaded(ahead: ReadAhead | None) -> None:
-    if ahead is None:
-        warm_up()
-    else:
-        ahead.kernels_loaded()
 
 
 def blocked(validity: Validity, set_id: str, fix: str) -> str:

@@ -53,6 +53,7 @@ from panelgate.acquisition.workflow import (
     TriggerMode,
     WorkflowTimeouts,
 )
+from panelgate.calibration import warm_up
 from panelgate.drivers import (
     Detector,
     IncompatibleState,
@@ -67,7 +68,7 @@ from panelgate.simulators import Irradiable
 from . import calibration_state
 from .config import StationConfig
 from .devices import open_generator, panel_url
-from .read_ahead import ReadAhead
+from .read_ahead import PrefetchedStore
 from .startup import StartupPhases
 
 __all__ = ["Room", "RoomStatus"]
@@ -197,21 +198,23 @@ class Room:
         with self._open_lock, self._lock:
             if self.pipeline is not None:
                 return
-            # Kernels and the likely stored set load while the devices open (not ready
-            # until the set is chosen for the connected panel and the kernels are loaded).
+            # The likely stored set is read while the devices open (not ready until the
+            # set is chosen for the connected panel and the kernels are loaded).
             ahead = calibration_state.read_ahead(
                 self.config, self.station, self.clock, self.startup
             )
             try:
                 self._open_devices()
             except PanelgateError as exc:
-                if ahead.store is not None:
-                    ahead.store.forget_ahead()
+                if ahead is not None:
+                    ahead.forget_ahead()
                 self._close_devices()
                 self.not_ready = str(exc)
                 raise
             self.not_ready = ""
-            with self.startup.phase("calibration chosen (kernels loaded)"):
+            with self.startup.phase("kernels loaded"):
+                warm_up()
+            with self.startup.phase("calibration chosen"):
                 self._calibrate(ahead)
             with self.startup.phase("detector status"):
                 self._look_at_devices()
@@ -252,7 +255,7 @@ class Room:
         self._stack.close()
         self._stack = ExitStack()
 
-    def _calibrate(self, ahead: ReadAhead | None = None) -> bool:
+    def _calibrate(self, ahead: PrefetchedStore | None = None) -> bool:
         """Obtain the calibration and make the workflow; False (reason kept) when none."""
         assert self.pipeline is not None and self.generator is not None
         try:

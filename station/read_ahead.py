@@ -1,23 +1,24 @@
-"""What the station's start-up can do while the devices open: the kernels and the stored set.
+"""Start-up read-ahead: the stored set the station will most likely use, read while devices open.
 
 Opening the room is sequential by nature: the calibration set is chosen for the connected
 panel's serial number, readout mode and temperature, so it can only be chosen once the
-panel answers. Two parts of the work do not depend on the panel, and :class:`ReadAhead`
-starts them, each in a thread of its own, before the devices are opened:
-
-- the correction kernels are loaded from numba's cache
-  (:func:`~panelgate.calibration.warm_up`);
-- the stored set the station will most likely use (the newest whose gain and defect maps
-  are still valid by age) is read and verified, as
-  :meth:`~panelgate.calibration.CalibrationStore.load` verifies every set (sizes, sha256,
-  content id).
+panel answers. Reading and verifying the set's maps (hundreds of megabytes at 3072², each
+file's sha256, the content id) does not depend on the panel, so :class:`PrefetchedStore`
+starts it, in a thread of its own, before the devices are opened: the newest stored set
+whose gain and defect maps are still valid by age is read and verified, as
+:meth:`~panelgate.calibration.CalibrationStore.load` verifies every set (it is that
+method that reads it).
 
 Nothing is decided ahead: the set is chosen afterwards exactly as without a read-ahead
 (:func:`~panelgate.acquisition.calibration_lifecycle.select_calibration` on the connected
-panel), and :class:`PrefetchedStore` only hands over the set read ahead when that is the
-one chosen, for the same detector and mode; any other choice is read from the store then.
-A failure while reading ahead is not reported there: the set is read again, and its
-failure reported, if it is the one chosen. The station is not ready before both are done.
+panel), and the set read ahead is only handed over when that is the one chosen, for the
+same detector and mode; any other choice is read from the store then. A failure while
+reading ahead is not reported there: the set is read again, and its failure reported, if it
+is the one chosen. The station is not ready before the set is chosen.
+
+The correction kernels are not loaded in parallel: loading them from numba's cache is
+Python work that holds the GIL, and beside the simulated panel's model build it slowed the
+build more than it saved (measured: ready about 0.15 s later at 3072² on 2 cores).
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
 
-from panelgate.calibration import CalibrationSet, CalibrationStore, ValidityRules, warm_up
+from panelgate.calibration import CalibrationSet, CalibrationStore, ValidityRules
 from panelgate.drivers import PanelgateError
 
 from .startup import StartupPhases
 
-__all__ = ["PrefetchedStore", "ReadAhead"]
+__all__ = ["PrefetchedStore"]
 
 _log = logging.getLogger(__name__)
 
@@ -128,27 +129,3 @@ class PrefetchedStore(CalibrationStore):
         with self._guard:
             ahead, self._ahead = self._ahead, None
         return ahead if ahead is not None and set_id == self.ahead_id else None
-
-
-class ReadAhead:
-    """The kernels loading and, given a store, its most likely set read (see the module).
-
-    Parameters
-    ----------
-    store : PrefetchedStore, optional
-        The store whose set is read ahead; None when the station does not use the store
-        (a quick calibration).
-    startup : StartupPhases, optional
-        Records the kernels' loading as a phase of the start-up.
-    """
-
-    def __init__(
-        self, store: PrefetchedStore | None = None, *, startup: StartupPhases | None = None
-    ) -> None:
-        self.store = store
-        load = warm_up if startup is None else startup.timed("kernels loaded", warm_up)
-        self._kernels = _in_thread("kernels-warm-up", load)
-
-    def kernels_loaded(self) -> None:
-        """Wait until the correction kernels are loaded (raise what loading raised)."""
-        self._kernels.result()

@@ -33,7 +33,7 @@ from panelgate.calibration import (
     ValidityRules,
 )
 from panelgate.calibration import store as store_module
-from panelgate.station.read_ahead import PrefetchedStore, ReadAhead
+from panelgate.station.read_ahead import PrefetchedStore
 from panelgate.station.server import _stopped
 from panelgate.station.startup import StartupPhases, process_start_mono_s
 
@@ -139,12 +139,6 @@ def test_forgetting_the_read_ahead_reads_the_set_again(tmp_path: Path, reads: li
     reads.clear()
     assert _select(store, "PANEL-A").set_id == sets["A"].set_id
     assert len(reads) == 3
-
-
-def test_read_ahead_loads_the_kernels() -> None:
-    ahead = ReadAhead()
-    ahead.kernels_loaded()
-    assert ahead.store is None
 
 
 class _SignalOnEveryAcquire:
