@@ -21,6 +21,7 @@ from panelgate.acquisition.dispatch import deliver_now, queue_name
 from panelgate.acquisition.errors import UsageError, WorklistEmpty
 from panelgate.acquisition.pipeline import Beam, Pipeline
 from panelgate.acquisition.preflight import check_header
+from panelgate.acquisition.station_client import StationClient, expose_at_station
 from panelgate.acquisition.workflow import (
     ExposureRequest,
     ExposureWorkflow,
@@ -56,10 +57,18 @@ def register(sub: Any) -> None:
         "happens. An exposure is refused before anything moves when the outbox's disk cannot "
         "hold the image above its reserve.",
     )
-    p.add_argument("--detector", required=True, metavar="URL", help="panel URL: sim://, usb://")
+    p.add_argument(
+        "--station", metavar="URL",
+        help="drive the running station at URL (http://HOST:PORT of 'panelgate station') "
+        "instead of a panel and a generator: the exam and the exposure go to its API",
+    )  # fmt: skip
+    p.add_argument(
+        "--station-token-file", type=Path, metavar="FILE",
+        help="with --station: the file holding the bearer token the station requires",
+    )  # fmt: skip
+    p.add_argument("--detector", metavar="URL", help="panel URL: sim://, usb://")
     p.add_argument(
         "--generator",
-        required=True,
         metavar="PORT",
         help="generator serial port (e.g. the path 'panelgate simulate generator' prints); "
         "'sim' runs a simulated generator in this process, irradiating the panels of --room; "
@@ -94,7 +103,7 @@ def register(sub: Any) -> None:
         "--trigger", choices=[m.value for m in TriggerMode], default="software", help="trigger mode"
     )
     p.add_argument(
-        "--out", type=Path, default=Path("panelgate-exposures"), metavar="DIR",
+        "--out", type=Path, metavar="DIR",
         help="previews, and the outbox when --config names none (default panelgate-exposures)",
     )  # fmt: skip
     p.add_argument("--pacs", type=host_port, metavar="HOST:PORT", help="store into this PACS")
@@ -185,6 +194,11 @@ def _show(change: StateChange) -> None:
 
 
 def _expose(args: argparse.Namespace) -> int:
+    if args.station is not None:
+        return _via_station(args)
+    if args.detector is None or args.generator is None:
+        raise UsageError("give --detector URL and --generator PORT (or --station URL)")
+    args.out = args.out or Path("panelgate-exposures")
     config = load_config(args.config) if args.config else Config()
     request = _request(args, config)
     trigger = TriggerMode(args.trigger)
@@ -216,6 +230,44 @@ def _expose(args: argparse.Namespace) -> int:
         d = result.delivered
         print(f"delivered:        {d.kv:g} kV, {d.ma:g} mA, {d.ms:g} ms, {d.mas:g} mAs")
         return _deliver(outbox, destinations, result.sop_instance_uid)
+
+
+_DEVICE_OPTIONS = ("detector", "generator", "room", "out", "pacs", "config", "store",
+                   "quick_calibration", "worklist_server", "worklist_ae")  # fmt: skip
+"""What ``--station`` excludes: the station has its own devices, peers and configuration."""
+
+
+def _via_station(args: argparse.Namespace) -> int:
+    """Send the exam and the exposure to the station's API; show its states as they come."""
+    given = [f"--{n.replace('_', '-')}" for n in _DEVICE_OPTIONS if getattr(args, n)]
+    if given:
+        raise UsageError(f"--station drives the station's own devices: drop {', '.join(given)}")
+    if args.worklist and (args.patient_id or args.patient_name or args.accession is None):
+        raise UsageError("with --station, give --worklist --accession N (and no --patient-*)")
+    if not args.worklist and not (args.patient_id and args.patient_name):
+        raise UsageError("give --patient-id and --patient-name (or --worklist --accession N)")
+    parse_protocol(args.protocol)
+    who = {"accession": args.accession} if args.worklist else {
+        "patient": {"id": args.patient_id, "name": args.patient_name}}  # fmt: skip
+    technique = {"kv": args.kv, "mas": args.mas, **({"ma": args.ma} if args.ma else {})}
+    client = StationClient.with_token_file(args.station, args.station_token_file)
+    print(f"panelgate expose: station {client.url}", flush=True)
+
+    def show(kind: str, data: dict[str, Any]) -> None:
+        if kind == "exposure":
+            detail = f"  {data['detail']}" if data.get("detail") else ""
+            print(f"  {str(data.get('state', '?')).upper():<11}{detail}", flush=True)
+
+    done = expose_at_station(client, {**who, "protocol": args.protocol, **technique}, show)
+    print(f"SOP Instance UID: {done.made['sop_instance_uid']}")
+    d = done.made.get("delivered") or {}
+    print(f"delivered:        {d['kv']:g} kV, {d['ma']:g} mA, {d['ms']:g} ms, {d['mas']:g} mAs")
+    image = done.image or {"review": done.made.get("review")}
+    went = ", ".join(f"{n}: {s.get('state')}" for n, s in image.get("destinations", {}).items())
+    review = image.get("review")
+    went = went or ("held for review there" if review == "pending" else "not queued")
+    print(f"station:          {client.url}, review {review}; {went}")
+    return 0
 
 
 _ORIGIN = {
