@@ -11,6 +11,8 @@ import re
 import signal
 from pathlib import Path
 
+import pydicom
+
 from panelgate.acquisition.cli import main
 from panelgate.simulators.generator import SimulatedGenerator
 
@@ -84,3 +86,23 @@ def test_station_with_device_options_is_refused_and_an_unreachable_station_is_on
 
     assert main(["expose", *patient]) == 2, "standalone still needs its devices"
     assert "--detector" in capsys.readouterr().err
+
+
+def test_a_worklist_exposure_through_the_station_takes_the_scheduled_patient(
+    worklist_scp, generator: SimulatedGenerator, start_station, helpers, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    study_uid = "1.2.826.0.1.3680043.8.498.4343"
+    port = worklist_scp([helpers.item("ACC43", "Work^List", "WL-9", study_uid)])
+    station = start_station(helpers.config(tmp_path, generator.device_path, worklist_port=port))
+    base = ["expose", "--station", station.url, "--worklist", "--kv", "80", "--mas", "1"]
+    assert main(base) == 2, "the station's worklist step is named by its accession"
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert main([*base, "--accession", "NOPE"]) == 2, "no such step: the station refuses"
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert generator.model.exposures == 0
+
+    assert main([*base, "--accession", "ACC43"]) == 0
+    (uid,) = re.findall(r"^SOP Instance UID: ([0-9.]+)$", capsys.readouterr().out, re.MULTILINE)
+    held = pydicom.dcmread(tmp_path / "state" / "images" / "held" / f"{uid}.dcm")
+    assert (held.PatientID, held.AccessionNumber) == ("WL-9", "ACC43")
+    assert held.StudyInstanceUID == study_uid
