@@ -59,4 +59,7 @@ class StopSignals:
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT:
             self.interrupted = True
-        self.stop.set()
+        # The handler runs in the main thread, which may hold the event's lock inside
+        # Event.wait at that very moment: setting the event here could deadlock. Another
+        # thread sets it as soon as the lock is free.
+        threading.Thread(target=self.stop.set, name="stop-signal", daemon=True).start()
