@@ -79,13 +79,14 @@ import pydicom
 import pynetdicom
 
 from panelgate.acquisition.config import CalibrationConfig, Config
-from panelgate.acquisition.demo import DEMO_AIR_KERMA_UGY
+from panelgate.acquisition.demo import DEMO_KV, DEMO_MAS
 from panelgate.acquisition.pipeline import Corrected, Pipeline
 from panelgate.acquisition.preview import write_preview
 from panelgate.calibration import CalibrationSet, correct, warm_up
 from panelgate.gateway.dicom import StudyContext, Technique
 from panelgate.gateway.pacs import Destination, EmbeddedPacs, Outcome
 from panelgate.simulators import PanelSpec, SimulatedDetector, step_wedge_line_pairs
+from panelgate.simulators.room import air_kerma_ugy
 
 CALIBRATION_FRAMES = 8
 """Darks and floods averaged for the one calibration (each)."""
@@ -375,7 +376,7 @@ def run_once(bench: Bench, index: int, samples: Samples | None) -> None:
     gc.collect()
     pipeline = bench.pipeline
     start = time.perf_counter()
-    frame = pipeline.expose(DEMO_AIR_KERMA_UGY, bench.phantom)
+    frame = pipeline.expose(air_kerma_ugy(DEMO_KV, DEMO_MAS), bench.phantom)
     record(samples, [(READOUT, time.perf_counter() - start)])
     record(samples, correct_stage(bench, frame.pixels, index))
     image = Corrected(bench.out, frame, bench.calibration)
