@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,8 @@ def pem(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ``garbage`` (a file that is not PEM).
     """
     if shutil.which("openssl") is None:
+        if os.environ.get("PANELGATE_REQUIRE_PEERS") == "1":
+            pytest.fail("openssl CLI not installed and PANELGATE_REQUIRE_PEERS=1")
         pytest.skip("openssl CLI not installed")
     d = tmp_path_factory.mktemp("pem")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
