@@ -298,3 +298,37 @@ def worklist_scp(
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+def _dx_worklist_item(
+    accession: str, patient: str, patient_id: str, study_uid: str, *, station_ae: str
+) -> str:
+    """A dump2dcm text of one DX step scheduled today for ``station_ae`` (PS3.4 K.6.1)."""
+    today = dt.date.today().strftime("%Y%m%d")
+    return f"""\
+(0008,0005) CS  [ISO_IR 100]
+(0008,0050) SH  [{accession}]
+(0010,0010) PN  [{patient}]
+(0010,0020) LO  [{patient_id}]
+(0010,0030) DA  [19700101]
+(0010,0040) CS  [O]
+(0020,000d) UI  [{study_uid}]
+(0032,1060) LO  [XR CHEST PA]
+(0040,1001) SH  [RP-{accession}]
+(0040,0100) SQ
+(fffe,e000) -
+(0008,0060) CS  [DX]
+(0040,0001) AE  [{station_ae}]
+(0040,0002) DA  [{today}]
+(0040,0003) TM  [120000]
+(0040,0007) LO  [XR CHEST PA]
+(0040,0009) SH  [SPS-{accession}]
+(fffe,e00d) -
+(fffe,e0dd) -
+"""
+
+
+@pytest.fixture
+def dx_worklist_item() -> Callable[..., str]:
+    """``dx_worklist_item(accession, patient, patient_id, study_uid, station_ae=AE)``."""
+    return _dx_worklist_item

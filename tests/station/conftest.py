@@ -9,7 +9,7 @@ gateway suite's restartable one that sends Storage Commitment reports to AE AGEN
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import importlib.util
 import json
 import os
@@ -66,32 +66,6 @@ def orthanc(require_peer: Callable[[str], str], get_free_port: Callable[[], int]
     finally:
         peer.stop()
         subprocess.run(["rm", "-rf", str(root)], check=False)
-
-
-def worklist_item(accession: str, patient: str, patient_id: str, study_uid: str) -> str:
-    """A dump2dcm text of one DX step scheduled today for the station's AE."""
-    today = dt.date.today().strftime("%Y%m%d")
-    return f"""\
-(0008,0005) CS  [ISO_IR 100]
-(0008,0050) SH  [{accession}]
-(0010,0010) PN  [{patient}]
-(0010,0020) LO  [{patient_id}]
-(0010,0030) DA  [19700101]
-(0010,0040) CS  [O]
-(0020,000d) UI  [{study_uid}]
-(0032,1060) LO  [XR CHEST PA]
-(0040,1001) SH  [RP-{accession}]
-(0040,0100) SQ
-(fffe,e000) -
-(0008,0060) CS  [DX]
-(0040,0001) AE  [{STATION_AE}]
-(0040,0002) DA  [{today}]
-(0040,0003) TM  [120000]
-(0040,0007) LO  [XR CHEST PA]
-(0040,0009) SH  [SPS-{accession}]
-(fffe,e00d) -
-(fffe,e0dd) -
-"""
 
 
 def room_dir(tmp_path: Path) -> Path:
@@ -305,12 +279,15 @@ def wait_for(check: Callable[[], Any], what: str, timeout_s: float = 90.0) -> An
 
 
 @pytest.fixture
-def helpers() -> Any:
-    """The helpers above, for the test modules (importlib mode cannot import a conftest)."""
+def helpers(dx_worklist_item: Callable[..., str]) -> Any:
+    """The helpers above, for the test modules (importlib mode cannot import a conftest).
+
+    ``item`` is a worklist step scheduled for the station's AE.
+    """
 
     class Helpers:
         config = staticmethod(station_toml)
-        item = staticmethod(worklist_item)
+        item = staticmethod(functools.partial(dx_worklist_item, station_ae=STATION_AE))
         until = staticmethod(wait_for)
         panel_url = staticmethod(panel_url)
         room = staticmethod(room_dir)

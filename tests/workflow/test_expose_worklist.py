@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pydicom
@@ -16,29 +16,10 @@ from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
 STATION_AE = "PANELGATE"  # the default calling AE title: the scheduled station
 
 
-def _item(accession: str, patient: str, patient_id: str, study_uid: str) -> str:
-    today = dt.date.today().strftime("%Y%m%d")
-    return f"""\
-(0008,0005) CS  [ISO_IR 100]
-(0008,0050) SH  [{accession}]
-(0010,0010) PN  [{patient}]
-(0010,0020) LO  [{patient_id}]
-(0010,0030) DA  [19700101]
-(0010,0040) CS  [O]
-(0020,000d) UI  [{study_uid}]
-(0032,1060) LO  [XR CHEST PA]
-(0040,1001) SH  [RP-{accession}]
-(0040,0100) SQ
-(fffe,e000) -
-(0008,0060) CS  [DX]
-(0040,0001) AE  [{STATION_AE}]
-(0040,0002) DA  [{today}]
-(0040,0003) TM  [120000]
-(0040,0007) LO  [XR CHEST PA]
-(0040,0009) SH  [SPS-{accession}]
-(fffe,e00d) -
-(fffe,e0dd) -
-"""
+@pytest.fixture
+def item(dx_worklist_item: Callable[..., str]) -> Callable[..., str]:
+    """A worklist step scheduled for this station's AE."""
+    return functools.partial(dx_worklist_item, station_ae=STATION_AE)
 
 
 @pytest.fixture
@@ -57,10 +38,10 @@ def _expose(generator: SimulatedGenerator, out: Path, wl_port: int, *extra: str)
 
 
 def test_the_scheduled_patient_and_study_go_into_the_image(
-    worklist_scp, generator: SimulatedGenerator, tmp_path: Path, dciodvfy,  # type: ignore[no-untyped-def]
+    worklist_scp, item, generator: SimulatedGenerator, tmp_path: Path, dciodvfy,  # type: ignore[no-untyped-def]
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    port = worklist_scp([_item("ACC42", "Test^Worklist", "WL-7", "1.2.826.0.1.3680043.8.498.42")])
+    port = worklist_scp([item("ACC42", "Test^Worklist", "WL-7", "1.2.826.0.1.3680043.8.498.42")])
     with EmbeddedPacs(tmp_path / "pacs") as pacs:
         rc = main(
             _expose(generator, tmp_path / "out", port,
@@ -87,12 +68,12 @@ def test_the_scheduled_patient_and_study_go_into_the_image(
 
 
 def test_several_steps_need_an_accession_and_the_chosen_one_is_used(
-    worklist_scp, generator: SimulatedGenerator, tmp_path: Path,  # type: ignore[no-untyped-def]
+    worklist_scp, item, generator: SimulatedGenerator, tmp_path: Path,  # type: ignore[no-untyped-def]
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     port = worklist_scp([
-        _item("ACC1", "One^Patient", "P-1", "1.2.826.0.1.3680043.8.498.1"),
-        _item("ACC2", "Two^Patient", "P-2", "1.2.826.0.1.3680043.8.498.2"),
+        item("ACC1", "One^Patient", "P-1", "1.2.826.0.1.3680043.8.498.1"),
+        item("ACC2", "Two^Patient", "P-2", "1.2.826.0.1.3680043.8.498.2"),
     ])  # fmt: skip
     assert main(_expose(generator, tmp_path / "a", port)) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -107,10 +88,10 @@ def test_several_steps_need_an_accession_and_the_chosen_one_is_used(
 
 
 def test_nothing_scheduled_is_exit_1_with_a_clear_line(
-    worklist_scp, generator: SimulatedGenerator, tmp_path: Path,  # type: ignore[no-untyped-def]
+    worklist_scp, item, generator: SimulatedGenerator, tmp_path: Path,  # type: ignore[no-untyped-def]
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    port = worklist_scp([_item("ACC1", "One^Patient", "P-1", "1.2.826.0.1.3680043.8.498.1")])
+    port = worklist_scp([item("ACC1", "One^Patient", "P-1", "1.2.826.0.1.3680043.8.498.1")])
     assert main(_expose(generator, tmp_path, port, "--accession", "ACC9")) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no DX step scheduled today" in err[0] and "ACC9" in err[0]
