@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ from panelgate.drivers import (
     StreamCounters,
     TransportError,
 )
-from panelgate.drivers.fsio import AtomicFiles, make_dir
+from panelgate.drivers.fsio import AtomicFiles, make_dir, storage_error
 from panelgate.simulators import Irradiable
 
 from .args import non_negative_float, non_negative_int, positive_seconds
@@ -182,7 +183,7 @@ def _save(
 ) -> dict[str, Any]:
     """Write the stack and its metadata into ``out``, both whole or neither."""
     out = make_dir(out)
-    stack = out / f"frames.{'npy' if fmt == 'npy' else 'tif'}"
+    stack = _stack_path(out, fmt)
     metadata = out / "frames.json"
     with AtomicFiles() as files:
         with files.path(stack, 0o644) as tmp:
@@ -291,12 +292,32 @@ def _incomplete(exc: DriverError, take: _Take, args: argparse.Namespace) -> Driv
     return DriverError(f"{exc}; {note}")
 
 
+def _stack_path(out: Path, fmt: str) -> Path:
+    return out / f"frames.{'npy' if fmt == 'npy' else 'tif'}"
+
+
+def _writable_out(out: Path, fmt: str) -> None:
+    """Refuse an output folder that cannot be made or written (StorageError, exit 1).
+
+    Checked before the panel is used, by creating (and removing) a file there, so that no
+    frames are taken that could not be saved.
+    """
+    folder = make_dir(out)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise storage_error(exc, _stack_path(folder, fmt)) from exc
+
+
 def _grab(args: argparse.Namespace) -> int:
     if not 1 <= args.frames <= 10000:
         raise UsageError(f"--frames must be 1-10000, got {args.frames}")
     detector = open_detector(args.detector)
     if args.dose > 0 and not isinstance(detector, Irradiable):
         raise UsageError("--dose needs a simulated detector (sim://, usb://sim)")
+    if args.out is not None:
+        _writable_out(args.out, args.format)
 
     def say(text: str) -> None:
         if not args.json:  # stdout holds the one JSON document then

@@ -244,3 +244,13 @@ def test_atomic_files_appear_together_or_not_at_all(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["a.npy", "b.bin"], "the failed file is not kept"
     assert (tmp_path / "a.npy").stat().st_mode & 0o777 == 0o644
     assert np.load(tmp_path / "a.npy").tolist() == [0, 1, 2]
+
+
+def test_grab_into_a_read_only_folder_is_refused_before_any_frame_is_taken(
+    mount: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ro = mount("ro", ro=True)
+    assert main([*BIG_GRAB, "--out", str(ro)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "", "the panel was not used: no frame, no statistics"
+    assert "read-only" in captured.err and len(captured.err.strip().splitlines()) == 1
