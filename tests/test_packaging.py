@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FOLDERS = ("station", "acquisition", "gateway", "calibration", "processing", "simulators", "drivers")
+FOLDERS = (
+    "station",
+    "acquisition",
+    "gateway",
+    "calibration",
+    "processing",
+    "simulators",
+    "drivers",
+)
 
 
 def test_every_subpackage_is_listed_in_pyproject() -> None:
