@@ -27,11 +27,16 @@ ANATOMY_CODES: dict[str, tuple[str, str]] = {
     "HAND": ("85562004", "Hand"),
     "FOOT": ("56459004", "Foot"),
     "KNEE": ("72696002", "Knee"),
+    "LSPINE": ("122496007", "Lumbar spine"),
+    "SHOULDER": ("16982005", "Shoulder"),
 }
 
 VIEW_CODES: dict[str, tuple[str, str]] = {
     # View Position (0018,5101) -> SCT code of CID 4010 "DX View" (PS3.16).
     "PA": ("272479007", "postero-anterior"),
+    "AP": ("399348003", "antero-posterior"),
+    "LL": ("399173006", "left lateral"),
+    "RL": ("399198007", "right lateral"),
 }
 
 
