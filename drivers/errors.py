@@ -44,6 +44,7 @@ it happens to inherit. This is the whole tree; a test holds it to the code::
     │   ├── DicomBuildError           2  ValueError       a value its VR forbids: nothing built
     │   ├── InvalidInstance           1  ValueError       not a whole, decodable DICOM instance
     │   ├── DeliveryError             1  ConnectionError  an instance did not reach a destination
+    │   │   └── DicomWebError         1                   a DICOMweb request failed (HTTP, link)
     │   └── OutboxError               1                   the spool refused an operation
     │       ├── DuplicateInstance     2  ValueError       same SOP Instance UID, other content
     │       ├── OutboxFull            1  OSError          free disk below the configured reserve

@@ -8,6 +8,7 @@ import logging
 from .errors import (
     DeliveryError,
     DicomBuildError,
+    DicomWebError,
     DuplicateInstance,
     GatewayError,
     InvalidInstance,
@@ -19,6 +20,7 @@ from .errors import (
 __all__ = [
     "DeliveryError",
     "DicomBuildError",
+    "DicomWebError",
     "DuplicateInstance",
     "GatewayError",
     "InvalidInstance",

@@ -7,6 +7,8 @@
     ├── InvalidInstance        (ValueError)          a file that is not a complete, decodable
     │                                                DICOM instance (truncated, bad pixel data)
     ├── DeliveryError          (ConnectionError)     an instance did not reach its destination
+    │   └── DicomWebError                            a DICOMweb (PS3.18) request failed: HTTP status
+    │                                                or connection, TLS, timeout
     └── OutboxError                                  the spool refused or cannot do an operation
         ├── DuplicateInstance  (ValueError)       2  same SOP Instance UID, different content
         ├── OutboxFull         (OSError)             free disk space below the configured reserve
@@ -20,6 +22,7 @@ from panelgate.drivers.errors import EXIT_USAGE, PanelgateError
 __all__ = [
     "DeliveryError",
     "DicomBuildError",
+    "DicomWebError",
     "DuplicateInstance",
     "GatewayError",
     "InvalidInstance",
@@ -73,6 +76,29 @@ class DeliveryError(GatewayError, ConnectionError):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class DicomWebError(DeliveryError):
+    """A DICOMweb request (STOW-RS, QIDO-RS; PS3.18) failed as a whole.
+
+    Raised at the one boundary that talks HTTP (:mod:`panelgate.gateway.dicomweb.http`):
+    httpx's connection, TLS and timeout errors, and HTTP statuses that say nothing per
+    instance, become this error with the destination's URL (never a credential).
+
+    Parameters
+    ----------
+    message : str
+        What happened, naming the destination.
+    retryable : bool
+        True when the same request may succeed later (connection lost, timeout, 5xx, 409,
+        408, 429).
+    status_code : int or None
+        The HTTP status of the reply; None when no reply came.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None) -> None:
+        super().__init__(message, retryable=retryable)
+        self.status_code = status_code
 
 
 class OutboxError(GatewayError):
