@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import json
 import tracemalloc
 from pathlib import Path
 
@@ -73,8 +74,6 @@ def test_a_file_that_changes_size_while_sent_is_an_error(tmp_path: Path) -> None
 
 
 def _json_response(stored: dict[str, int | None], failed: dict[str, int | None]) -> bytes:
-    import json
-
     def item(uid: str, tag: str, code: int | None) -> dict[str, object]:
         entry: dict[str, object] = {"00081155": {"vr": "UI", "Value": [uid]}}
         if code is not None:
