@@ -45,6 +45,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from panelgate.drivers import EXIT_USAGE, PanelgateError, PatientExposed
 from panelgate.gateway import DeliveryError
 
+from .console import console_routes
 from .exam import InvalidField, parse_exam
 from .openapi import openapi_document
 from .service import Station, UnknownImage
@@ -223,7 +224,7 @@ def create_app(station: Station, token: str | None = None) -> Starlette:
     token : str, optional
         Bearer token every request must carry; none needed when None.
     """
-    app = Starlette(routes=_routes(station))
+    app = Starlette(routes=[*_routes(station), *console_routes(station)])  # console at /
     if token is not None:
         app.add_middleware(BearerToken, token=token)
     return app
