@@ -507,6 +507,21 @@ def _dose(values: _Values, technique: Technique, exposure: ExposureIndex | None)
         values.set("ExposureIndex", "DS", f"{exposure.ei:.1f}")
         values.set("TargetExposureIndex", "DS", f"{exposure.target_ei:.1f}")
         values.set("DeviationIndex", "DS", f"{exposure.deviation_index:.2f}")
+        # Relative X-Ray Exposure (C.8.11.3): the IEC 62494-1 EI, the vendor-neutral one
+        values.set("RelativeXRayExposure", "IS", str(round(exposure.ei)))
+    if technique.irradiation_event_uid:  # General Acquisition; the dose SR's key (TID 10003)
+        values.set("IrradiationEventUID", "UI", technique.irradiation_event_uid)
+    dose = technique.dose
+    if dose is not None:  # the same values the dose SR reports (gateway/dicom/dose.py)
+        values.set("ImageAndFluoroscopyAreaDoseProduct", "DS", _ds(dose.dap_dgycm2))
+        values.set("EntranceDoseInmGy", "DS", _ds(dose.entrance_dose_mgy))
+        values.set("DistanceSourceToDetector", "DS", _ds(dose.sid_mm))
+        values.set("DistanceSourceToPatient", "DS", _ds(dose.source_to_patient_mm))
+
+
+def _ds(value: float) -> str:
+    """Return a decimal string of 6 significant digits, within the 16 characters of DS."""
+    return f"{value:.6g}"
 
 
 def _code(value: str, meaning: str) -> Dataset:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .dose import EventDose
+
 __all__ = [
     "ANATOMY_CODES",
     "VIEW_CODES",
@@ -116,6 +118,11 @@ class Technique:
         Image Laterality (0020,0062): ``R``, ``L``, ``U`` or ``B``.
     patient_orientation : tuple of str
         Patient Orientation (0020,0020), row then column direction (PS3.3 C.7.6.1.1.1).
+    irradiation_event_uid : str
+        Irradiation Event UID (0008,3010): the key of this exposure in the dose SR
+        (PS3.16 TID 10003); empty when unknown.
+    dose : EventDose or None
+        DAP, entrance dose and distances of the exposure (:mod:`.dose`).
     """
 
     kvp: float | None = None
@@ -125,6 +132,8 @@ class Technique:
     view_position: str = "PA"
     image_laterality: str = "U"
     patient_orientation: tuple[str, str] = ("L", "F")
+    irradiation_event_uid: str = ""
+    dose: EventDose | None = None
 
 
 @dataclass(frozen=True)
