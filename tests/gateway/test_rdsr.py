@@ -23,7 +23,6 @@ from panelgate.gateway.dicom import ProtocolCode, StudyContext, write_atomic
 from panelgate.gateway.dicom.dose import DoseGeometry, TubeOutput, event_dose
 from panelgate.gateway.dicom.dose_event import DeviceObserver, IrradiationEvent
 from panelgate.gateway.dicom.rdsr import XRAY_RADIATION_DOSE_SR, build_dose_report
-from tests.conftest import require_program
 
 ROOT = "1.2.826.0.1.3680043.8.498."
 T0 = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC)
@@ -121,13 +120,13 @@ def test_sr_is_valid_for_dciodvfy(
 
 
 def test_ihe_rem_profile_misses_only_what_a_modality_cannot_know(
-    report: tuple[Path, list[IrradiationEvent]],
+    report: tuple[Path, list[IrradiationEvent]], require_peer: Callable[[str], str]
 ) -> None:
     """dciodvfy -profile IHEREM: only admitting diagnoses, weight and size remain.
 
     The worklist item gives none of them; everything else the profile asks for is there.
     """
-    exe = require_program("dciodvfy")
+    exe = require_peer("dciodvfy")
     proc = subprocess.run(
         [exe, "-profile", "IHEREM", str(report[0])],
         capture_output=True,
@@ -197,11 +196,11 @@ def test_pydicom_reads_back_every_event_and_the_totals(
 
 
 def test_dcmtk_renders_and_parses_the_same_values(
-    report: tuple[Path, list[IrradiationEvent]],
+    report: tuple[Path, list[IrradiationEvent]], require_peer: Callable[[str], str]
 ) -> None:
     path, events = report
     dump = subprocess.run(
-        [require_program("dsrdump"), str(path)],
+        [require_peer("dsrdump"), str(path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -211,7 +210,7 @@ def test_dcmtk_renders_and_parses_the_same_values(
     assert "X-Ray Radiation Dose SR Document" in dump.stdout
     assert dump.stdout.count('"Irradiation Event X-Ray Data"') == 3
     xml = subprocess.run(
-        [require_program("dsr2xml"), str(path)], capture_output=True, timeout=60, check=True
+        [require_peer("dsr2xml"), str(path)], capture_output=True, timeout=60, check=True
     ).stdout
     tree = ET.fromstring(xml)
     containers = [c for c in tree.iter("container") if c.findtext("concept/value") == "113706"]
