@@ -16,8 +16,9 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from panelgate.gateway.dicomweb import AnyDestination
 from panelgate.gateway.outbox import DestinationWorker, Outbox, State
-from panelgate.gateway.pacs import AuditTrail, CommitmentResult, Destination, Listener
+from panelgate.gateway.pacs import AuditTrail, CommitmentResult, Listener
 
 from .config import Config, DestinationConfig
 from .errors import ConfigError
@@ -27,7 +28,7 @@ __all__ = ["Agent", "destinations_of", "open_outbox"]
 _log = logging.getLogger(__name__)
 
 
-def destinations_of(config: Config) -> dict[str, Destination]:
+def destinations_of(config: Config) -> dict[str, AnyDestination]:
     """Return the configured destinations by name; ``[pacs]`` counts as ``pacs`` when alone.
 
     Raises
@@ -82,10 +83,12 @@ class Agent:
             raise ConfigError(f"[retry]: {exc}") from exc
         self.outbox = open_outbox(config)
         audit_file = config.outbox.audit_file
-        self.audit = AuditTrail(Path(audit_file) if audit_file else None)
         lc = config.listener
+        self.ae_title = lc.ae_title if lc else config.dicom.calling_ae
+        self._forwarder = config.audit.forwarder(source_id=self.ae_title)
+        self.audit = AuditTrail(Path(audit_file) if audit_file else None, self._forwarder)
         self.listener = Listener(
-            lc.ae_title if lc else config.dicom.calling_ae,
+            self.ae_title,
             self._on_commitment,
             host=lc.host if lc else "127.0.0.1",
             port=lc.port if lc else 0,
@@ -118,6 +121,7 @@ class Agent:
         for worker in self.workers:
             worker.start()
         self._started = True
+        self.audit.record("application-start", local_ae=self.ae_title)
         _log.info(
             "agent started: %s", ", ".join(f"{n} -> {d}" for n, d in self.destinations.items())
         )
@@ -156,6 +160,9 @@ class Agent:
             worker.stop()
         self.listener.stop()
         self._started = False
+        self.audit.record("application-stop", local_ae=self.ae_title)
+        if self._forwarder is not None:
+            self._forwarder.close()
 
     def _on_commitment(self, result: CommitmentResult) -> None:
         changed = self.outbox.apply_commitment(

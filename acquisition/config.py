@@ -38,6 +38,7 @@ from typing import Annotated, Any
 
 from panelgate.gateway.dicom.identifiers import normalise_uid_root
 
+from .audit_config import AuditConfig
 from .config_limits import (
     AETitle,
     Count,
@@ -186,6 +187,7 @@ class Config:
     retry: RetryConfig = field(default_factory=RetryConfig)
     listener: ListenerConfig | None = None
     destinations: dict[str, DestinationConfig] = field(default_factory=dict)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 def load_config(path: Path) -> Config:

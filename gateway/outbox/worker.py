@@ -160,14 +160,15 @@ class DestinationWorker:
             self._back_off(exc)
             for record in due:
                 self._attempt_failed(record, str(exc), retryable=exc.retryable)
-            self._audit_transfer([r.sop_instance_uid for r in due], SERIOUS_FAILURE, str(exc))
+            uids = [r.sop_instance_uid for r in due]
+            self._audit_transfer(uids, SERIOUS_FAILURE, str(exc), due)
             return 0
         self._refusals = 0
         sent, problems = self._send_batch(due)
         if sent:
-            self._audit_transfer(sent, SUCCESS, "stored")
+            self._audit_transfer(sent, SUCCESS, "stored", due)
         if problems:
-            self._audit_transfer(problems, MINOR_FAILURE, "not stored")
+            self._audit_transfer(problems, MINOR_FAILURE, "not stored", due)
         return len(sent) + len(problems)
 
     def _send_batch(self, due: list[Record]) -> tuple[list[str], list[str]]:
@@ -376,7 +377,10 @@ class DestinationWorker:
                 next_attempt_at=time.time() + delay,
             )
 
-    def _audit_transfer(self, uids: list[str], outcome: int, detail: str) -> None:
+    def _audit_transfer(
+        self, uids: list[str], outcome: int, detail: str, records: list[Record]
+    ) -> None:
+        sop_class = {r.sop_instance_uid: r.sop_class_uid for r in records}
         self._audit.record(
             "instances-transferred",
             outcome=outcome,
@@ -386,6 +390,7 @@ class DestinationWorker:
             instances=uids,
             detail=detail,
             destination=self.name,
+            sop_classes={uid: sop_class.get(uid, "") for uid in uids},
         )
 
 

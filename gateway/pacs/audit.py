@@ -4,6 +4,8 @@ One line per event: when (UTC), what (``event``: instances-transferred, storage-
 worklist-query, procedure-step, association-rejected), the outcome (``0`` success, ``4``
 minor failure, ``8`` serious failure as in PS3.15 A.5.3), the AEs and hosts involved, and
 the SOP Instance UIDs concerned. The file is append-only, 0600, and flushed per event.
+Each event can also be forwarded (``forward``), e.g. as an IHE ATNA message to a syslog
+collector over TLS (:mod:`panelgate.gateway.atna`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,16 @@ class AuditTrail:
     ----------
     path : pathlib.Path or None
         The audit file; its directory must exist.
+    forward : callable, optional
+        Called with each event after it is written (it must not block: the ATNA syslog
+        forwarder queues).
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(
+        self, path: Path | None, forward: Callable[[Mapping[str, Any]], None] | None = None
+    ) -> None:
         self.path = path
+        self.forward = forward
         self._lock = threading.Lock()
 
     def record(
@@ -49,7 +57,7 @@ class AuditTrail:
         **extra: Any,
     ) -> None:
         """Append one event; see the module docstring for the fields."""
-        if self.path is None:
+        if self.path is None and self.forward is None:
             return
         entry = {
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
@@ -62,13 +70,16 @@ class AuditTrail:
             "detail": detail,
             **extra,
         }
-        line = (json.dumps(entry, sort_keys=True) + "\n").encode()
-        with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+        if self.path is not None:
+            line = (json.dumps(entry, sort_keys=True) + "\n").encode()
+            with self._lock:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    os.write(fd, line)
+                finally:
+                    os.close(fd)
+        if self.forward is not None:
+            self.forward(entry)
 
     def events(self) -> list[dict[str, Any]]:
         """Every event recorded so far (for tests and ``outbox list``)."""

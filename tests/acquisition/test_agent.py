@@ -170,7 +170,15 @@ def test_no_patient_data_in_logs_at_info_during_a_full_send(
     for secret in (PATIENT_NAME, "Secretname", PATIENT_ID):
         assert secret not in caplog.text  # ... without who it was
     audit = agent.audit.events()
-    assert {e["event"] for e in audit} == {"instances-transferred"}
+    assert [e["event"] for e in audit if e["event"].startswith("application-")] == [
+        "application-start",
+        "application-stop",
+    ]
+    assert {e["event"] for e in audit} == {
+        "application-start",
+        "instances-transferred",
+        "application-stop",
+    }
     assert all(PATIENT_ID not in str(e) for e in audit)
 
 
