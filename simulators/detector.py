@@ -45,7 +45,7 @@ from panelgate.drivers import (
 )
 from panelgate.drivers.cancel import CANCEL_POLL_S, ReadCancel
 
-from .dose import DoseIntake, phantom_map, room_at, trigger_source
+from .dose import DoseIntake, Phantom, placed_phantom, room_at, trigger_source
 from .panel import PanelModel, PanelSpec
 from .room import Room
 
@@ -76,8 +76,9 @@ class SimulatedDetector(Detector):
         What starts the integration (see the module docstring).
     room : Room, optional
         The X-ray room the panel stands in; without one only :meth:`irradiate` reaches it.
-    phantom : numpy.ndarray, optional
-        Transmission (0..1, the panel's shape) of what stands in the room's beam.
+    phantom : numpy.ndarray or PlacedPhantom, optional
+        What stands in the room's beam: a transmission map (0..1, the panel's shape) or a
+        placement rendered at each pulse's kV (:mod:`panelgate.simulators.phantoms`).
     """
 
     def __init__(
@@ -89,7 +90,7 @@ class SimulatedDetector(Detector):
         *,
         trigger: TriggerSource = TriggerSource.SOFTWARE,
         room: Room | None = None,
-        phantom: npt.NDArray[np.float32] | None = None,
+        phantom: Phantom | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec or PanelSpec()
@@ -97,7 +98,7 @@ class SimulatedDetector(Detector):
         self.readout_s = readout_s
         self.temp_c = temp_c
         self.trigger_source = trigger
-        self.intake = DoseIntake(room, phantom)
+        self.intake = DoseIntake(room, phantom, panel=self._geometry())
         self.fault = Fault.NONE
         self._armed_mono_s = 0.0
         self._frames: queue.Queue[Frame] = queue.Queue(maxsize=1)
@@ -111,8 +112,12 @@ class SimulatedDetector(Detector):
 
         Keys: ``width``, ``height``, ``seed``, ``serial``, ``bits`` (14 or 16), ``temp``
         (panel temperature in °C), ``readout`` (readout time in s), ``room`` (the room's
-        directory), ``trigger`` (software, generator or aed), ``phantom`` (open, wedge or
-        chest: what stands in the room's beam), ``aed`` (1: the same as ``trigger=aed``).
+        directory), ``trigger`` (software, generator or aed), ``aed`` (1: the same as
+        ``trigger=aed``); what stands in the room's beam, rendered at each pulse's kV
+        (:func:`~panelgate.simulators.dose.placed_phantom`): ``phantom`` (open, wedge,
+        chest, hand or edge), ``field`` (``WxH[@x,y]``: the collimated field in mm, its
+        centre's offset from the panel centre), ``grid`` (on, off or lines per cm) and
+        ``marker`` (L or R).
 
         Raises
         ------
@@ -135,6 +140,9 @@ class SimulatedDetector(Detector):
             "room": str,
             "trigger": str,
             "phantom": str,
+            "field": str,
+            "grid": str,
+            "marker": str,
         }
         unknown = sorted(set(params) - set(known))
         if unknown:
@@ -167,7 +175,9 @@ class SimulatedDetector(Detector):
         if aed not in (0, 1) or not 0.0 <= readout_s <= 10.0:
             raise InvalidSetting(f"aed must be 0 or 1 and readout in [0, 10] s in {url!r}")
         trigger = trigger_source(str(values.get("trigger", "aed" if aed else "software")), url)
-        phantom = str(values.get("phantom", "open"))
+        keys: dict[str, str] = {
+            k: str(values[k]) for k in ("phantom", "field", "grid", "marker") if k in values
+        }
         return cls(
             spec,
             seed=int(values.get("seed", 0)),
@@ -175,7 +185,7 @@ class SimulatedDetector(Detector):
             temp_c=float(values.get("temp", 31.5)),
             trigger=trigger,
             room=room_at(str(values["room"]), url) if "room" in values else None,
-            phantom=phantom_map(phantom, spec.height, spec.width, spec.pixel_pitch_mm),
+            phantom=placed_phantom(keys, spec.height, spec.width, spec.pixel_pitch_mm, url),
         )
 
     # -- simulator controls (no real panel has these) ------------------------------------
@@ -201,16 +211,17 @@ class SimulatedDetector(Detector):
         """
         self.intake.inject(air_kerma_ugy, transmission)
 
-    def stand_in(self, room: Room, phantom: npt.NDArray[np.float32] | None = None) -> None:
+    def stand_in(self, room: Room, phantom: Phantom | None = None) -> None:
         """Put the panel in an X-ray room (before :meth:`connect`), leaving any other room.
 
         Parameters
         ----------
         room : Room
             The room whose generator's beam reaches the panel from now on.
-        phantom : numpy.ndarray, optional
-            What stands in that beam (transmission 0..1, the panel's shape); by default
-            the panel's own (``phantom=`` of its URL; open field when none).
+        phantom : numpy.ndarray or PlacedPhantom, optional
+            What stands in that beam (a transmission map 0..1 of the panel's shape, or a
+            placement); by default the panel's own (``phantom=`` of its URL; open field
+            when none).
 
         Raises
         ------
@@ -219,7 +230,11 @@ class SimulatedDetector(Detector):
         """
         if self.status().state is not DetectorState.DISCONNECTED:
             raise IncompatibleState("stand_in() on a connected panel: close it first")
-        self.intake = DoseIntake(room, self.intake.phantom if phantom is None else phantom)
+        own = self.intake.phantom if phantom is None else phantom
+        self.intake = DoseIntake(room, own, panel=self._geometry())
+
+    def _geometry(self) -> tuple[int, int, float]:
+        return self.spec.height, self.spec.width, self.spec.pixel_pitch_mm
 
     # -- Detector hooks --------------------------------------------------------------------
     def _do_connect(self) -> DetectorInfo:

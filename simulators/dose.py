@@ -29,9 +29,11 @@ hand work in every trigger source.
 
 from __future__ import annotations
 
+import logging
 import select
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -40,7 +42,7 @@ import numpy.typing as npt
 
 from panelgate.drivers import InvalidSetting, TriggerSource
 
-from .phantom import chest, flat_field, step_wedge_line_pairs
+from .phantoms import PHANTOMS, REFERENCE_KV, PlacedPhantom, Placement
 from .room import BeamPulse, Room, RoomSocket
 
 __all__ = [
@@ -49,13 +51,16 @@ __all__ = [
     "Dose",
     "DoseIntake",
     "Irradiable",
+    "Phantom",
     "TriggerSource",
     "phantom_map",
+    "placed_phantom",
     "room_at",
     "trigger_source",
 ]
 
 _F32 = npt.NDArray[np.float32]
+_log = logging.getLogger(__name__)
 
 AED_THRESHOLD_UGY_PER_S = 5.0
 """Air kerma rate at the panel (behind the phantom, mean over the panel) that AED detects.
@@ -70,8 +75,9 @@ _SLICE_S = 0.02
 _HAND_DOSE_S = 0.001
 """Duration of a dose given by hand (``irradiate``): a short pulse at the moment of the call."""
 
-PHANTOMS = ("open", "wedge", "chest")
-"""Names of the phantoms a simulated panel can have in its beam (``phantom=`` URL key)."""
+Phantom = _F32 | PlacedPhantom
+"""What stands in a panel's beam: a fixed transmission map, or a placement rendered at each
+pulse's tube voltage (:class:`~panelgate.simulators.phantoms.PlacedPhantom`)."""
 
 
 @runtime_checkable
@@ -87,21 +93,46 @@ class Irradiable(Protocol):
         ...
 
 
+def placed_phantom(
+    keys: Mapping[str, str], height: int, width: int, pixel_pitch_mm: float, url: str
+) -> PlacedPhantom | None:
+    """Return what a simulated panel's URL places in its beam; None: nothing (open field).
+
+    ``keys`` holds the URL's ``phantom`` (:data:`PHANTOMS`), ``field`` (``WxH[@x,y]``, mm,
+    the field centre's offset from the panel centre), ``grid`` (``on``, ``off`` or lines
+    per cm) and ``marker`` (``L`` or ``R``), each optional. Every simulated panel (sim://,
+    usb://sim, the GigE simulator) parses its keys with this function.
+
+    Raises
+    ------
+    InvalidSetting
+        An unknown phantom or marker, a malformed value, a field that does not fit.
+    """
+    try:
+        placement = Placement.from_keys(
+            keys.get("phantom", "open"), keys.get("field"), keys.get("grid"), keys.get("marker")
+        )
+        placed = PlacedPhantom(placement, height, width, pixel_pitch_mm)
+    except ValueError as exc:
+        raise InvalidSetting(f"{exc} (in {url!r})") from None
+    return None if placement.is_open() else placed
+
+
 def phantom_map(name: str, height: int, width: int, pixel_pitch_mm: float) -> _F32 | None:
-    """Return the transmission of a named phantom (:data:`PHANTOMS`); None: open field.
+    """Return the transmission of a named phantom at the reference beam (70 kV); None: open.
+
+    A fixed map, whatever the technique; :func:`placed_phantom` follows the beam's kV.
 
     Raises
     ------
     InvalidSetting
         An unknown name.
     """
+    if name not in PHANTOMS:
+        raise InvalidSetting(f"unknown phantom {name!r}; known: {', '.join(PHANTOMS)}")
     if name == "open":
         return None
-    if name == "wedge":
-        return step_wedge_line_pairs(height, width, pixel_pitch_mm)
-    if name == "chest":
-        return chest(height, width)
-    raise InvalidSetting(f"unknown phantom {name!r}; known: {', '.join(PHANTOMS)}")
+    return PlacedPhantom(Placement(name), height, width, pixel_pitch_mm).transmission(REFERENCE_KV)
 
 
 @dataclass(frozen=True)
@@ -126,13 +157,26 @@ class DoseIntake:
     ----------
     room : Room or None
         The room the panel is in; None: only doses given by hand reach it.
-    phantom : numpy.ndarray or None
-        Transmission of what stands in the room's beam before this panel (None: open).
+    panel : tuple, optional
+        The panel's height, width (pixels) and pixel pitch (mm): needed to render the
+        room's placement when ``phantom`` is not a placement.
+    phantom : numpy.ndarray or PlacedPhantom or None
+        What stands in the room's beam before this panel (None: open field): a fixed
+        transmission map, or a placement rendered at each pulse's kV. A placement the
+        room holds for the exposure (:meth:`Room.place`) takes its place while it is there.
     """
 
-    def __init__(self, room: Room | None, phantom: _F32 | None = None) -> None:
+    def __init__(
+        self,
+        room: Room | None,
+        phantom: Phantom | None = None,
+        *,
+        panel: tuple[int, int, float] | None = None,
+    ) -> None:
         self.room = room
         self.phantom = phantom
+        self.panel = panel
+        self._placed: PlacedPhantom | None = None
         self._socket: RoomSocket | None = None
         self._lock = threading.Lock()
         self._taken: list[_Taken] = []
@@ -180,9 +224,39 @@ class DoseIntake:
             return
         pulses = sock.take()
         if pulses:
+            taken = [_Taken(p, self._transmission(p.kv)) for p in pulses]
             with self._arrived:
-                self._taken.extend(_Taken(p, self.phantom) for p in pulses)
+                self._taken.extend(taken)
                 self._arrived.notify_all()
+
+    def _transmission(self, kv: float) -> _F32 | None:
+        """Return what a pulse at ``kv`` passes: the room's placement, else our own phantom."""
+        phantom = self.phantom
+        placement = self.room.placement() if self.room is not None else None
+        geometry = self._geometry()
+        if placement is not None and geometry is not None:
+            placed = self._placed
+            if placed is None or placed.placement != placement:
+                try:
+                    placed = PlacedPhantom(placement, *geometry)
+                except ValueError as exc:
+                    _log.warning("room placement ignored: %s", exc)
+                    placed = None
+                self._placed = placed
+            phantom = placed if placed is not None else phantom
+        if isinstance(phantom, PlacedPhantom):
+            try:
+                return phantom.transmission(kv)
+            except ValueError as exc:  # a tube voltage outside the attenuation model
+                _log.warning("phantom not rendered at %g kV: %s", kv, exc)
+                return None
+        return phantom
+
+    def _geometry(self) -> tuple[int, int, float] | None:
+        """Return the panel's height, width and pixel pitch, where known (None otherwise)."""
+        if isinstance(self.phantom, PlacedPhantom):
+            return (*self.phantom.shape, self.phantom.pixel_pitch_mm)
+        return self.panel
 
     def _wait(self, timeout_s: float) -> None:
         """Wait up to ``timeout_s`` for something to arrive, then take it in."""
@@ -258,7 +332,7 @@ class DoseIntake:
         shape = next(t.shape for _, t in parts if t is not None)
         weighted = np.zeros(shape, dtype=np.float32)
         for k, t in parts:
-            weighted += np.float32(k / total) * (flat_field(*shape) if t is None else t)
+            weighted += np.float32(k / total) * (np.float32(1.0) if t is None else t)
         return Dose(total, weighted)
 
 

@@ -13,6 +13,12 @@ Each exposure is a :class:`BeamPulse`: the delivered kV, mA, ms and mAs, its sta
 ``CLOCK_MONOTONIC`` (one clock for every process of the machine, in any network
 namespace), its duration, and the open-field air kerma at the detector from the tube
 output (:func:`air_kerma_ugy`).
+
+What stands in the beam for an exposure may be set on the room
+(:meth:`Room.place`: a :class:`~panelgate.simulators.phantoms.Placement` written to
+``placement.json`` in its directory, atomically): every panel of the room, in any process,
+renders it at the kV of each pulse it takes in while the file is there, instead of the
+phantom of its own URL. :meth:`Room.placed` holds a placement for one exposure.
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ import logging
 import math
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from panelgate.drivers.generator.protocol import Delivered
+
+from .phantoms import Placement
 
 __all__ = [
     "OUTPUT_80KV_UGY_PER_MAS",
@@ -52,6 +62,7 @@ SID_M = 1.8
 """Default source-to-image distance in metres (a chest stand)."""
 
 _SUFFIX = ".panel"
+_PLACEMENT = "placement.json"
 _counter = itertools.count(1)
 
 
@@ -188,6 +199,45 @@ class Room:
                         _log.warning("beam pulse not delivered to %s: %s", name, exc)
         _log.debug("beam pulse %s reached %d panel(s) in %s", pulse, reached, self.path)
         return reached
+
+    def place(self, placement: Placement | None) -> None:
+        """Set what stands in the beam from now on (None: each panel's own phantom again).
+
+        Written atomically (a temporary file renamed over ``placement.json``), mode 0600.
+        """
+        target = self.path / _PLACEMENT
+        if placement is None:
+            _remove(target)
+            return
+        tmp = self.path / f".{_PLACEMENT}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(placement.to_json())
+        os.replace(tmp, target)
+
+    def placement(self) -> Placement | None:
+        """Return the placement set on the room; None when none is (or it cannot be read)."""
+        try:
+            text = (self.path / _PLACEMENT).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            _log.warning("room placement of %s not read: %s", self.path, exc)
+            return None
+        try:
+            return Placement.from_json(text)
+        except ValueError as exc:
+            _log.warning("room placement of %s ignored: %s", self.path, exc)
+            return None
+
+    @contextmanager
+    def placed(self, placement: Placement) -> Iterator[Placement]:
+        """Hold ``placement`` on the room for one exposure; remove it afterwards."""
+        self.place(placement)
+        try:
+            yield placement
+        finally:
+            self.place(None)
 
     def listen(self) -> RoomSocket:
         """Bind a new panel socket in the room; close it when the panel goes."""

@@ -14,8 +14,8 @@ from .chest import NODULES_MM, chest_body
 from .hand import hand_body
 from .materials import KV_RANGE, Material, effective_energy_kev, mu_per_mm, slab_transmission
 from .placement import DEFAULT_GRID_LINES_PER_CM, PHANTOMS, PlacedPhantom, Placement, render
-from .scene import Body, Edge, Field, Marker, Nodule, Scene, Truth, WedgeStep
 from .qc_objects import EDGE_ANGLE_DEG, REFERENCE_KV, edge_body, wedge_body
+from .scene import Body, Edge, Field, Marker, Nodule, Scene, Truth, WedgeStep
 
 __all__ = [
     "DEFAULT_GRID_LINES_PER_CM",

@@ -33,8 +33,8 @@ from .accessories import (
 from .chest import chest_body
 from .hand import hand_body
 from .materials import Material, effective_energy_kev, mu_per_mm
-from .scene import Body, Field, Nodule, Scene, Truth, WedgeStep
 from .qc_objects import edge_body, wedge_body
+from .scene import Body, Field, Nodule, Scene, Truth, WedgeStep
 
 __all__ = ["DEFAULT_GRID_LINES_PER_CM", "PHANTOMS", "PlacedPhantom", "Placement", "render"]
 

@@ -41,7 +41,7 @@ from panelgate.drivers.u3v.protocol import (
     encode_leader,
     encode_trailer,
 )
-from panelgate.simulators.dose import DoseIntake, TriggerSource
+from panelgate.simulators.dose import DoseIntake, Phantom, TriggerSource
 from panelgate.simulators.panel import PanelModel, PanelSpec
 from panelgate.simulators.room import Room
 
@@ -83,8 +83,8 @@ class U3VDeviceModel:
         What starts the integration (:mod:`panelgate.simulators.dose`).
     room : Room, optional
         The X-ray room the panel stands in.
-    phantom : numpy.ndarray, optional
-        Transmission of what stands in the room's beam (None: open field).
+    phantom : numpy.ndarray or PlacedPhantom, optional
+        What stands in the room's beam (None: open field; see SimulatedDetector).
     """
 
     def __init__(
@@ -96,11 +96,13 @@ class U3VDeviceModel:
         *,
         trigger: TriggerSource = TriggerSource.SOFTWARE,
         room: Room | None = None,
-        phantom: npt.NDArray[np.float32] | None = None,
+        phantom: Phantom | None = None,
     ) -> None:
         self.spec = spec
         self.trigger_source = trigger
-        self.intake = DoseIntake(room, phantom)
+        self.intake = DoseIntake(
+            room, phantom, panel=(spec.height, spec.width, spec.pixel_pitch_mm)
+        )
         self._armed_mono_s = 0.0
         self.panel = PanelModel(spec, seed)
         self.readout_s = readout_s

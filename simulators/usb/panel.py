@@ -1,9 +1,11 @@
 """``usb://sim[?...]``: the real U3V driver on a simulated device, in an X-ray room.
 
 URL keys: ``width``, ``height``, ``seed``, ``serial``; ``room`` (the room's directory,
-:mod:`panelgate.simulators.room`), ``trigger`` (software, generator or aed) and
-``phantom`` (open, wedge or chest), as for ``sim://``; ``control`` (a file another
-process writes to unplug, replug or fault the device, :mod:`.control`).
+:mod:`panelgate.simulators.room`), ``trigger`` (software, generator or aed), and what
+stands in the beam, ``phantom`` (open, wedge, chest, hand or edge), ``field``
+(``WxH[@x,y]`` mm), ``grid`` (on, off or lines per cm) and ``marker`` (L or R), as for
+``sim://``; ``control`` (a file another process writes to unplug, replug or fault the
+device, :mod:`.control`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy.typing as npt
 from panelgate.drivers.detector import DetectorInfo, TriggerSource
 from panelgate.drivers.errors import InvalidSetting
 from panelgate.drivers.u3v import U3VDetector
-from panelgate.simulators.dose import phantom_map, room_at, trigger_source
+from panelgate.simulators.dose import placed_phantom, room_at, trigger_source
 from panelgate.simulators.panel import PanelSpec
 
 from .backend import PID, VID, SimulatedUsbBackend
@@ -87,6 +89,7 @@ def open_usb_sim(url: str) -> SimulatedUsbPanel:
     known = {
         "width": int, "height": int, "seed": int, "serial": str,
         "room": str, "trigger": str, "phantom": str, "control": str,
+        "field": str, "grid": str, "marker": str,
     }  # fmt: skip
     values: dict[str, int | str] = {}
     for key, items in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
@@ -101,14 +104,15 @@ def open_usb_sim(url: str) -> SimulatedUsbPanel:
         spec = PanelSpec(**spec_args)  # type: ignore[arg-type]
     except ValueError as exc:
         raise InvalidSetting(f"{exc} (from {url!r})") from None
+    keys: dict[str, str] = {
+        k: str(values[k]) for k in ("phantom", "field", "grid", "marker") if k in values
+    }
     device = U3VDeviceModel(
         spec,
         seed=int(values.get("seed", 0)),
         trigger=trigger_source(str(values.get("trigger", "software")), url),
         room=room_at(str(values["room"]), url) if "room" in values else None,
-        phantom=phantom_map(
-            str(values.get("phantom", "open")), spec.height, spec.width, spec.pixel_pitch_mm
-        ),
+        phantom=placed_phantom(keys, spec.height, spec.width, spec.pixel_pitch_mm, url),
     )
     control = ControlFile(str(values["control"])) if values.get("control") else None
     return SimulatedUsbPanel(device, control)
