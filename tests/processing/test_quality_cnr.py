@@ -1,4 +1,4 @@
-"""CNR of wedge steps and nodules (processing.quality.cnr) on synthetic images with known answers."""
+"""CNR of wedge steps and nodules (processing.quality.cnr) on synthetic images, known answers."""
 
 from __future__ import annotations
 
