@@ -52,6 +52,7 @@ from .config_limits import (
     UidRoot,
 )
 from .config_section import InvalidSection, Problems, Section
+from .dose_config import DoseConfig
 from .errors import ConfigError
 from .gateway_config import DestinationConfig, ListenerConfig, OutboxConfig, RetryConfig
 from .peer_config import DicomPeerConfig
@@ -63,6 +64,7 @@ __all__ = [
     "DetectorConfig",
     "DicomConfig",
     "DicomPeerConfig",
+    "DoseConfig",
     "ListenerConfig",
     "OutboxConfig",
     "PacsConfig",
@@ -187,6 +189,7 @@ class Config:
     retry: RetryConfig = field(default_factory=RetryConfig)
     listener: ListenerConfig | None = None
     destinations: dict[str, DestinationConfig] = field(default_factory=dict)
+    dose: DoseConfig = field(default_factory=DoseConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
 
 

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pydicom import Dataset
+from pydicom.uid import generate_uid
 
 from panelgate.drivers import (
     DetectorTimeout,
@@ -71,6 +72,7 @@ from panelgate.drivers.generator import Delivered, Generator, GeneratorFault
 from panelgate.gateway.dicom import Technique
 from panelgate.gateway.outbox import Outbox
 
+from .dose_record import device_observer, exposure_dose, irradiation_event, study_of
 from .exposure import (
     CalibrationHolder,
     ExposureRequest,
@@ -78,6 +80,7 @@ from .exposure import (
     parse_protocol,
     quick_calibration,
 )
+from .exposure_log import ExposureLog
 from .flood_technique import check_before_flood
 from .interrupts import DeferredInterrupt
 from .pipeline import Pipeline
@@ -478,6 +481,8 @@ class ExposureWorkflow:
             exposure_time_ms=delivered.ms,
             body_part=preflight.body_part,
             view_position=preflight.view_position,
+            irradiation_event_uid=generate_uid(prefix=self.pipeline.config.dicom.uid_root),
+            dose=exposure_dose(self.generator, delivered, self.pipeline.config),
         )
         image = self.pipeline.correct(frame, self.calibration.calibration)
         record.corrected = image.pixels
@@ -485,6 +490,7 @@ class ExposureWorkflow:
         record.dataset = ds
         spool_path = self._queue(ds)
         record.queued_path = spool_path
+        self._log_dose(ds, technique, record)
         t_queued = time.monotonic()
         preview = write_preview(image.pixels, window, self.preview_dir / f"{ds.SOPInstanceUID}.png")
         self._move("queued", str(spool_path))
@@ -496,6 +502,31 @@ class ExposureWorkflow:
             fresh_dark=fresh_dark,
             done_to_queued_s=t_queued - t_done,
         )
+
+    @property
+    def dose_log(self) -> ExposureLog:
+        """The exposure log, beside the kept images (``spool_dir/../dose``)."""
+        return ExposureLog(self.spool_dir.parent / "dose")
+
+    def _log_dose(self, ds: Dataset, technique: Technique, record: ExposureRecord) -> None:
+        """Log the exposure's dose for the study's dose SR; a failure is reported, not raised.
+
+        The image is queued already and carries the same dose; an exposure log that cannot
+        be written must not turn a good exposure into a failed one.
+        """
+        assert record.delivered is not None
+        try:
+            event = irradiation_event(
+                ds, technique, record.delivered,
+                started=record.fired_utc, protocol=record.request.protocol,
+            )  # fmt: skip
+            self.dose_log.record(
+                study_of(ds, record.request.study),
+                device_observer(self.pipeline.config, self.pipeline.info),
+                event,
+            )
+        except (PanelgateError, ValueError) as exc:
+            _log.error("exposure %s: its dose could not be logged: %s", ds.SOPInstanceUID, exc)
 
     def _keep_folders(self) -> tuple[Path, ...]:
         """Where to keep an exposure's data: beside the spool, else the user's own folder."""

@@ -6,7 +6,7 @@ there), :mod:`.client` its I/O over pyserial, :mod:`.errors` the typed failures.
 """
 
 from .client import GeneratorClient
-from .contract import Generator
+from .contract import Generator, ReportsDoseAreaProduct
 from .errors import (
     ExposureAborted,
     GeneratorError,
@@ -33,6 +33,7 @@ __all__ = [
     "GeneratorTimeout",
     "InterlockOpen",
     "ManualGenerator",
+    "ReportsDoseAreaProduct",
     "TechniqueLimits",
     "TechniqueOutOfRange",
     "TubeOverheat",

@@ -19,6 +19,10 @@ timeout and an optional cancel event; failures are the errors of
 happened (a generator on a link reports the delivered values) or only what was entered
 (no generator link: :class:`~panelgate.drivers.generator.manual.ManualGenerator`); after a
 failure, an exposure nobody confirmed is reported as one that MAY HAVE happened.
+
+A generator with a dose-area product meter (IEC 60580) also satisfies
+:class:`ReportsDoseAreaProduct`: the workflow then reports the DAP it measured instead of
+the one computed from the technique (:mod:`panelgate.gateway.dicom.dose`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from .protocol import Delivered, TechniqueLimits
 
-__all__ = ["Generator"]
+__all__ = ["Generator", "ReportsDoseAreaProduct"]
 
 
 @runtime_checkable
@@ -115,4 +119,16 @@ class Generator(Protocol):
         tb: TracebackType | None,
     ) -> None:
         """Close the link."""
+        ...
+
+
+@runtime_checkable
+class ReportsDoseAreaProduct(Protocol):
+    """A generator that measures the dose-area product of each exposure (a DAP meter)."""
+
+    def delivered_dap_dgycm2(self) -> float | None:
+        """Return the DAP the meter measured for the last exposure, dGy·cm².
+
+        Valid after ``wait_done`` returned; None when the meter gave no value for it.
+        """
         ...
