@@ -56,6 +56,7 @@ from .dose_config import DoseConfig
 from .errors import ConfigError
 from .gateway_config import DestinationConfig, ListenerConfig, OutboxConfig, RetryConfig
 from .peer_config import DicomPeerConfig
+from .processing_config import ProcessingConfig, parse_processing
 
 __all__ = [
     "CalibrationConfig",
@@ -68,6 +69,7 @@ __all__ = [
     "ListenerConfig",
     "OutboxConfig",
     "PacsConfig",
+    "ProcessingConfig",
     "RetryConfig",
     "WorklistConfig",
     "load_config",
@@ -189,6 +191,7 @@ class Config:
     retry: RetryConfig = field(default_factory=RetryConfig)
     listener: ListenerConfig | None = None
     destinations: dict[str, DestinationConfig] = field(default_factory=dict)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     dose: DoseConfig = field(default_factory=DoseConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
 
@@ -241,6 +244,9 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
                 for key, table in value.items()
                 if _is_table(f"destinations.{key}", table, problems)
             }
+            continue
+        if name == "processing":  # presets as sub-tables: processing_config.py
+            sections[name] = parse_processing(value, problems)
             continue
         section_type = _section_type(hints[name])
         sections[name] = _parse_section(section_type, name, value, problems)

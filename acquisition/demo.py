@@ -40,6 +40,7 @@ from panelgate.drivers.generator import Delivered
 from panelgate.gateway.dicom import StudyContext, Technique, Window
 from panelgate.gateway.outbox import Outbox
 from panelgate.gateway.pacs import Destination, EmbeddedPacs
+from panelgate.processing import Presentation
 from panelgate.simulators import Room, SimulatedDetector, step_wedge_line_pairs
 from panelgate.simulators.generator import InProcessGenerator
 
@@ -100,10 +101,14 @@ class _TimedPipeline(Pipeline):
             return super().correct(frame, calibration)
 
     def build(
-        self, image: Corrected, study: StudyContext, technique: Technique
+        self,
+        image: Corrected,
+        study: StudyContext,
+        technique: Technique,
+        presentation: Presentation | None = None,
     ) -> tuple[Dataset, Window]:
         with self.timer.stage("build"):
-            return super().build(image, study, technique)
+            return super().build(image, study, technique, presentation)
 
 
 def run_demo(

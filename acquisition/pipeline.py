@@ -28,17 +28,18 @@ from panelgate.calibration import (
 )
 from panelgate.drivers import Detector, DetectorInfo, Frame, ReadoutMode
 from panelgate.gateway.dicom import (
+    ExposureIndex,
     Provenance,
     StudyContext,
     Technique,
     Window,
     build_dx_for_presentation,
+    build_dx_for_processing,
     compress_lossless,
-    exposure_index,
-    histogram_window,
     write_atomic,
 )
 from panelgate.gateway.pacs import Destination, StoreResult, store_files
+from panelgate.processing import Presentation, process
 
 from .config import Config
 from .errors import UsageError
@@ -162,42 +163,116 @@ class Pipeline:
         pixels = correct(frame.pixels, calibration, full_scale=2**self.info.bits_stored - 1)
         return Corrected(pixels, frame, calibration)
 
-    def build(
-        self, image: Corrected, study: StudyContext, technique: Technique
-    ) -> tuple[Dataset, Window]:
-        """Build the DX For Presentation instance of a corrected image (compressed if set)."""
-        dicom = self.config.dicom
-        window = histogram_window(image.pixels)
-        exposure = None
-        if self.info.counts_per_ugy:
-            exposure = exposure_index(
-                image.pixels,
-                image.calibration.pedestal_counts,
-                self.info.counts_per_ugy,
-                dicom.target_exposure_index,
-            )
-        provenance = Provenance(
-            calibration_set_id=image.calibration.set_id,
-            calibration_utc=image.calibration.created_utc,
-            pedestal_counts=image.calibration.pedestal_counts,
-            software_version=self.software_version,
+    def present(
+        self, image: Corrected, preset: str | None = None, grid: bool = False
+    ) -> Presentation:
+        """Process a corrected image for presentation (:func:`panelgate.processing.process`).
+
+        Parameters
+        ----------
+        image : Corrected
+            The corrected linear image.
+        preset : str, optional
+            The protocol's processing preset; ``[processing] preset`` when None.
+        grid : bool
+            True when an anti-scatter grid was in the beam.
+
+        Raises
+        ------
+        ValueError
+            An unknown preset.
+        """
+        settings = self.config.processing
+        return process(
+            image.pixels,
+            image.calibration.pedestal_counts,
+            self.info.counts_per_ugy or 1.0,  # no dose calibration: relative log, no EI
+            settings.resolve(preset),
+            grid,
+            self.config.dicom.target_exposure_index,
+            bits=min(settings.bits, self.info.bits_stored),
+            monochrome1=settings.monochrome1,
         )
+
+    def exposure_index(self, presentation: Presentation) -> ExposureIndex | None:
+        """Return the EI/DI both instances carry (None without a dose calibration).
+
+        EI from the relevant region the processing found (IEC 62494-1), no longer a
+        whole-image estimate.
+        """
+        if not self.info.counts_per_ugy:
+            return None
+        ei = max(round(presentation.ei, 1), 0.1)  # DS of one decimal; DI needs EI > 0
+        return ExposureIndex(ei=ei, target_ei=presentation.target_ei)
+
+    def build(
+        self,
+        image: Corrected,
+        study: StudyContext,
+        technique: Technique,
+        presentation: Presentation | None = None,
+    ) -> tuple[Dataset, Window]:
+        """Build the DX For Presentation instance (compressed if set) and its window.
+
+        The pixels are the processed image (``presentation``, or :meth:`present` with the
+        default preset when None), with the window that spans its grey levels: the tone
+        curve is in the pixels. Pixel Intensity Relationship LOG, its sign +1 for
+        MONOCHROME1 values and -1 for MONOCHROME2.
+        """
+        dicom = self.config.dicom
+        shown = self.present(image) if presentation is None else presentation
+        window = Window(center=shown.window_center, width=shown.window_width)
         ds = build_dx_for_presentation(
+            shown.pixels,
+            study=study,
+            technique=technique,
+            detector=self.info,
+            frame=image.frame.meta,
+            provenance=self._provenance(image),
+            window=window,
+            exposure=self.exposure_index(shown),
+            uid_root=dicom.uid_root,
+            institution_name=dicom.institution_name,
+            station_name=dicom.station_name,
+            monochrome1=shown.monochrome1,
+            pixel_intensity=("LOG", 1 if shown.monochrome1 else -1),
+            window_explanation=f"PANELGATE {shown.preset.name.upper()} TONE SCALE",
+        )
+        compress_lossless(ds, dicom.compression)
+        return ds, window
+
+    def build_for_processing(
+        self,
+        image: Corrected,
+        study: StudyContext,
+        technique: Technique,
+        presentation: Presentation,
+    ) -> Dataset:
+        """Build the DX For Processing instance: the corrected linear image, same EI/DI."""
+        dicom = self.config.dicom
+        ds = build_dx_for_processing(
             image.pixels,
             study=study,
             technique=technique,
             detector=self.info,
             frame=image.frame.meta,
-            provenance=provenance,
-            window=window,
-            exposure=exposure,
+            provenance=self._provenance(image),
+            exposure=self.exposure_index(presentation),
             uid_root=dicom.uid_root,
             institution_name=dicom.institution_name,
             station_name=dicom.station_name,
             monochrome1=dicom.monochrome1,
         )
         compress_lossless(ds, dicom.compression)
-        return ds, window
+        return ds
+
+    def _provenance(self, image: Corrected) -> Provenance:
+        return Provenance(
+            calibration_set_id=image.calibration.set_id,
+            calibration_utc=image.calibration.created_utc,
+            pedestal_counts=image.calibration.pedestal_counts,
+            software_version=self.software_version,
+        )
 
     @staticmethod
     def write(ds: Dataset, directory: Path) -> Path:

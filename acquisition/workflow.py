@@ -486,13 +486,19 @@ class ExposureWorkflow:
         )
         image = self.pipeline.correct(frame, self.calibration.calibration)
         record.corrected = image.pixels
-        ds, window = self.pipeline.build(image, record.request.study, technique)
+        presentation = self.pipeline.present(image)
+        ds, window = self.pipeline.build(image, record.request.study, technique, presentation)
         record.dataset = ds
         spool_path = self._queue(ds)
         record.queued_path = spool_path
         self._log_dose(ds, technique, record)
         t_queued = time.monotonic()
-        preview = write_preview(image.pixels, window, self.preview_dir / f"{ds.SOPInstanceUID}.png")
+        preview = write_preview(  # the processed image, as the For Presentation instance
+            presentation.pixels,
+            window,
+            self.preview_dir / f"{ds.SOPInstanceUID}.png",
+            invert=presentation.monochrome1,
+        )
         self._move("queued", str(spool_path))
         return ExposureResult(
             sop_instance_uid=str(ds.SOPInstanceUID),

@@ -28,7 +28,10 @@ from .multiscale import equalise
 from .presets import Preset
 from .tonescale import ToneWindow, tone_map, tone_window
 
-__all__ = ["Presentation", "estimate_noise", "process"]
+__all__ = ["MIN_OBJECT_SHARE", "Presentation", "estimate_noise", "process"]
+
+MIN_OBJECT_SHARE = 0.05
+"""Below this share of the field attenuated, the field is taken as an open beam."""
 
 
 @dataclass(frozen=True)
@@ -126,9 +129,7 @@ def process(  # noqa: PLR0917 - the signature of issue 14
     """
     log = log_kerma(linear, pedestal_counts, counts_per_ugy, engine=engine)
     field = detect_field(log, engine=engine)
-    relevant = field.relevant(log)
-    if not relevant[::4, ::4].any() and not relevant.any():
-        relevant = field.inside()  # a field of direct exposure only (no object)
+    relevant = _relevant(log, field)
     exposure = estimate_exposure(linear, relevant, pedestal_counts, counts_per_ugy)
     noise = estimate_noise(log, field)
     _fill_outside(log, field, float(np.log10(exposure.air_kerma_ugy)))
@@ -169,6 +170,20 @@ def estimate_noise(log: npt.NDArray[np.float32], field: Field) -> float:
     d = np.abs(np.diff(inner, axis=1))
     sigma = 1.4826 * float(np.median(d)) / float(np.sqrt(2.0))
     return max(sigma, 1e-4)
+
+
+def _relevant(log: npt.NDArray[np.float32], field: Field) -> npt.NDArray[np.bool_]:
+    """Return the relevant region, or the whole field when it is (almost) all direct beam.
+
+    Without an object the field is one plateau of direct exposure, and what lies below
+    its top is only noise and defects: then the whole field is the region of interest
+    (a flood's EI is its air kerma).
+    """
+    relevant = field.relevant(log)
+    h, w = field.bottom - field.top, field.right - field.left
+    if np.count_nonzero(relevant[::4, ::4]) < MIN_OBJECT_SHARE * (h // 4 + 1) * (w // 4 + 1):
+        return field.inside()
+    return relevant
 
 
 def _fill_outside(log: npt.NDArray[np.float32], field: Field, value: float) -> None:

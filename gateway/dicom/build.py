@@ -168,6 +168,8 @@ def build_dx_for_presentation(
     series_number: int = 1,
     instance_number: int = 1,
     monochrome1: bool = False,
+    pixel_intensity: tuple[str, int] = ("LIN", 1),
+    window_explanation: str = "HISTOGRAM 0.5-99.5%",
 ) -> Dataset:
     """Build a DX For Presentation dataset from a corrected frame.
 
@@ -189,6 +191,12 @@ def build_dx_for_presentation(
         Organisation UID root, ending in ``.``, for the UIDs generated here.
     monochrome1 : bool
         Write MONOCHROME1 (bright = low dose) with Presentation LUT Shape INVERSE.
+    pixel_intensity : tuple of (str, int)
+        Pixel Intensity Relationship (``LIN`` or ``LOG``) and its Sign (+1: lower values
+        are less X-ray intensity, -1: more), PS3.3 C.8.11.3.1.2; ``("LOG", 1)`` for a
+        processed MONOCHROME1 image.
+    window_explanation : str
+        Window Center & Width Explanation (0028,1055), LO.
 
     Returns
     -------
@@ -216,6 +224,8 @@ def build_dx_for_presentation(
         series_number=series_number,
         instance_number=instance_number,
         monochrome1=monochrome1,
+        pixel_intensity=pixel_intensity,
+        window_explanation=window_explanation,
     )
 
 
@@ -236,6 +246,8 @@ def _build_dx(
     series_number: int,
     instance_number: int,
     monochrome1: bool,
+    pixel_intensity: tuple[str, int] = ("LIN", 1),
+    window_explanation: str = "HISTOGRAM 0.5-99.5%",
 ) -> Dataset:
     sop_class = DX_FOR_PRESENTATION if intent == "FOR PRESENTATION" else DX_FOR_PROCESSING
     if pixels is not None and (pixels.ndim != 2 or pixels.dtype != np.uint16):
@@ -285,6 +297,7 @@ def _build_dx(
         now=now,
         instance_number=instance_number,
         monochrome1=monochrome1,
+        pixel_intensity=pixel_intensity,
     )
     _detector(values, detector, frame, provenance)
     _dose(values, technique, exposure)
@@ -294,7 +307,7 @@ def _build_dx(
         # VOI LUT (C.11.2): required for For Presentation, forbidden for For Processing
         values.set("WindowCenter", "DS", f"{window.center:.1f}")
         values.set("WindowWidth", "DS", f"{window.width:.1f}")
-        values.set("WindowCenterWidthExplanation", "LO", "HISTOGRAM 0.5-99.5%")
+        values.set("WindowCenterWidthExplanation", "LO", window_explanation)
         values.set("VOILUTFunction", "CS", "LINEAR")
 
     ds = values.ds
@@ -444,6 +457,7 @@ def _image(
     now: dt.datetime,
     instance_number: int,
     monochrome1: bool,
+    pixel_intensity: tuple[str, int] = ("LIN", 1),
 ) -> None:
     # General Acquisition (C.7.10.1) and General Image (C.7.6.1)
     values.set("AcquisitionDateTime", "DT", acquired.strftime("%Y%m%d%H%M%S.%f%z"))
@@ -464,8 +478,8 @@ def _image(
         values.ds.ViewCodeSequence = [_code(*VIEW_CODES[technique.view_position])]
         values.set("PositionerType", "CS", "")
     # DX Image (C.8.11.3)
-    values.set("PixelIntensityRelationship", "CS", "LIN")
-    values.set("PixelIntensityRelationshipSign", "SS", 1)
+    values.set("PixelIntensityRelationship", "CS", pixel_intensity[0])
+    values.set("PixelIntensityRelationshipSign", "SS", pixel_intensity[1])
     values.set("RescaleIntercept", "DS", "0")
     values.set("RescaleSlope", "DS", "1")
     values.set("RescaleType", "LO", "US")
