@@ -19,7 +19,10 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     ModalityPerformedProcedureStep,
 )
 
+from panelgate.gateway.dicom.build import DX_FOR_PRESENTATION
 from panelgate.gateway.dicom.context import StudyContext
+from panelgate.gateway.dicom.dose import EventDose
+from panelgate.gateway.dicom.dose_event import IrradiationEvent
 from panelgate.gateway.errors import DeliveryError
 
 from .association import open_association
@@ -46,6 +49,10 @@ class PerformedImage:
         Tube current-time product (µAs).
     exposure_time_ms : float or None
         Exposure duration (ms).
+    tube_current_ma : float or None
+        Tube current (mA).
+    dose : EventDose or None
+        DAP, entrance dose and distances of the exposure (:mod:`panelgate.gateway.dicom.dose`).
     """
 
     sop_class_uid: str
@@ -54,6 +61,24 @@ class PerformedImage:
     kvp: float | None = None
     exposure_uas: float | None = None
     exposure_time_ms: float | None = None
+    tube_current_ma: float | None = None
+    dose: EventDose | None = None
+
+    @classmethod
+    def from_event(
+        cls, event: IrradiationEvent, sop_class_uid: str = DX_FOR_PRESENTATION
+    ) -> PerformedImage:
+        """Return the image of an irradiation event of the exposure log, with its dose."""
+        return cls(
+            sop_class_uid=sop_class_uid,
+            sop_instance_uid=event.sop_instance_uid,
+            series_instance_uid=event.series_instance_uid,
+            kvp=event.kvp,
+            exposure_uas=event.exposure_mas * 1000.0,
+            exposure_time_ms=event.exposure_time_ms,
+            tube_current_ma=event.tube_current_ma,
+            dose=event.dose,
+        )
 
 
 def mpps_in_progress(
@@ -152,19 +177,46 @@ def mpps_finish(
         item.ReferencedNonImageCompositeSOPInstanceSequence = []
         items.append(item)
     ds.PerformedSeriesSequence = items
-    # Radiation Dose: one Exposure Dose Sequence item per exposure (PS3.3 C.4.16)
+    _radiation_dose(ds, images)
+    _request(destination, "N-SET", ds, mpps_uid, audit)
+
+
+def _radiation_dose(ds: Dataset, images: Sequence[PerformedImage]) -> None:
+    """Fill the Radiation Dose module of the step (PS3.3 C.4.16, Table C.4-16).
+
+    One Exposure Dose Sequence item per exposure (kVp, tube current in µA, exposure time
+    in ms), and for the step: the number of exposures, no fluoroscopy, the total DAP
+    (Image and Fluoroscopy Area Dose Product, dGy·cm²) and entrance dose (mGy), and the
+    distances when every exposure shares them.
+    """
     doses = []
     for image in images:
         dose = Dataset()
         if image.kvp is not None:
             dose.KVP = f"{image.kvp:.1f}"
-        if image.exposure_uas is not None:
-            dose.ExposureInuAs = str(round(image.exposure_uas))
+        if image.tube_current_ma is not None:
+            dose.XRayTubeCurrentInuA = f"{image.tube_current_ma * 1000.0:.0f}"
         if image.exposure_time_ms is not None:
             dose.ExposureTime = str(round(image.exposure_time_ms))
         doses.append(dose)
     ds.ExposureDoseSequence = doses
-    _request(destination, "N-SET", ds, mpps_uid, audit)
+    ds.TotalNumberOfExposures = len(images)
+    ds.TotalTimeOfFluoroscopy = 0
+    known = [image.dose for image in images if image.dose is not None]
+    if not known:
+        return
+    ds.ImageAndFluoroscopyAreaDoseProduct = f"{sum(d.dap_dgycm2 for d in known):.6g}"
+    ds.EntranceDoseInmGy = f"{sum(d.entrance_dose_mgy for d in known):.6g}"
+    if len({d.sid_mm for d in known}) == 1:
+        ds.DistanceSourceToDetector = f"{known[0].sid_mm:.6g}"
+    if len({d.source_to_patient_mm for d in known}) == 1:
+        ds.DistanceSourceToEntrance = f"{known[0].source_to_patient_mm:.6g}"
+    sources = {d.dap_source for d in known}
+    how = "measured by the generator" if sources == {"generator"} else "computed (tube output)"
+    missing = len(images) - len(known)
+    ds.CommentsOnRadiationDose = f"DAP {how}" + (
+        f"; {missing} exposure(s) without a dose" if missing else ""
+    )
 
 
 def _request(
