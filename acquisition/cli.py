@@ -44,6 +44,7 @@ from panelgate.drivers import (
 
 from . import commands
 from .errors import UsageError
+from .jsonlog import JsonFormatter
 
 __all__ = ["build_parser", "exit_status", "main"]
 
@@ -91,6 +92,11 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
     common.add_argument(
         "--debug", action="store_true", help="show tracebacks of errors",
         **({"default": False} if top else unset),
+    )  # fmt: skip
+    common.add_argument(
+        "--log-format", choices=("text", "json"),
+        help="log lines as text (default) or one JSON object per line",
+        **({"default": "text"} if top else unset),
     )  # fmt: skip
     return common
 
@@ -148,7 +154,7 @@ def main(
     args: argparse.Namespace | None = None
     try:
         args = build_parser(extra_commands).parse_args(argv)
-        _configure_logging(args.verbose)
+        _configure_logging(args.verbose, args.log_format)
         return int(args.handler(args))
     except KeyboardInterrupt as exc:
         print("panelgate: interrupted", file=sys.stderr)
@@ -191,9 +197,12 @@ def _version() -> str:
         return "unknown"
 
 
-def _configure_logging(verbose: int) -> None:
+def _configure_logging(verbose: int, log_format: str = "text") -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     # pynetdicom reports failed associations itself at ERROR; ours is the message that counts.
     logging.getLogger("pynetdicom").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
     # pydicom logs a broken file's problems at WARNING; our one line names file and defect.
