@@ -18,9 +18,10 @@ from panelgate.gateway.dicom.rdsr import build_dose_report
 from panelgate.gateway.outbox import Outbox
 
 from .config import Config
+from .errors import UsageError
 from .exposure_log import ExposureLog
 
-__all__ = ["build_study_report", "queue_study_report"]
+__all__ = ["DoseReports", "build_study_report", "queue_study_report"]
 
 
 def _software_version() -> str:
@@ -71,3 +72,46 @@ def queue_study_report(
     ds = build_study_report(log, study_uid, config, mpps_uid=mpps_uid)
     outbox.enqueue_dataset(ds)
     return str(ds.SOPInstanceUID)
+
+
+class DoseReports:
+    """Queues the dose SR of a study when its step completes, once per set of events.
+
+    A study completed again without a new exposure queues nothing; with new exposures a
+    new SR (a new SOP Instance) reports every event of the study, the earlier ones too.
+
+    Parameters
+    ----------
+    outbox : Outbox
+        Where the SR is queued, for every destination, beside the images.
+    log : ExposureLog
+        The exposure log the workflow writes.
+    config : Config
+        The UID root, institution and station names.
+    """
+
+    def __init__(self, outbox: Outbox, log: ExposureLog, config: Config) -> None:
+        self.outbox = outbox
+        self.log = log
+        self.config = config
+
+    def complete(self, study_uid: str, *, mpps_uid: str = "") -> str | None:
+        """Queue the study's dose SR if it has events not reported yet; return its SOP UID.
+
+        Returns None when the study has no exposure, or none since its last SR.
+
+        Raises
+        ------
+        OutboxError, DicomBuildError, StorageError
+            The SR could not be built or queued (nothing is marked as reported then).
+        """
+        try:
+            logged = self.log.read_study(study_uid)
+        except UsageError:  # no exposure of this study
+            return None
+        events = frozenset(e.irradiation_event_uid for e in logged.events)
+        if events <= self.log.reported(study_uid):
+            return None
+        uid = queue_study_report(self.outbox, self.log, study_uid, self.config, mpps_uid=mpps_uid)
+        self.log.mark_reported(study_uid, events)
+        return uid

@@ -3,6 +3,7 @@
 Layout (folders 0700, files 0600: they hold patient data)::
 
     <root>/<StudyInstanceUID>/<IrradiationEventUID>.json
+    <root>/<StudyInstanceUID>/reported.txt      the events of the last dose SR queued
 
 Each file is written atomically when the exposure's image exists (before the technician
 accepts or rejects it: a rejected exposure irradiated the patient too) and holds the
@@ -105,6 +106,24 @@ class ExposureLog:
         events = tuple(sorted((event for _, _, event in records), key=lambda e: e.started))
         study, device, _ = records[0]
         return StudyDose(study, device, events)
+
+    def reported(self, study_uid: str) -> frozenset[str]:
+        """Return the Irradiation Event UIDs of the study's last dose SR queued (none: empty)."""
+        path = self.root / _checked_uid(study_uid) / _REPORTED
+        try:
+            return frozenset(path.read_text().split())
+        except FileNotFoundError:
+            return frozenset()
+
+    def mark_reported(self, study_uid: str, event_uids: frozenset[str]) -> None:
+        """Remember which events the study's dose SR just queued reports (atomic, 0600)."""
+        folder = private_dir(self.root / _checked_uid(study_uid))
+        write_bytes_atomic(
+            folder / _REPORTED, "".join(f"{u}\n" for u in sorted(event_uids)).encode()
+        )
+
+
+_REPORTED = "reported.txt"
 
 
 def _checked_uid(uid: str) -> str:

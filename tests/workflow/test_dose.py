@@ -19,10 +19,11 @@ from pydicom.uid import generate_uid
 
 from panelgate.acquisition.cli import main
 from panelgate.acquisition.config import Config
-from panelgate.acquisition.dose_report import build_study_report
+from panelgate.acquisition.dose_report import DoseReports, build_study_report
 from panelgate.acquisition.workflow import ExposureRequest, ExposureResult, ExposureWorkflow
 from panelgate.drivers.generator import Generator, ReportsDoseAreaProduct
 from panelgate.gateway.dicom import StudyContext, write_atomic
+from panelgate.gateway.outbox import Outbox
 from panelgate.simulators.room import air_kerma_ugy
 
 from .conftest import Rig
@@ -155,3 +156,31 @@ def test_panelgate_dose_of_an_unknown_study_is_one_line_exit_2(
     assert main(["dose", "--study", "1.2.3.4", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no exposure of study 1.2.3.4" in err[0]
+
+
+def test_a_completed_study_queues_its_dose_sr_once_per_set_of_exposures(
+    rig: Rig, tmp_path: Path
+) -> None:
+    outbox = Outbox(tmp_path / "outbox", ["pacs"])
+    reports = DoseReports(outbox, rig.workflow.dose_log, Config())
+    study_uid = str(STUDY.study_instance_uid)
+    assert reports.complete(study_uid) is None, "no exposure yet: nothing to report"
+    first = _expose(rig.workflow)
+    sr_uid = reports.complete(study_uid)
+    assert sr_uid is not None
+    assert reports.complete(study_uid) is None, "nothing new since the last dose SR"
+    second = _expose(rig.workflow)
+    again = reports.complete(study_uid)
+    assert again is not None and again != sr_uid
+    (record,) = [r for r in outbox.records("pacs") if r.sop_instance_uid == again]
+    sr = pydicom.dcmread(outbox.object_path(again))
+    reported = {
+        item.UID
+        for event in sr.ContentSequence
+        if event.ConceptNameCodeSequence[0].CodeValue == "113706"
+        for item in event.ContentSequence
+        if item.ConceptNameCodeSequence[0].CodeValue == "113769"
+    }
+    images = [pydicom.dcmread(r.spool_path) for r in (first, second)]
+    assert reported == {ds.IrradiationEventUID for ds in images}
+    assert record.sop_class_uid == "1.2.840.10008.5.1.4.1.1.88.67"
