@@ -93,6 +93,6 @@ def edge_body(height: int, width: int, pixel_pitch_mm: float) -> Body:
     cols = np.arange(width, dtype=np.float64)[None, :]
     edge_x = cx + (rows - cy) * slope  # where the edge crosses each row's centre
     covered = np.clip(cols + 1.0 - edge_x, 0.0, 1.0)  # share of the pixel behind the plate
-    body.paths_mm[Material.TUNGSTEN] = (EDGE_PLATE_MM * covered).astype(np.float32)
+    body.plate = (Material.TUNGSTEN, EDGE_PLATE_MM, covered.astype(np.float32))
     body.edge = Edge(EDGE_ANGLE_DEG, cx, cy, f"tungsten {EDGE_PLATE_MM:g} mm", 0.0)
     return body

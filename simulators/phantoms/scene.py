@@ -168,6 +168,8 @@ class Body:
     nodules: tuple[_NoduleShape, ...] = ()
     wedge_steps: tuple[tuple[tuple[int, int], tuple[int, int], float], ...] = ()
     edge: Edge | None = None
+    plate: tuple[Material, float, _F32] | None = None
+    """A plate (material, thickness mm) covering the given share of each pixel's area."""
 
     def path(self, material: Material) -> _F32:
         """Return the path-length map of ``material``, made (zeros) on first use."""
@@ -187,6 +189,10 @@ class Body:
             delta = mu_per_mm(Material.SOFT_TISSUE, kv) - mu_per_mm(Material.LUNG, kv)
             exponent -= np.float32(delta) * self.nodule_mm
         out: _F32 = np.exp(-exponent).astype(np.float32)
+        if self.plate is not None:  # area-weighted: open share + covered share · exp(−μt)
+            material, thickness_mm, share = self.plate
+            behind = np.float32(np.exp(-mu_per_mm(material, kv) * thickness_mm))
+            out *= np.float32(1.0) - share * (np.float32(1.0) - behind)
         return out
 
     def water_equivalent_mm(self) -> _F32:
