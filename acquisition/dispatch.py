@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from panelgate.gateway.dicomweb import AnyDestination
 from panelgate.gateway.outbox import DestinationWorker, Outbox, RetryPolicy, State
 from panelgate.gateway.pacs import Destination
 
@@ -45,7 +46,7 @@ def queue_name(destination: Destination) -> str:
 
 
 def deliver_now(
-    outbox: Outbox, destinations: Mapping[str, Destination], sop_instance_uid: str
+    outbox: Outbox, destinations: Mapping[str, AnyDestination], sop_instance_uid: str
 ) -> list[Delivery]:
     """Run one delivery round for each destination; report where the instance stands.
 
@@ -56,7 +57,7 @@ def deliver_now(
     ----------
     outbox : Outbox
         Holding the instance, queued for every name in ``destinations``.
-    destinations : mapping of str to Destination
+    destinations : mapping of str to Destination or WebDestination
         Destination name (as in the outbox) to its address.
     sop_instance_uid : str
         The instance to report on.

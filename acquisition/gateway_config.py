@@ -27,6 +27,13 @@ Example::
     port = 4242
     called_ae = "ORTHANC"
     commitment = true
+
+    [destinations.archive]     # STOW-RS; keys in acquisition/dicomweb_config.py
+    kind = "dicomweb"
+    url = "https://archive.example.org/dicom-web"
+    auth = "bearer"
+    token_file = "/etc/panelgate/archive.token"
+    commitment = true          # committed once QIDO-RS finds the instance as sent
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+from panelgate.gateway.dicomweb import AnyDestination, WebDestination
 from panelgate.gateway.outbox import RetryPolicy
 from panelgate.gateway.pacs import Destination, TlsConfig
 
@@ -51,6 +59,7 @@ from .config_limits import (
     Seconds,
 )
 from .config_section import Problems, Section
+from .dicomweb_config import DicomWebFields
 from .peer_config import DicomPeerConfig
 from .tls_files import tls_problems
 
@@ -156,11 +165,15 @@ class ListenerConfig(Section):
 
 
 @dataclass(frozen=True)
-class DestinationConfig(DicomPeerConfig):
+class DestinationConfig(DicomWebFields, DicomPeerConfig):
     """``[destinations.NAME]``: one PACS the outbox delivers to (a :class:`DicomPeerConfig`).
 
     Adds the ACSE and network timeouts, the largest PDU we accept (1 to 2³²−1 bytes), the
-    Storage Commitment switch and the TLS files, which are loaded at validation.
+    Storage Commitment switch and the TLS files, which are loaded at validation. With
+    ``kind = "dicomweb"`` (:class:`~.dicomweb_config.DicomWebFields`) it is a DICOMweb
+    server instead: ``url``, ``auth`` and its secret, ``max_parts``; ``connect_s``,
+    ``network_s`` (the idle timeout), ``commitment`` (confirmation by QIDO-RS) and the
+    TLS files keep their meaning, the DIMSE keys are not used.
     """
 
     commitment: bool = False
@@ -171,8 +184,25 @@ class DestinationConfig(DicomPeerConfig):
     tls_cert_file: str = ""
     tls_key_file: str = ""
 
-    def destination(self, calling_ae: str) -> Destination:
-        """Return the gateway destination, calling as ``calling_ae``."""
+    def destination(self, calling_ae: str) -> AnyDestination:
+        """Return the gateway destination, calling as ``calling_ae``.
+
+        Raises
+        ------
+        ValueError
+            A DICOMweb secret's file or variable went away since validation.
+        """
+        if self.kind == "dicomweb":
+            return WebDestination(
+                self.url,
+                calling_ae=calling_ae,
+                tls=_tls(self.tls_ca_file, self.tls_cert_file, self.tls_key_file),
+                credentials=self.credentials(),
+                connect_s=self.connect_s,
+                idle_s=self.network_s,
+                max_parts=self.max_parts,
+                commitment=self.commitment,
+            )
         return Destination(
             self.host,
             self.port,
@@ -188,4 +218,5 @@ class DestinationConfig(DicomPeerConfig):
         )
 
     def _joint_problems(self) -> Problems:
-        return tls_problems(self.tls_ca_file, self.tls_cert_file, self.tls_key_file, server=False)
+        tls = tls_problems(self.tls_ca_file, self.tls_cert_file, self.tls_key_file, server=False)
+        return tls + self.web_problems(self.tls_ca_file)

@@ -33,9 +33,11 @@ from panelgate.drivers import Detector, IncompatibleState
 from panelgate.drivers.generator import Generator, GeneratorClient, ManualGenerator
 from panelgate.gateway import DicomBuildError
 from panelgate.gateway.dicom import StudyContext
+from panelgate.gateway.dicomweb import AnyDestination
 from panelgate.gateway.outbox import Outbox, State
 from panelgate.gateway.pacs import Destination, WorklistQuery, query_worklist
 from panelgate.simulators import Irradiable, Room
+from panelgate.simulators.dose import protocol_phantom
 from panelgate.simulators.generator import InProcessGenerator
 
 from .args import ae_title, host_port, positive_float
@@ -210,6 +212,7 @@ def _expose(args: argparse.Namespace) -> int:
         detector = open_detector(args.detector)
         beam = _calibration_source(detector)
         info = stack.enter_context(detector).info
+        stack.enter_context(protocol_phantom(args.detector, request.protocol))  # sim: anatomy
         print(f"panelgate expose: {info.manufacturer} {info.model} {info.serial}", flush=True)
         print(f"generator: {generator.identify()} on {port}", flush=True)
         pipeline = Pipeline(detector, config, beam=beam)
@@ -299,7 +302,7 @@ def _checked(args: argparse.Namespace, check: Callable[[], T]) -> T:
         ) from exc
 
 
-def _destinations(args: argparse.Namespace, config: Config) -> dict[str, Destination]:
+def _destinations(args: argparse.Namespace, config: Config) -> dict[str, AnyDestination]:
     """``--pacs``, else the configured destinations, else none (the image stays queued)."""
     if args.pacs is not None:
         host, port = args.pacs
@@ -316,7 +319,7 @@ def _open_outbox(args: argparse.Namespace, config: Config, names: list[str]) -> 
     return Outbox(root, names or ["pacs"], reserve_bytes=config.outbox.reserve_bytes)
 
 
-def _deliver(outbox: Outbox, destinations: dict[str, Destination], uid: str) -> int:
+def _deliver(outbox: Outbox, destinations: dict[str, AnyDestination], uid: str) -> int:
     if not destinations:
         print(
             "PACS:             not sent (no --pacs and no destination configured); "

@@ -11,6 +11,7 @@ the destination's URL; no header, and so no credential, is ever part of a messag
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Generator
 from typing import Any
 
@@ -64,7 +65,7 @@ def open_client(destination: WebDestination) -> httpx.Client:
         The TLS files cannot be loaded (retryable: they may be fixed in place).
     """
     try:
-        verify: Any = destination.tls.client_context() if destination.tls else True
+        verify = destination.tls.client_context() if destination.tls else _system_context()
     except GatewayError as exc:
         raise DicomWebError(f"{destination}: {exc}", retryable=True) from exc
     timeout = httpx.Timeout(
@@ -81,6 +82,13 @@ def open_client(destination: WebDestination) -> httpx.Client:
         follow_redirects=False,
         headers={"User-Agent": "panelgate"},
     )
+
+
+def _system_context() -> ssl.SSLContext:
+    """TLS 1.2 or later, verified against the system's trust store (BCP 195)."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
 
 
 def request(

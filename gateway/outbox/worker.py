@@ -11,6 +11,14 @@ out its backoff until the policy dead-letters it. Dead-lettering and overdue com
 results are logged at WARNING with the destination and the SOP Instance UID. With Storage
 Commitment on, sent instances are batched into N-ACTIONs whose Transaction UID is persisted
 in their records before the request goes out, and re-requested when no result arrives.
+
+A DICOMweb destination (:class:`~panelgate.gateway.dicomweb.WebDestination`) gets the same
+bookkeeping through a :class:`~panelgate.gateway.dicomweb.WebSession` instead: the due
+instances go out in STOW-RS requests of at most ``max_parts`` instances, each instance's
+outcome is settled as a C-STORE's would be, a request that failed as a whole charges its
+instances and backs the destination off, and with ``commitment`` a QIDO-RS query stands in
+for the N-ACTION: a sent instance the server lists as sent is committed, one it holds with
+other values (or still lacks after ``commit_timeout_s``) is sent again.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import Any
 
 from pydicom.uid import generate_uid
 
+from panelgate.gateway.dicomweb import AnyDestination, WebDestination, WebSession
 from panelgate.gateway.errors import DeliveryError, OutboxError
 from panelgate.gateway.pacs.audit import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditTrail
 from panelgate.gateway.pacs.destination import Destination
@@ -50,8 +59,8 @@ class DestinationWorker:
         The spool.
     name : str
         Destination name in the outbox.
-    destination : Destination
-        The peer.
+    destination : Destination or WebDestination
+        The peer: DIMSE (C-STORE) or DICOMweb (STOW-RS).
     policy : RetryPolicy
         Backoff and give-up rule.
     commit_timeout_s : float
@@ -74,7 +83,7 @@ class DestinationWorker:
         self,
         outbox: Outbox,
         name: str,
-        destination: Destination,
+        destination: AnyDestination,
         policy: RetryPolicy,
         *,
         commit_timeout_s: float = 60.0,
@@ -95,7 +104,9 @@ class DestinationWorker:
         self.idle_close_s = idle_close_s
         self._rng = rng or random.Random()
         self._audit = audit or AuditTrail(None)
-        self._session = StoreSession(destination, on_event_report)
+        web = isinstance(destination, WebDestination)
+        self._web = WebSession(destination) if isinstance(destination, WebDestination) else None
+        self._dimse = None if web else StoreSession(_dimse(destination), on_event_report)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -121,7 +132,17 @@ class DestinationWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
-        self._session.close()
+        if self._web is not None:
+            self._web.close()
+        else:
+            self._session.close()
+
+    @property
+    def _session(self) -> StoreSession:
+        """The association of a DIMSE destination."""
+        if self._dimse is None:
+            raise TypeError(f"{self.name} is a DICOMweb destination: it has no association")
+        return self._dimse
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -141,6 +162,11 @@ class DestinationWorker:
 
     def run_once(self) -> int:
         """Send what is due and request commitment; return the number of actions taken."""
+        if self._web is not None:
+            done = self._send_web(self._web) + self._confirm_web(self._web)
+            if done:
+                self._last_work = time.monotonic()
+            return done
         done = self._send_due() + self._request_commitment()
         if done:
             self._last_work = time.monotonic()
@@ -360,6 +386,102 @@ class DestinationWorker:
         )
         return len(refs)
 
+    # -- DICOMweb ----------------------------------------------------------------------
+
+    def _send_web(self, web: WebSession) -> int:
+        """STOW-RS what is due, ``max_parts`` instances a request; settle each instance.
+
+        A request that fails as a whole (no reply, 5xx, 409 naming no instance) charges
+        its instances, backs the destination off and ends the round; the instances behind
+        it stay pending without a charge.
+        """
+        if time.time() < self._blocked_until:
+            return 0  # the destination itself is backing off
+        due = self.outbox.due(self.name, self.batch)
+        rnd = _Round(due, marked={})
+        for start in range(0, len(due), web.max_parts):
+            if self._stop.is_set() or not self._stow(web, due[start : start + web.max_parts], rnd):
+                break
+        if rnd.sent:
+            self._audit_transfer(rnd.sent, SUCCESS, "stored", due)
+        if rnd.problems:
+            self._audit_transfer(rnd.problems, MINOR_FAILURE, "not stored", due)
+        return len(rnd.sent) + len(rnd.problems)
+
+    def _stow(self, web: WebSession, chunk: list[Record], rnd: _Round) -> bool:
+        """Send one STOW-RS request; False when it failed as a whole."""
+        marked = [m for m in map(self._mark, chunk) if m is not None]
+        present = []
+        for inflight in marked:
+            if self.outbox.object_path(inflight.sop_instance_uid).exists():
+                present.append(inflight)
+            else:
+                self._give_up(inflight, "spooled file is missing")
+        if not present:
+            return True
+        items = [(r.sop_instance_uid, self.outbox.object_path(r.sop_instance_uid)) for r in present]
+        try:
+            results = web.store(items)
+        except DeliveryError as exc:
+            self._back_off(exc)
+            for inflight in present:
+                self._attempt_failed(inflight, str(exc), retryable=exc.retryable)
+            rnd.problems.extend(r.sop_instance_uid for r in present)
+            return False
+        self._refusals = 0
+        for inflight in present:
+            outcome, text = results[inflight.sop_instance_uid]
+            _log.info("STOW-RS %s to %s: %s", inflight.sop_instance_uid, self.name, text)
+            self._settle(inflight, outcome, text, rnd.sent, rnd.problems)
+        return True
+
+    def _confirm_web(self, web: WebSession) -> int:
+        """Commit the sent instances a QIDO-RS query finds as sent; resend the others.
+
+        Each instance is asked about at most once per ``poll_s``. Found: committed. Held
+        with other values, or not found ``commit_timeout_s`` after the first query: back
+        to pending (the outbox's commitment path, with the reason). Returns the number of
+        records changed.
+        """
+        if not self.destination.commitment:
+            return 0
+        now = time.time()
+        waiting = [
+            r
+            for r in self.outbox.records(self.name, State.SENT)
+            if not r.transaction_uid or now - r.updated_at >= self.poll_s
+        ][: self.batch]
+        if not waiting:
+            return 0
+        query_uid = generate_uid()  # matches the records of this query in apply_commitment
+        asked = [
+            self.outbox.move(
+                r,
+                State.SENT,
+                durable=False,
+                transaction_uid=query_uid,
+                commit_requested_at=r.commit_requested_at or now,
+            )
+            for r in waiting
+        ]
+        items = [(r.sop_instance_uid, self.outbox.object_path(r.sop_instance_uid)) for r in asked]
+        try:
+            found = web.confirm(items)
+        except DeliveryError as exc:
+            _log.warning("QIDO-RS confirmation at %s failed: %s", self.name, exc)
+            return 0
+        failed = dict(found.mismatched)
+        for r in asked:
+            overdue = now - r.commit_requested_at > self.commit_timeout_s
+            if r.sop_instance_uid in found.missing and overdue:
+                failed[r.sop_instance_uid] = (
+                    f"not found by QIDO-RS {self.commit_timeout_s:g} s after it was stored"
+                )
+        changed = self.outbox.apply_commitment(query_uid, found.found, failed)
+        for uid, reason in failed.items():
+            _log.warning("%s does not hold instance %s as sent: %s", self.name, uid, reason)
+        return len(changed)
+
     def _attempt_failed(self, record: Record, reason: str, *, retryable: bool) -> None:
         attempts = record.attempts + 1
         if not retryable or self.policy.gives_up(attempts):
@@ -381,6 +503,7 @@ class DestinationWorker:
         self, uids: list[str], outcome: int, detail: str, records: list[Record]
     ) -> None:
         sop_class = {r.sop_instance_uid: r.sop_class_uid for r in records}
+        size = {r.sop_instance_uid: r.size for r in records}
         self._audit.record(
             "instances-transferred",
             outcome=outcome,
@@ -391,6 +514,7 @@ class DestinationWorker:
             detail=detail,
             destination=self.name,
             sop_classes={uid: sop_class.get(uid, "") for uid in uids},
+            bytes=sum(size.get(uid, 0) for uid in uids),
         )
 
 
@@ -409,6 +533,12 @@ def _stopped() -> None:
 
 
 _STOPPED: Callable[[], None] = _stopped
+
+
+def _dimse(destination: AnyDestination) -> Destination:
+    if not isinstance(destination, Destination):
+        raise TypeError(f"not a DIMSE destination: {destination}")
+    return destination
 
 
 def _needs(records: list[Record]) -> set[tuple[str, str]]:
