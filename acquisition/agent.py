@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from pydicom.dataset import Dataset
 
@@ -22,6 +25,7 @@ from panelgate.gateway.pacs import AuditTrail, CommitmentResult, Listener
 
 from .config import Config, DestinationConfig
 from .errors import ConfigError
+from .metrics import Metrics, serve_metrics
 
 __all__ = ["Agent", "destinations_of", "open_outbox"]
 
@@ -86,7 +90,12 @@ class Agent:
         lc = config.listener
         self.ae_title = lc.ae_title if lc else config.dicom.calling_ae
         self._forwarder = config.audit.forwarder(source_id=self.ae_title)
-        self.audit = AuditTrail(Path(audit_file) if audit_file else None, self._forwarder)
+        self.metrics = Metrics(self.outbox)
+        self._metrics_server: Any = None
+        self.audit = AuditTrail(
+            Path(audit_file) if audit_file else None,
+            _tee(self.metrics.audit_event, self._forwarder),
+        )
         self.listener = Listener(
             self.ae_title,
             self._on_commitment,
@@ -121,6 +130,10 @@ class Agent:
         for worker in self.workers:
             worker.start()
         self._started = True
+        if self.config.metrics.port:
+            self._metrics_server, _thread = serve_metrics(
+                self.metrics, self.config.metrics.host, self.config.metrics.port
+            )
         self.audit.record("application-start", local_ae=self.ae_title)
         _log.info(
             "agent started: %s", ", ".join(f"{n} -> {d}" for n, d in self.destinations.items())
@@ -163,12 +176,33 @@ class Agent:
         self.audit.record("application-stop", local_ae=self.ae_title)
         if self._forwarder is not None:
             self._forwarder.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
 
     def _on_commitment(self, result: CommitmentResult) -> None:
         changed = self.outbox.apply_commitment(
             result.transaction_uid, result.committed, result.failed
         )
+        now = time.time()
+        self.metrics.commitment_reported(
+            [now - r.commit_requested_at for r in changed if r.commit_requested_at]
+        )
         if result.failed:
             for worker in self.workers:
                 worker.wake()
         _log.info("commitment %s applied to %d records", result.transaction_uid, len(changed))
+
+
+def _tee(
+    *sinks: Callable[[Mapping[str, Any]], None] | None,
+) -> Callable[[Mapping[str, Any]], None]:
+    """One audit ``forward`` callable that hands each event to every sink given."""
+    given = [sink for sink in sinks if sink is not None]
+
+    def forward(event: Mapping[str, Any]) -> None:
+        for sink in given:
+            sink(event)
+
+    return forward

@@ -55,6 +55,7 @@ from .config_section import InvalidSection, Problems, Section
 from .dose_config import DoseConfig
 from .errors import ConfigError
 from .gateway_config import DestinationConfig, ListenerConfig, OutboxConfig, RetryConfig
+from .metrics_config import MetricsConfig
 from .peer_config import DicomPeerConfig
 from .processing_config import ProcessingConfig, parse_processing
 
@@ -194,6 +195,7 @@ class Config:
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     dose: DoseConfig = field(default_factory=DoseConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def load_config(path: Path) -> Config:
