@@ -98,7 +98,7 @@ def _document(logged: StudyDose, queued: str) -> dict[str, Any]:
 def _print(logged: StudyDose, queued: str) -> None:
     print(f"study {logged.study.study_instance_uid}: {len(logged.events)} exposure(s)")
     print(
-        f"  {'#':>2} {'started (UTC)':<19} {'protocol':<10} {'kV':>6} {'mA':>6} {'ms':>7} "
+        f"  {'#':>2} {'started':<19} {'protocol':<10} {'kV':>6} {'mA':>6} {'ms':>7} "
         f"{'mAs':>6} {'DAP dGy·cm²':>11} {'ESD mGy':>8} {'EI':>6} {'DI':>5}  DAP from"
     )
     for n, e in enumerate(logged.events, 1):
