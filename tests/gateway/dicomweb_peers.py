@@ -262,7 +262,9 @@ class Received:
 class StowStub:
     """A STOW-RS endpoint on 127.0.0.1 that answers from :attr:`replies` (last one repeats)."""
 
-    replies: list[Reply | Callable[[Request, bytes], Reply]] = field(default_factory=list)
+    replies: list[Reply | Callable[[Request, bytes], Reply | Response]] = field(
+        default_factory=list
+    )
     received: list[Received] = field(default_factory=list)
     port: int = 0
 
@@ -286,6 +288,8 @@ class StowStub:
         reply = self.replies[min(len(self.received), len(self.replies)) - 1]
         if callable(reply):
             reply = reply(request, body)
+        if isinstance(reply, Response):
+            return reply
         return Response(reply.body, reply.status, media_type=reply.content_type)
 
 
