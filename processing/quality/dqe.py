@@ -20,7 +20,7 @@ PHOTONS_PER_MM2_PER_UGY = {"RQA3": 21759.0, "RQA5": 29653.0, "RQA7": 32362.0, "R
 (IEC 62220-1-1:2015 table 2; RQA5 was 30,174 in the 2003 edition)."""
 
 _F64 = npt.NDArray[np.float64]
-_ZERO_BINS = 4  # DQE(0): median of the DQE at the lowest frequencies above zero
+_ZERO_BINS = 4  # DQE(0) averages at least this many of the lowest bins (the first skipped)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class Dqe:
     dqe : numpy.ndarray
         DQE at those frequencies (0 at f = 0 is not measured: see ``dqe_zero``).
     dqe_zero : float
-        DQE extrapolated to f = 0: the median over the lowest frequencies above zero.
+        DQE extrapolated to f = 0: the mean over the lowest tenth of the frequencies,
+        the first bin above zero left out (the detrend takes power from it).
     beam_quality : str
         The IEC 61267 beam quality (RQA3, RQA5, RQA7, RQA9).
     air_kerma_ugy : float
@@ -97,5 +98,6 @@ def detective_quantum_efficiency(
     dqe[use] = np.interp(f_nps[use], f_mtf, m) ** 2 / (q * air_kerma_ugy * nps[use])
     beyond = f_nps > f_mtf.max()
     dqe[beyond] = np.nan
-    dqe_zero = float(np.median(dqe[use][:_ZERO_BINS]))
+    low = dqe[use][1 : 1 + max(_ZERO_BINS, f_nps.size // 10)]
+    dqe_zero = float(np.mean(low))
     return Dqe(f_nps, dqe, dqe_zero, beam_quality, float(air_kerma_ugy))

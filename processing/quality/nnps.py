@@ -159,7 +159,9 @@ def _axis_profile(nnps_2d: _F64) -> _F64:
     """Mean of the 7 lines each side of the horizontal frequency axis, axis left out."""
     c = ROI_PX // 2
     lines = np.r_[c - _AXIS_LINES : c, c + 1 : c + _AXIS_LINES + 1]
-    profile: _F64 = nnps_2d[lines, c:].mean(axis=0)
+    # fftshift puts f = 0 at column c and Nyquist (−N/2 ≡ +N/2) at column 0.
+    half = np.concatenate([nnps_2d[lines, c:], nnps_2d[lines, :1]], axis=1)
+    profile: _F64 = half.mean(axis=0)
     return profile
 
 
