@@ -26,11 +26,13 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 
 from panelgate.gateway.dicom.build import DX_FOR_PRESENTATION, DX_FOR_PROCESSING
 from panelgate.gateway.dicom.compress import LOSSLESS
+from panelgate.gateway.dicom.rdsr import XRAY_RADIATION_DOSE_SR
 from panelgate.gateway.dicom.transcode import UNCOMPRESSED_LITTLE_ENDIAN
 from panelgate.gateway.pacs.destination import Destination
 
 __all__ = [
     "CHARACTER_SETS",
+    "IMAGE_SOP_CLASSES",
     "SCP_CONTEXTS",
     "SCU_CONTEXTS",
     "STORAGE_SOP_CLASSES",
@@ -62,8 +64,11 @@ class Context:
     extended: str = "None"
 
 
-STORAGE_SOP_CLASSES: tuple[UID, ...] = (DX_FOR_PRESENTATION, DX_FOR_PROCESSING)
-"""The image SOP classes the builder makes and the storage SCU sends."""
+IMAGE_SOP_CLASSES: tuple[UID, ...] = (DX_FOR_PRESENTATION, DX_FOR_PROCESSING)
+"""The image SOP classes the builder makes (compressed when so configured)."""
+
+STORAGE_SOP_CLASSES: tuple[UID, ...] = (*IMAGE_SOP_CLASSES, XRAY_RADIATION_DOSE_SR)
+"""Everything the storage SCU sends: the images and the X-Ray Radiation Dose SR."""
 
 CHARACTER_SETS: tuple[str, ...] = ("ISO_IR 100", "ISO_IR 192")
 """Specific Character Set values written (Latin-1 when every text fits it, else UTF-8)."""
@@ -86,7 +91,9 @@ def storage_syntaxes() -> tuple[UID, ...]:
 
 
 SCU_CONTEXTS: tuple[Context, ...] = (
-    *(Context(sop, storage_syntaxes(), "SCU") for sop in STORAGE_SOP_CLASSES),
+    *(Context(sop, storage_syntaxes(), "SCU") for sop in IMAGE_SOP_CLASSES),
+    # The dose SR is written in explicit VR little endian, never compressed.
+    Context(XRAY_RADIATION_DOSE_SR, UNCOMPRESSED_LITTLE_ENDIAN, "SCU"),
     # N-ACTION rides on the storage association, one context per little-endian syntax.
     Context(UID(StorageCommitmentPushModel), UNCOMPRESSED_LITTLE_ENDIAN, "SCU"),
     Context(UID(ModalityWorklistInformationFind), _DEFAULT_SYNTAXES, "SCU"),
@@ -145,6 +152,7 @@ def render_statement(version: str) -> str:
         "|---|---|---|---|",
         "| Transfer | Digital X-Ray Image Storage, For Presentation and For Processing | Yes |"
         " No |",
+        "| Transfer | X-Ray Radiation Dose SR (one per study, IHE REM) | Yes | No |",
         "| Storage commitment | Storage Commitment Push Model | Yes | Yes (N-EVENT-REPORT"
         " receiver, role selection) |",
         "| Workflow | Modality Worklist Information Model - FIND | Yes | No |",
@@ -189,6 +197,24 @@ def render_statement(version: str) -> str:
         " finds it).",
         "- Timeouts: connection, ACSE, DIMSE and network timeouts per destination"
         " (`connect_s`, `acse_s`, `dimse_s`, `network_s`).",
+        "",
+        "### 2.4 DICOMweb (PS3.18)",
+        "",
+        "A destination of kind `dicomweb` receives the same instances as a DIMSE one, as a"
+        " user agent of the web services:",
+        "",
+        '- STOW-RS: `POST {url}/studies`, `multipart/related; type="application/dicom"`,'
+        " each part the Part-10 file as spooled (its own transfer syntax), at most"
+        " `max_parts` instances per request, streamed from the spool with idle (not"
+        " whole-request) timeouts. The response (PS3.18 JSON or XML: Referenced SOP Sequence,"
+        " Failed SOP Sequence with Failure Reason, Warning Reason) is classified per instance"
+        " like a DIMSE status; connection errors, 409, 503 and other 5xx are retried with"
+        " backoff.",
+        "- QIDO-RS: `GET {url}/studies/{study}/series/{series}/instances?SOPInstanceUID=...`"
+        " confirms each instance (SOP class, rows, columns, frames) before it counts as"
+        " committed, for archives without storage commitment.",
+        "- HTTPS with a CA file (TLS 1.2+), or plain HTTP to a loopback address only;"
+        " bearer-token or basic authentication, secrets never logged.",
         "",
         "## 3. Character sets",
         "",

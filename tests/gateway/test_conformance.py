@@ -137,13 +137,17 @@ def dcmtk_scp(
 
 
 def _dx_files(tmp_path: Path, dx: Callable[..., pydicom.Dataset]) -> list[Path]:
-    """One DX file per SOP class and per transfer syntax the builder can write."""
+    """One file per SOP class and per transfer syntax panelgate writes for it.
+
+    The negotiation depends on a file's SOP class and transfer syntax only: the dose SR is
+    stood in for by a data set with its SOP class, in the SR's explicit little endian.
+    """
     paths = []
     for sop_class in conformance.STORAGE_SOP_CLASSES:
-        for method in (None, *LOSSLESS):
+        compressible = sop_class in conformance.IMAGE_SOP_CLASSES
+        for method in (None, *LOSSLESS) if compressible else (None,):
             ds = dx(seed=len(paths), size=32)
-            if sop_class == DX_FOR_PROCESSING:
-                ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
+            ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
             if method is not None:
                 compress_lossless(ds, method)
             path = tmp_path / f"{len(paths)}.dcm"
