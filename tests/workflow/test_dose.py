@@ -41,8 +41,13 @@ def _log_files(rig: Rig) -> list[Path]:
     )
 
 
-def test_each_exposure_is_logged_and_its_image_carries_the_same_dose(rig: Rig) -> None:
+def test_each_exposure_is_logged_and_its_image_carries_the_same_dose(
+    rig: Rig, dciodvfy: Callable[[Path], tuple[list[str], list[str]]]
+) -> None:
     results = [_expose(rig.workflow), _expose(rig.workflow, "HAND")]
+    for result in results:
+        errors, _ = dciodvfy(result.spool_path)
+        assert errors == [], "the DX with its dose attributes is valid"
     files = _log_files(rig)
     assert len(files) == 2
     folder = files[0].parent
