@@ -33,7 +33,9 @@ import logging
 import select
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -42,7 +44,7 @@ import numpy.typing as npt
 
 from panelgate.drivers import InvalidSetting, TriggerSource
 
-from .phantoms import PHANTOMS, REFERENCE_KV, PlacedPhantom, Placement
+from .phantoms import PHANTOMS, REFERENCE_KV, PlacedPhantom, Placement, protocol_placement
 from .room import BeamPulse, Room, RoomSocket
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "TriggerSource",
     "phantom_map",
     "placed_phantom",
+    "protocol_phantom",
     "room_at",
     "trigger_source",
 ]
@@ -116,6 +119,30 @@ def placed_phantom(
     except ValueError as exc:
         raise InvalidSetting(f"{exc} (in {url!r})") from None
     return None if placement.is_open() else placed
+
+
+def protocol_phantom(detector_url: str, protocol: str) -> AbstractContextManager[object]:
+    """Hold the protocol's phantom in a simulated panel's room for one exposure.
+
+    For ``sim://`` and ``usb://sim`` URLs that name a ``room=`` but no ``phantom=``, the
+    room holds :func:`~panelgate.simulators.phantoms.protocol_placement` (a chest for
+    chest protocols) while the context is open, so that ``panelgate expose`` shows the
+    anatomy it was asked for; otherwise (a real panel, an explicit phantom, no room, a
+    protocol without a phantom) nothing is placed.
+
+    Raises
+    ------
+    InvalidSetting
+        The URL's room cannot be made.
+    """
+    parts = urllib.parse.urlsplit(detector_url)
+    if (parts.scheme, parts.netloc) not in (("sim", ""), ("usb", "sim")):
+        return nullcontext()
+    keys = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    placement = protocol_placement(protocol)
+    if "phantom" in keys or not keys.get("room", [""])[-1] or placement is None:
+        return nullcontext()
+    return room_at(keys["room"][-1], detector_url).placed(placement)
 
 
 def phantom_map(name: str, height: int, width: int, pixel_pitch_mm: float) -> _F32 | None:

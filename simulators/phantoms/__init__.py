@@ -13,7 +13,14 @@ from .accessories import GRID_PRIMARY, GRID_SCATTER
 from .chest import NODULES_MM, chest_body
 from .hand import hand_body
 from .materials import KV_RANGE, Material, effective_energy_kev, mu_per_mm, slab_transmission
-from .placement import DEFAULT_GRID_LINES_PER_CM, PHANTOMS, PlacedPhantom, Placement, render
+from .placement import (
+    DEFAULT_GRID_LINES_PER_CM,
+    PHANTOMS,
+    PlacedPhantom,
+    Placement,
+    protocol_placement,
+    render,
+)
 from .qc_objects import EDGE_ANGLE_DEG, REFERENCE_KV, edge_body, wedge_body
 from .scene import Body, Edge, Field, Marker, Nodule, Scene, Truth, WedgeStep
 
@@ -42,6 +49,7 @@ __all__ = [
     "effective_energy_kev",
     "hand_body",
     "mu_per_mm",
+    "protocol_placement",
     "render",
     "slab_transmission",
     "wedge_body",

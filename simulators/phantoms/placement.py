@@ -36,7 +36,14 @@ from .materials import Material, effective_energy_kev, mu_per_mm
 from .qc_objects import edge_body, wedge_body
 from .scene import Body, Field, Nodule, Scene, Truth, WedgeStep
 
-__all__ = ["DEFAULT_GRID_LINES_PER_CM", "PHANTOMS", "PlacedPhantom", "Placement", "render"]
+__all__ = [
+    "DEFAULT_GRID_LINES_PER_CM",
+    "PHANTOMS",
+    "PlacedPhantom",
+    "Placement",
+    "protocol_placement",
+    "render",
+]
 
 _F32 = npt.NDArray[np.float32]
 
@@ -312,3 +319,22 @@ class PlacedPhantom:
         if self.placement.is_open():
             return None
         return self.scene(kv).transmission
+
+
+_PROTOCOL_PHANTOMS = {
+    "CHEST": Placement("chest", grid_lines_per_cm=DEFAULT_GRID_LINES_PER_CM, marker="L"),
+    "HAND": Placement("hand", marker="R"),
+    "FINGER": Placement("hand", marker="R"),
+    "WRIST": Placement("hand", marker="R"),
+}
+
+
+def protocol_placement(protocol: str) -> Placement | None:
+    """Return the phantom a simulated room places for a protocol (``BODYPART [VIEW]``).
+
+    Chest protocols get the chest PA behind a grid with an L marker; hand, finger and
+    wrist protocols the hand PA with an R marker; anything else None (the panel keeps the
+    phantom of its own URL). The whole panel is irradiated (no collimation).
+    """
+    words = protocol.split()
+    return _PROTOCOL_PHANTOMS.get(words[0].upper()) if words else None
