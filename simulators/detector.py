@@ -117,7 +117,8 @@ class SimulatedDetector(Detector):
         (:func:`~panelgate.simulators.dose.placed_phantom`): ``phantom`` (open, wedge,
         chest, hand or edge), ``field`` (``WxH[@x,y]``: the collimated field in mm, its
         centre's offset from the panel centre), ``grid`` (on, off or lines per cm) and
-        ``marker`` (L or R).
+        ``marker`` (L or R); ``mtf_sigma`` (the scintillator's light spread, σ in pixels,
+        0 to 3: :attr:`PanelSpec.mtf_sigma_px`, 0 by default).
 
         Raises
         ------
@@ -143,6 +144,7 @@ class SimulatedDetector(Detector):
             "field": str,
             "grid": str,
             "marker": str,
+            "mtf_sigma": float,
         }
         unknown = sorted(set(params) - set(known))
         if unknown:
@@ -163,6 +165,7 @@ class SimulatedDetector(Detector):
             ("height", "height"),
             ("bits", "bits_stored"),
             ("serial", "serial"),
+            ("mtf_sigma", "mtf_sigma_px"),
         ):
             if key in values:
                 spec_kwargs[field] = values[key]

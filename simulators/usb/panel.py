@@ -4,8 +4,8 @@ URL keys: ``width``, ``height``, ``seed``, ``serial``; ``room`` (the room's dire
 :mod:`panelgate.simulators.room`), ``trigger`` (software, generator or aed), and what
 stands in the beam, ``phantom`` (open, wedge, chest, hand or edge), ``field``
 (``WxH[@x,y]`` mm), ``grid`` (on, off or lines per cm) and ``marker`` (L or R), as for
-``sim://``; ``control`` (a file another process writes to unplug, replug or fault the
-device, :mod:`.control`).
+``sim://``; ``mtf_sigma`` (light spread σ in pixels, as for ``sim://``); ``control`` (a
+file another process writes to unplug, replug or fault the device, :mod:`.control`).
 """
 
 from __future__ import annotations
@@ -89,9 +89,9 @@ def open_usb_sim(url: str) -> SimulatedUsbPanel:
     known = {
         "width": int, "height": int, "seed": int, "serial": str,
         "room": str, "trigger": str, "phantom": str, "control": str,
-        "field": str, "grid": str, "marker": str,
+        "field": str, "grid": str, "marker": str, "mtf_sigma": float,
     }  # fmt: skip
-    values: dict[str, int | str] = {}
+    values: dict[str, int | str | float] = {}
     for key, items in urllib.parse.parse_qs(parts.query, keep_blank_values=True).items():
         if key not in known:
             raise InvalidSetting(f"unknown usb://sim parameter {key!r}; known: {sorted(known)}")
@@ -100,6 +100,8 @@ def open_usb_sim(url: str) -> SimulatedUsbPanel:
         except ValueError:
             raise InvalidSetting(f"usb://sim parameter {key}={items[-1]!r} is not valid") from None
     spec_args = {k: v for k, v in values.items() if k in ("width", "height", "serial")}
+    if "mtf_sigma" in values:
+        spec_args["mtf_sigma_px"] = values["mtf_sigma"]
     try:
         spec = PanelSpec(**spec_args)  # type: ignore[arg-type]
     except ValueError as exc:
