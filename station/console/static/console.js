@@ -309,7 +309,7 @@
   }
 
   async function showFigures(uid, delivered) {
-    figure("pv-uid", "…" + uid.slice(-12));
+    figure("pv-uid", "…" + uid.slice(-8));
     if (delivered) figure("pv-technique", `${delivered.kv} kV / ${delivered.mas} mAs`);
     const response = await fetch("/api/images", { credentials: "same-origin" });
     if (!response.ok) return;

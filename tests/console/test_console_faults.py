@@ -1,0 +1,104 @@
+"""The console when something is wrong: a generator fault, an expired calibration, a PACS
+outage, and the technician aborting at READY. Chromium on a real station subprocess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from panelgate.simulators.generator import SimFault, SimulatedGenerator
+
+
+def test_generator_fault_is_shown_and_nothing_is_fired(
+    generator: SimulatedGenerator, start_station, helpers, open_console, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    station = start_station(helpers.config(tmp_path, generator.device_path))
+    console = open_console(station.url)
+    console.manual_patient("Fault^Gen", "GF-1", "19800101", "M")
+    generator.fault = SimFault.INTERLOCK
+    console.page.click("#prepare")
+    console.page.wait_for_selector("#refusal:not([hidden])")
+    assert "interlock" in console.text("#refusal").lower()
+    console.wait_text("#big-state", "FAILED|IDLE")
+    console.shot("generator-fault")
+    assert console.page.is_disabled("#expose")
+    assert generator.model.exposures == 0
+
+
+def test_expired_calibration_disables_expose(
+    generator: SimulatedGenerator, start_station, helpers, open_console, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    config = helpers.config(
+        tmp_path, generator.device_path, calibration={"gain_max_age_days": 2e-5}
+    )  # the gain map made at start-up expires after about 1.7 s
+    station = start_station(config)
+    console = open_console(station.url)
+    console.manual_patient("Cal^Expired", "CE-1")
+    console.wait_text("#cal-state", "^blocked$")
+    assert "expired" in console.text("#cal-blocked")
+    console.page.wait_for_selector("#prepare[disabled]", state="attached")
+    assert console.page.is_disabled("#expose")
+    assert "calibration" in console.text("#why")
+    console.page.keyboard.press("Alt+x")  # the expose shortcut does nothing while disabled
+    console.shot("calibration-expired")
+    assert generator.model.exposures == 0
+    calibration = open_console(station.url, "/console/calibration")
+    assert "expired" in calibration.text("main")
+    calibration.shot("calibration-page")
+
+
+def test_pacs_outage_shows_queued_then_committed(
+    orthanc, generator: SimulatedGenerator, start_station, helpers, open_console, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    station = start_station(helpers.config(tmp_path, generator.device_path, orthanc=orthanc))
+    console = open_console(station.url)
+    console.manual_patient("Outage^Pacs", "PO-1", "19900101", "F")
+    console.protocol("CHEST PA")
+    orthanc.stop()
+    console.prepare()
+    uid = console.expose()
+    console.page.click("#accept")
+    dest = f".img-row[data-uid='{uid}'] .dest[data-destination='orthanc']"
+    console.page.wait_for_selector(f"{dest}[data-state='queued']")
+    console.wait_text(dest, r"queued \(.+\)")  # a failed attempt, with its reason
+    console.shot("pacs-outage")
+    orthanc.start()
+    console.page.wait_for_selector(f"{dest}[data-state='committed']")
+    console.shot("pacs-recovered")
+
+
+def test_abort_at_ready_with_escape_fires_nothing(
+    generator: SimulatedGenerator, start_station, helpers, open_console, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    station = start_station(helpers.config(tmp_path, generator.device_path))
+    console = open_console(station.url)
+    console.manual_patient("Abort^Esc", "AE-1")
+    console.prepare()
+    console.wait_text("#big-state", "^READY$")
+    console.page.keyboard.press("Escape")
+    console.page.wait_for_selector("#expose[disabled]", state="attached")
+    console.wait_text("#big-state", "IDLE|FAILED")
+    assert generator.model.exposures == 0
+    assert console.page.is_enabled("#prepare"), "prepare again after an abort"
+
+
+def test_manual_entry_is_validated_as_typed(
+    generator: SimulatedGenerator, start_station, helpers, open_console, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    station = start_station(helpers.config(tmp_path, generator.device_path))
+    console = open_console(station.url)
+    page = console.page
+    page.click("#manual summary")
+    page.fill("#m-name", "Doe^Jane")
+    page.fill("#m-id", "X" * 65)  # LO holds at most 64 characters
+    page.fill("#m-birth_date", "1970-01-01")  # DA is YYYYMMDD
+    page.wait_for_selector("#p-id")
+    page.wait_for_selector("#p-birth_date")
+    assert page.is_disabled("#manual-use")
+    console.shot("manual-entry-invalid")
+    page.fill("#m-id", "P-64")
+    page.fill("#m-birth_date", "19700101")
+    page.wait_for_selector("#manual-use:not([disabled])")
+    assert page.locator("#manual-problems .problem").count() == 0
+    page.click("#manual-use")
+    assert console.text("#pt-id") == "P-64" and console.text("#pt-accession") == "unscheduled"
+    assert console.page.is_enabled("#prepare") and console.page.is_disabled("#expose")
