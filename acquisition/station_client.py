@@ -1,8 +1,9 @@
 """A client of a running station's HTTP API, on the standard library only (urllib).
 
 ``panelgate expose --station URL`` drives the station (``panelgate station``) through
-the API it serves: ``POST /api/exam`` selects the exam, ``POST /api/expose`` makes the
-exposure (it blocks until the image is made), ``GET /api/events`` streams the workflow's
+the API it serves: ``POST /api/exam`` selects the exam, ``POST /api/prepare`` (the hand
+switch's first stage) returns once the generator is READY, ``POST /api/expose`` (the
+second stage) fires and blocks until the image is made, ``GET /api/events`` streams the workflow's
 states as server-sent events (HTML Living Standard, "Server-sent events": ``event:`` and
 ``data:`` lines, a blank line ends one event, lines starting with ``:`` are comments),
 and ``GET /api/images`` says where the image went. Authentication is an RFC 6750 bearer
@@ -252,6 +253,7 @@ def expose_at_station(
     client.post("/api/exam", exam)
     with StationEvents(client, show) as events:
         try:
+            client.post("/api/prepare", exposes=True)
             made = client.post("/api/expose", exposes=True)
         except (UsageError, PatientExposed):  # show the states up to the end first
             events.wait_for(lambda k, d: k == "exposure" and d.get("state") in _ENDS, 5.0)

@@ -3,7 +3,7 @@
 The command line lives in :mod:`panelgate.acquisition.cli` (one parser, one mapping of
 errors to exit statuses, logging set up once), and that layer may not import this one.
 So the console script points here: :func:`main` hands the station's commands
-(``station``, ``check-config``; :mod:`.commands`) to ``acquisition.cli.main`` through its
+(``station``, ``check-config``, ``hash-password``) to ``acquisition.cli.main`` through its
 ``extra_commands`` hook, and everything else is exactly the acquisition layer's CLI. No
 entry-point discovery and no import from below: the layering stays visible in the code.
 """
@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from panelgate.acquisition import cli
 
 from .commands import register_check_config, register_station
+from .password_command import register_hash_password
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = (register_station, register_check_config)
+COMMANDS = (register_station, register_check_config, register_hash_password)
 """The sub-commands this layer adds."""
 
 

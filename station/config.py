@@ -1,15 +1,17 @@
 """The station's configuration: the ``[station]`` section beside the agent's sections.
 
-``panelgate station`` reads one TOML file. Every section the other commands know
-(``[detector]``, ``[dicom]``, ``[worklist]``, ``[outbox]``, ``[listener]``,
-``[destinations.NAME]``...) is validated by :func:`panelgate.acquisition.config.parse_config`;
-``[station]`` belongs to this layer and is validated here, and the problems of both are
-reported together in one :class:`ConfigError` line, as the loader does for its own.
+``panelgate station`` reads one TOML file. ``[[protocols]]`` is the protocol table
+(:mod:`.protocols`), ``[[users]]`` who may log in to the console (:mod:`.auth`). Every
+section the other commands know (``[detector]``, ``[dicom]``, ``[worklist]``, ``[outbox]``,
+``[listener]``, ``[destinations.NAME]``...) is validated by
+:func:`panelgate.acquisition.config.parse_config`; ``[station]`` belongs to this layer and
+is validated here, and the problems of both are reported together in one
+:class:`ConfigError` line, as the loader does for its own.
 
 Example::
 
     [station]
-    host = "127.0.0.1"          # the HTTP API; any other address needs TLS and a token
+    host = "127.0.0.1"          # the HTTP API; any other address needs TLS and [[users]]
     port = 8470
     generator = "/dev/ttyUSB0"  # "sim": simulated, in the process; "none": no link (AED)
     trigger = "software"        # "generator" (sync cable) or "aed" (the panel detects the beam)
@@ -40,6 +42,9 @@ from panelgate.acquisition.config import Config, parse_config
 from panelgate.acquisition.config_limits import AnyPort, Host, InRange, NonEmpty, OneOf, Seconds
 from panelgate.acquisition.config_section import InvalidSection, Problems, Section
 from panelgate.acquisition.errors import ConfigError
+
+from .auth import User, parse_users
+from .protocols import DEFAULT_PROTOCOLS, ProtocolTable, parse_protocols
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -108,8 +113,8 @@ class StationConfig(Section):
     ----------
     host, port : str, int
         Where the HTTP API listens; port 0 picks a free one (printed at start-up). Any
-        host but loopback requires ``tls_cert_file``, ``tls_key_file`` and
-        ``api_token_file``.
+        host but loopback requires ``tls_cert_file``, ``tls_key_file`` and ``[[users]]``
+        (a login; ``api_token_file`` may be added for API clients).
     generator : str
         Serial port of the X-ray generator; ``sim``: a simulated generator in the process,
         whose beam reaches the simulated panels of the room ``<state_dir>/room`` (or of
@@ -134,6 +139,12 @@ class StationConfig(Section):
     reconnect_max_wait_s : float
         Longest wait between two attempts to reconnect a lost detector (the waits double
         from 0.25 s up to it).
+    ready_hold_s : float
+        Longest wait at READY (``POST /api/prepare``) for the second stage
+        (``POST /api/expose``); then the prepared exposure is released, nothing fired.
+    session_max_s, session_idle_s : float
+        A console login ends this long after it began, or after this long without a
+        request (:mod:`.auth`); 8 h and 30 min by default.
     tls_cert_file, tls_key_file : str
         PEM certificate and key: the API is served over HTTPS.
     api_token_file : str
@@ -150,6 +161,9 @@ class StationConfig(Section):
     quick_calibration_frames: Annotated[int, InRange(2, 1024)] = 4
     idle_check_s: Seconds = 2.0
     reconnect_max_wait_s: Seconds = 4.0
+    ready_hold_s: Seconds = 30.0
+    session_max_s: Seconds = 8 * 3600.0
+    session_idle_s: Seconds = 1800.0
     tls_cert_file: str = ""
     tls_key_file: str = ""
     api_token_file: str = ""
@@ -183,24 +197,18 @@ class StationConfig(Section):
                 ("generator", '"none" (no generator link) needs trigger = "aed": the panel '
                  "must detect the beam fired at the generator's console")
             )  # fmt: skip
-        if not is_loopback(self.host) and not (self.tls and self.api_token_file):
-            problems.append(
-                (
-                    "host",
-                    f"{self.host!r} is not loopback: serving the API beyond this machine needs "
-                    "tls_cert_file, tls_key_file and api_token_file",
-                )
-            )
         return problems
 
 
 @dataclass(frozen=True)
 class StationSetup:
-    """A validated station configuration: the shared sections and ``[station]``."""
+    """A validated station configuration: the shared sections, ``[station]``, the protocols."""
 
     config: Config
     station: StationConfig = field(default_factory=StationConfig)
     source: str = "<config>"
+    protocols: ProtocolTable = field(default_factory=lambda: ProtocolTable(DEFAULT_PROTOCOLS))
+    users: tuple[User, ...] = ()
 
 
 def load_station_config(path: Path | None = None) -> StationSetup:
@@ -236,6 +244,18 @@ def parse_station_config(data: dict[str, Any], source: str = "<config>") -> Stat
     table = data.pop("station", {})
     problems: list[str] = []
     station = _parse_station(table, problems)
+    protocols, protocol_problems = parse_protocols(data.pop("protocols", None))
+    problems += protocol_problems
+    users, user_problems = parse_users(data.pop("users", None))
+    problems += user_problems
+    host = table.get("host", "127.0.0.1") if isinstance(table, dict) else "127.0.0.1"
+    tls = isinstance(table, dict) and bool(table.get("tls_cert_file") and table.get("tls_key_file"))
+    if isinstance(host, str) and not is_loopback(host) and not (tls and users):
+        problems.append(
+            f"[station] host {host!r} is not loopback: serving the API beyond this "
+            "machine needs TLS (tls_cert_file, tls_key_file) and a login ([[users]]; "
+            "api_token_file besides for API clients)"
+        )
     state_dir = station.state_dir if station is not None else DEFAULT_STATE_DIR
     outbox = data.get("outbox", {})
     if isinstance(outbox, dict) and "directory" not in outbox:
@@ -245,9 +265,9 @@ def parse_station_config(data: dict[str, Any], source: str = "<config>") -> Stat
         config = parse_config(data, source=source)
     except ConfigError as exc:
         problems.insert(0, str(exc).removeprefix(f"{source}: "))
-    if problems or config is None or station is None:
+    if problems or config is None or station is None or protocols is None:
         raise ConfigError(f"{source}: " + "; ".join(problems))
-    return StationSetup(config, station, source)
+    return StationSetup(config, station, source, protocols, users)
 
 
 def _parse_station(table: Any, problems: list[str]) -> StationConfig | None:

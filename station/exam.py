@@ -2,9 +2,13 @@
 
 ``POST /api/exam`` takes a JSON object::
 
+    {"accession": "ACC42", "protocol": "CHEST PA"}
     {"accession": "ACC42", "protocol": "CHEST PA", "kv": 120, "mas": 2}
     {"patient": {"id": "P1", "name": "Doe^Jane", "birth_date": "19700101", "sex": "F"},
      "protocol": "HAND", "kv": 55, "mas": 1.6, "ma": 200}
+
+A protocol of the station's table (:mod:`.protocols`) brings its technique, which ``kv``,
+``mas`` and ``ma`` override; any other ``BODYPART [VIEW]`` needs ``kv`` and ``mas``.
 
 :func:`parse_exam` checks the form of the body (types, required keys, positive finite
 numbers); the values themselves are then checked by what the DX header and the generator
@@ -20,7 +24,17 @@ from typing import Any
 
 from panelgate.acquisition.workflow import ExposureRequest
 
-__all__ = ["FIELD_OF_KEYWORD", "Exam", "ExamForm", "InvalidField", "parse_exam"]
+from .protocols import ExamProtocol
+
+__all__ = [
+    "FIELD_OF_KEYWORD",
+    "Exam",
+    "ExamForm",
+    "InvalidField",
+    "TechniqueForm",
+    "parse_exam",
+    "parse_technique",
+]
 
 FIELD_OF_KEYWORD = {
     "PatientID": "patient.id",
@@ -52,23 +66,38 @@ class InvalidField(ValueError):
 
 
 @dataclass(frozen=True)
-class ExamForm:
+class TechniqueForm:
+    """A protocol's name and the technique values that override the table's."""
+
+    protocol: str = "CHEST PA"
+    kv: float | None = None
+    mas: float | None = None
+    ma: float | None = None
+
+
+@dataclass(frozen=True)
+class ExamForm(TechniqueForm):
     """A well-formed exam request, its values not yet checked against the devices."""
 
-    kv: float
-    mas: float
-    protocol: str = "CHEST PA"
-    ma: float | None = None
     accession: str | None = None
     patient: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
 class Exam:
-    """The selected exam: the exposure request and where its patient came from."""
+    """The selected exam: the exposure request, its protocol, where its patient came from."""
 
     request: ExposureRequest
     source: str
+    protocol: ExamProtocol
+
+    @property
+    def step_key(self) -> str:
+        """What makes a second exposure a repeat: study, scheduled step and protocol."""
+        study = self.request.study
+        return "|".join(
+            (study.study_instance_uid or "", study.scheduled_procedure_step_id, self.protocol.name)
+        )
 
     def public(self) -> dict[str, Any]:
         """Describe the exam for the API (patient data only in response bodies)."""
@@ -76,9 +105,19 @@ class Exam:
         return {
             "source": self.source,
             "accession": study.accession_number,
-            "patient": {"id": study.patient_id, "name": study.patient_name},
+            "patient": {
+                "id": study.patient_id,
+                "name": study.patient_name,
+                "birth_date": study.patient_birth_date,
+                "sex": study.patient_sex,
+            },
             "study_instance_uid": study.study_instance_uid,
-            "protocol": self.request.protocol,
+            "protocol": self.protocol.name,
+            "body_part": self.protocol.body_part,
+            "view": self.protocol.view,
+            "grid": self.protocol.grid,
+            "target_ei": self.protocol.target_ei,
+            "preset": self.protocol.preset,
             "kv": self.request.kv,
             "mas": self.request.mas,
             "ma": self.request.ma,
@@ -86,7 +125,8 @@ class Exam:
 
 
 _PATIENT_KEYS = {"id", "name", "birth_date", "sex"}
-_KEYS = {"accession", "patient", "protocol", "kv", "mas", "ma"}
+_TECHNIQUE_KEYS = {"protocol", "kv", "mas", "ma"}
+_KEYS = {"accession", "patient", *_TECHNIQUE_KEYS}
 
 
 def _number(body: dict[str, Any], key: str, *, required: bool) -> float | None:
@@ -117,6 +157,36 @@ def _patient(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def _technique(body: dict[str, Any]) -> TechniqueForm:
+    protocol = body.get("protocol", "CHEST PA")
+    if not isinstance(protocol, str) or not protocol.strip():
+        raise InvalidField("protocol", "must be a protocol's name such as 'CHEST PA'")
+    return TechniqueForm(
+        protocol=protocol,
+        kv=_number(body, "kv", required=False),
+        mas=_number(body, "mas", required=False),
+        ma=_number(body, "ma", required=False),
+    )
+
+
+def parse_technique(body: Any) -> TechniqueForm:
+    """Check the form of a ``POST /api/protocol`` body: ``protocol`` and overrides.
+
+    Raises
+    ------
+    InvalidField
+        A field is unknown, of the wrong type, or not a positive finite number.
+    """
+    if not isinstance(body, dict):
+        raise InvalidField("body", "must be a JSON object")
+    unknown = sorted(set(body) - _TECHNIQUE_KEYS)
+    if unknown:
+        raise InvalidField(unknown[0], f"unknown field (known: {sorted(_TECHNIQUE_KEYS)})")
+    if "protocol" not in body:
+        raise InvalidField("protocol", "is required")
+    return _technique(body)
+
+
 def parse_exam(body: Any) -> ExamForm:
     """Check the form of a ``POST /api/exam`` body (see the module docstring).
 
@@ -136,17 +206,12 @@ def parse_exam(body: Any) -> ExamForm:
     accession = body.get("accession")
     if has_accession and not (isinstance(accession, str) and accession):
         raise InvalidField("accession", "must be a non-empty string")
-    protocol = body.get("protocol", "CHEST PA")
-    if not isinstance(protocol, str):
-        raise InvalidField("protocol", "must be a string such as 'CHEST PA'")
-    kv = _number(body, "kv", required=True)
-    mas = _number(body, "mas", required=True)
-    assert kv is not None and mas is not None
+    technique = _technique(body)
     return ExamForm(
-        kv=kv,
-        mas=mas,
-        protocol=protocol,
-        ma=_number(body, "ma", required=False),
+        protocol=technique.protocol,
+        kv=technique.kv,
+        mas=technique.mas,
+        ma=technique.ma,
         accession=accession if has_accession else None,
         patient=_patient(body["patient"]) if has_patient else None,
     )

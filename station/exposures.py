@@ -31,6 +31,7 @@ last instead of asking the devices (their links serve one request at a time).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -68,6 +69,7 @@ from panelgate.simulators import Irradiable
 from . import calibration_state
 from .config import StationConfig
 from .devices import open_generator, panel_url
+from .hand_switch import HandSwitch
 from .read_ahead import PrefetchedStore
 from .startup import StartupPhases
 
@@ -160,6 +162,8 @@ class Room:
         self._open_lock = threading.Lock()  # opening the devices
         self._lock = threading.Lock()  # one request at a time on the device links
         self.generator: Generator | None = None
+        self.switch: HandSwitch | None = None
+        """The two-stage hand switch between the workflow and the generator."""
         self.generator_where = ""
         self.pipeline: Pipeline | None = None
         self.workflow: ExposureWorkflow | None = None
@@ -229,6 +233,7 @@ class Room:
         with self.startup.phase("generator"):
             generator, where = open_generator(self.station, self.url, self._stack)
             self.generator, self.generator_where = generator, where
+            self.switch = HandSwitch(generator)
             self._identity = generator.identify()
         with self.startup.phase("detector connected"):
             self._open_detector()
@@ -249,7 +254,7 @@ class Room:
                   self.generator_where)  # fmt: skip
 
     def _close_devices(self) -> None:
-        self.workflow = self.pipeline = self.generator = self.holder = None
+        self.workflow = self.pipeline = self.generator = self.holder = self.switch = None
         self._detector = {"connected": False}
         self._calibration = None
         self._stack.close()
@@ -257,7 +262,7 @@ class Room:
 
     def _calibrate(self, ahead: PrefetchedStore | None = None) -> bool:
         """Obtain the calibration and make the workflow; False (reason kept) when none."""
-        assert self.pipeline is not None and self.generator is not None
+        assert self.pipeline is not None and self.switch is not None
         try:
             holder, source = calibration_state.obtain(
                 self.config, self.station, self.pipeline,
@@ -271,7 +276,7 @@ class Room:
         self.holder, self.calibration_source, self.calibration_problem = holder, source, ""
         workflow = ExposureWorkflow(
             self.pipeline,
-            self.generator,
+            self.switch,
             holder,
             self.spool_dir,
             trigger=self.trigger,
@@ -321,8 +326,40 @@ class Room:
             raise IncompatibleState(f"the room is not ready: {self.why_not_ready()}")
         return instance_bytes(self._mode.width, self._mode.height)
 
-    def expose(self, request: ExposureRequest) -> ExposureResult:
+    def set_technique(self, kv: float, mas: float, ma: float | None = None) -> None:
+        """Set the technique on the generator now (a protocol was chosen).
+
+        Raises
+        ------
+        IncompatibleState
+            The devices are not open, or an exposure is in progress.
+        TechniqueOutOfRange
+            A value outside the generator's range (nothing changed).
+        """
+        _, generator = self._require_devices()
+        with self._lock:
+            if self._busy:
+                raise IncompatibleState("an exposure is in progress")
+            generator.set_technique(kv, mas, ma)
+
+    def expose(
+        self,
+        request: ExposureRequest,
+        *,
+        target_ei: float | None = None,
+        hold_s: float | None = None,
+    ) -> ExposureResult:
         """Run one exposure (see :meth:`ExposureWorkflow.run` for what it raises).
+
+        Parameters
+        ----------
+        request : ExposureRequest
+            Patient, protocol and technique.
+        target_ei : float, optional
+            Target exposure index EI_T of the image (IEC 62494-1); ``[dicom]``'s when None.
+        hold_s : float, optional
+            Hold the exposure at READY until the hand switch's second stage is pressed
+            (:attr:`switch`), at most this long; None fires at once.
 
         Raises
         ------
@@ -335,8 +372,15 @@ class Room:
             if self._busy:
                 raise IncompatibleState("an exposure is in progress")
             workflow = self._require_workflow()
-            assert self.generator is not None
+            assert self.generator is not None and self.switch is not None
             request.check(self.generator.limits(), self.generator.settings()["ma"])
+            dicom = self.config.dicom
+            ei_t = dicom.target_exposure_index if target_ei is None else target_ei
+            workflow.pipeline.config = dataclasses.replace(
+                self.config, dicom=dataclasses.replace(dicom, target_exposure_index=ei_t)
+            )
+            if hold_s is not None:
+                self.switch.hold(hold_s)
             self._busy = True
         try:
             return workflow.run(request)
@@ -354,10 +398,12 @@ class Room:
 
     def abort(self) -> bool:
         """Abort the exposure in progress; return False when none was."""
-        workflow = self.workflow
+        workflow, switch = self.workflow, self.switch
         if workflow is None or not self._busy:
             return False
         workflow.abort()
+        if switch is not None:
+            switch.release()
         return True
 
     @property

@@ -37,13 +37,34 @@ class Review:
 
 @dataclass(frozen=True)
 class ImageEntry:
-    """One image: where it is, the review decision and the delivery states last seen."""
+    """One image: the review decision, the delivery states last seen, how it was made.
+
+    ``reason`` is the reject reason (AAPM TG-305, :mod:`.rejects`) and ``note`` the
+    technician's free text; ``repeat_of`` the image this one repeats and
+    ``repeat_reason`` why. The rest is what the reject analysis reports of each image
+    (protocol, body part, view, delivered kV and mAs, EI, EI_T, DI, the operator): never
+    patient data.
+    """
 
     sop_instance_uid: str
     made_unix_s: float
     review: str = Review.PENDING
     reason: str = ""
     delivery: dict[str, dict[str, str]] = field(default_factory=dict)
+    note: str = ""
+    decided_unix_s: float | None = None
+    operator: str = ""
+    step_key: str = ""
+    protocol: str = ""
+    body_part: str = ""
+    view: str = ""
+    kv: float | None = None
+    mas: float | None = None
+    target_ei: float | None = None
+    ei: float | None = None
+    di: float | None = None
+    repeat_of: str = ""
+    repeat_reason: str = ""
 
     def to_json(self) -> bytes:
         """Serialise to UTF-8 JSON."""
@@ -95,9 +116,9 @@ class ImageIndex:
             self._write(found[uid])
         return recovered
 
-    def add(self, sop_instance_uid: str) -> ImageEntry:
-        """Record a new image, pending review."""
-        return self._store(ImageEntry(sop_instance_uid, time.time()))
+    def add(self, sop_instance_uid: str, **details: Any) -> ImageEntry:
+        """Record a new image, pending review; ``details`` are :class:`ImageEntry` fields."""
+        return self._store(ImageEntry(sop_instance_uid, time.time(), **details))
 
     def get(self, sop_instance_uid: str) -> ImageEntry | None:
         """Return the entry of one image, or None."""
@@ -109,10 +130,17 @@ class ImageIndex:
         with self._lock:
             return sorted(self._entries.values(), key=lambda e: (e.made_unix_s, e.sop_instance_uid))
 
-    def decide(self, sop_instance_uid: str, review: str, reason: str = "") -> ImageEntry:
-        """Record the review decision of an image."""
+    def decide(
+        self, sop_instance_uid: str, review: str, reason: str = "", *, note: str = "",
+        operator: str = "",
+    ) -> ImageEntry:  # fmt: skip
+        """Record the review decision of an image, who made it and when."""
         with self._lock:
-            entry = replace(self._entries[sop_instance_uid], review=review, reason=reason)
+            entry = replace(
+                self._entries[sop_instance_uid], review=review, reason=reason, note=note,
+                operator=operator or self._entries[sop_instance_uid].operator,
+                decided_unix_s=time.time(),
+            )  # fmt: skip
         return self._store(entry)
 
     def delivery_seen(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .rejects import CSV_COLUMNS, TG305_REASONS
+
 __all__ = ["openapi_document"]
 
 _ERROR = {
@@ -49,6 +51,18 @@ _UID = {
     "schema": {"type": "string", "pattern": r"^[0-9.]{1,64}$"},
 }
 
+_TECHNIQUE = {
+    "protocol": {
+        "type": "string",
+        "default": "CHEST PA",
+        "description": "a protocol of GET /api/protocols (its technique, EI_T "
+        "and preset), or BODYPART [VIEW] with kv and mas",
+    },
+    "kv": {"type": "number", "exclusiveMinimum": 0, "description": "tube voltage, kV"},
+    "mas": {"type": "number", "exclusiveMinimum": 0, "description": "mAs"},
+    "ma": {"type": "number", "exclusiveMinimum": 0, "description": "tube current, mA"},
+}
+
 _EXAM_BODY = {
     "type": "object",
     "description": "either accession (a worklist item of today) or patient (manual)",
@@ -64,12 +78,37 @@ _EXAM_BODY = {
             },
             "required": ["id", "name"],
         },
-        "protocol": {"type": "string", "default": "CHEST PA", "description": "BODYPART [VIEW]"},
-        "kv": {"type": "number", "exclusiveMinimum": 0, "description": "tube voltage, kV"},
-        "mas": {"type": "number", "exclusiveMinimum": 0, "description": "current-time product"},
-        "ma": {"type": "number", "exclusiveMinimum": 0, "description": "tube current, mA"},
+        **_TECHNIQUE,
     },
-    "required": ["kv", "mas"],
+}
+
+_PROTOCOL = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "body_part": {"type": "string", "description": "Body Part Examined (0018,0015)"},
+        "view": {"type": "string", "description": "View Position (0018,5101)"},
+        "body_part_code": {"type": "object", "description": "PS3.16 CID 4031 (SCT)"},
+        "view_code": {"type": ["object", "null"], "description": "PS3.16 CID 4010 (SCT)"},
+        "kv": {"type": "number"},
+        "mas": {"type": "number"},
+        "ma": {"type": ["number", "null"]},
+        "grid": {"type": "boolean"},
+        "target_ei": {"type": "number", "description": "EI_T, IEC 62494-1"},
+        "preset": {"type": "string", "description": "presentation-processing preset"},
+    },
+}
+
+_LOGIN = {
+    "type": "object",
+    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+    "required": ["username", "password"],
+}
+
+_REPEAT_REASON = {
+    "type": "string",
+    "description": "why the step is exposed again: required when its protocol already has an "
+    "image, which the new one links to (repeat_of)",
 }
 
 _IMAGE = {
@@ -77,6 +116,13 @@ _IMAGE = {
     "properties": {
         "sop_instance_uid": {"type": "string"},
         "review": {"type": "string", "enum": ["pending", "accepted", "rejected"]},
+        "review_reason": {"type": "string", "description": "reject reason, AAPM TG-305"},
+        "repeat_of": {"type": "string", "description": "SOP Instance UID this image repeats"},
+        "repeat_reason": {"type": "string"},
+        "protocol": {"type": "string"},
+        "ei": {"type": ["number", "null"], "description": "exposure index, IEC 62494-1"},
+        "di": {"type": ["number", "null"], "description": "deviation index"},
+        "target_ei": {"type": ["number", "null"]},
         "destinations": {
             "type": "object",
             "additionalProperties": {
@@ -102,13 +148,22 @@ def openapi_document() -> dict[str, Any]:
             "version": "1",
             "description": "Local API of one radiography room: status, worklist, exam, "
             "exposure, image review and delivery, live events. JSON; 127.0.0.1 unless "
-            "TLS and a bearer token are configured.",
+            "TLS and a login ([[users]]) are configured. State-changing requests of a "
+            "session carry its CSRF token (X-CSRF-Token); cross-site ones are refused (403).",
         },
         "components": {
-            "schemas": {"Error": _ERROR, "Exam": _EXAM_BODY, "Image": _IMAGE},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": _ERROR,
+                "Exam": _EXAM_BODY,
+                "Image": _IMAGE,
+                "Protocol": _PROTOCOL,
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "panelgate_session"},
+            },
         },
-        "security": [{"bearer": []}, {}],
+        "security": [{"bearer": []}, {"session": []}, {}],
         "paths": {
             "/api/status": {
                 "get": {
@@ -128,9 +183,66 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/protocols": {
+                "get": {
+                    "summary": "the protocol table: body part and view (coded), kV, mAs, grid, "
+                    "EI_T, presentation preset",
+                    "responses": {
+                        "200": _json(
+                            "protocols",
+                            {"type": "array", "items": {"$ref": "#/components/schemas/Protocol"}},
+                        )
+                    },
+                }
+            },
+            "/api/protocol": {
+                "post": {
+                    "summary": "choose another protocol for the selected exam; sets the generator",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": _TECHNIQUE,
+                                    "required": ["protocol"],
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("the exam with its new protocol"),
+                        "409": refused,
+                        "422": _error("a field the image or generator cannot take (named)"),
+                    },
+                }
+            },
+            "/api/prepare": {
+                "post": {
+                    "summary": "first stage of the hand switch: PREP; answers once the generator "
+                    "is READY (the exposure then waits for /api/expose, ready_hold_s at most)",
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"repeat_reason": _REPEAT_REASON},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("READY: state, generator, repeat_of"),
+                        "409": refused,
+                        "422": _error("refused before PREP: a value, or a repeat without reason"),
+                    },
+                }
+            },
             "/api/exam": {
                 "post": {
-                    "summary": "select the exam (worklist item or manual patient) and technique",
+                    "summary": "select the exam (worklist item or manual patient) and protocol; "
+                    "sets the generator",
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -147,7 +259,27 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/expose": {
                 "post": {
-                    "summary": "make one exposure of the selected exam (blocks until done)",
+                    "summary": "second stage of the hand switch: fire the exposure held at READY "
+                    "and wait for its image; 409 unless READY (prepare: true does both stages)",
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "prepare": {
+                                            "type": "boolean",
+                                            "default": False,
+                                            "description": "when nothing is prepared: both "
+                                            "stages in one call (API clients)",
+                                        },
+                                        "repeat_reason": _REPEAT_REASON,
+                                    },
+                                }
+                            }
+                        },
+                    },
                     "responses": {
                         "200": _json("the image made, waiting for review (or queued: auto_accept)"),
                         "409": refused,
@@ -158,7 +290,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/abort": {
                 "post": {
-                    "summary": "abort the exposure in progress",
+                    "summary": "abort the exposure prepared or in progress (releases the switch)",
                     "responses": {"200": _json("aborted: true, or false when none ran")},
                 }
             },
@@ -196,15 +328,25 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/images/{uid}/reject": {
                 "post": {
-                    "summary": "keep the image local, never send it",
+                    "summary": "keep the image local, never send it; counted in the reject "
+                    "analysis with its AAPM TG-305 reason",
                     "parameters": [_UID],
                     "requestBody": {
-                        "required": False,
+                        "required": True,
                         "content": {
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "properties": {"reason": {"type": "string"}},
+                                    "properties": {
+                                        "reason": {"type": "string", "enum": list(TG305_REASONS)},
+                                        "note": {
+                                            "type": "string",
+                                            "maxLength": 200,
+                                            "description": "free text, kept with the image, "
+                                            "never exported",
+                                        },
+                                    },
+                                    "required": ["reason"],
                                 }
                             }
                         },
@@ -213,17 +355,78 @@ def openapi_document() -> dict[str, Any]:
                         "200": _json("the image", {"$ref": "#/components/schemas/Image"}),
                         "404": _error("no such image"),
                         "409": refused,
+                        "422": _error("no TG-305 reason, or a bad note"),
                     },
+                }
+            },
+            "/api/images/{uid}/retry": {
+                "post": {
+                    "summary": "queue the image again for every destination whose delivery failed",
+                    "parameters": [_UID],
+                    "responses": {
+                        "200": _json("the image", {"$ref": "#/components/schemas/Image"}),
+                        "404": _error("no such image"),
+                        "409": _error("not accepted, or no delivery of it failed"),
+                    },
+                }
+            },
+            "/api/rejects.csv": {
+                "get": {
+                    "summary": "reject analysis, one row per rejected image (AAPM TG-305 data "
+                    "elements; no patient data): " + ", ".join(CSV_COLUMNS),
+                    "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}},
                 }
             },
             "/api/events": {
                 "get": {
-                    "summary": "server-sent events: exposure, exam, image, delivery",
+                    "summary": "server-sent events: exposure, generator (IDLE, PREP, READY, "
+                    "EXPOSING), exam, image, delivery",
                     "responses": {
                         "200": {
                             "description": "text/event-stream",
                             "content": {"text/event-stream": {}},
                         }
+                    },
+                }
+            },
+            "/api/session": {
+                "get": {
+                    "summary": "who is logged in (user, csrf_token, expires_in_s); the bearer "
+                    "token's user is api-token",
+                    "responses": {"200": _json("the session"), "401": _error("not logged in")},
+                }
+            },
+            "/login": {
+                "get": {
+                    "summary": "a minimal login page (HTML form)",
+                    "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+                },
+                "post": {
+                    "summary": "log in with username and password (JSON or form); sets the "
+                    "session cookie (HttpOnly, SameSite=Strict, Secure under TLS) and the CSRF "
+                    "cookie; every later state-changing request sends X-CSRF-Token",
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": _LOGIN},
+                            "application/x-www-form-urlencoded": {"schema": _LOGIN},
+                        },
+                    },
+                    "responses": {
+                        "200": _json("user, csrf_token, expires_in_s"),
+                        "303": {"description": "form login: to the console"},
+                        "401": _error("wrong user name or password, or no users configured"),
+                        "403": _error("refused as cross-site"),
+                    },
+                },
+            },
+            "/logout": {
+                "post": {
+                    "summary": "end the session; clears the cookies",
+                    "responses": {
+                        "200": _json("logged_out"),
+                        "403": _error("without the CSRF token"),
                     },
                 }
             },

@@ -20,17 +20,24 @@ SIGTERM ends the service without losing an image.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from importlib import metadata
 from typing import Any
 
+import pydicom
 from pydicom.uid import generate_uid
 
 from panelgate.acquisition.agent import Agent
 from panelgate.acquisition.calibration_lifecycle import Clock, utc_now
 from panelgate.acquisition.config import WorklistConfig
-from panelgate.acquisition.workflow import ExposureRequest, StateChange, parse_protocol
+from panelgate.acquisition.workflow import (
+    ExposureRequest,
+    ExposureResult,
+    StateChange,
+    parse_protocol,
+)
 from panelgate.drivers import IncompatibleState, PanelgateError, UsageError
 from panelgate.drivers.generator import TechniqueOutOfRange
 from panelgate.gateway import DicomBuildError
@@ -40,13 +47,16 @@ from panelgate.gateway.pacs import Destination, WorklistQuery, query_worklist
 
 from .config import StationSetup
 from .events import EventBus
-from .exam import FIELD_OF_KEYWORD, Exam, ExamForm, InvalidField
+from .exam import FIELD_OF_KEYWORD, Exam, ExamForm, InvalidField, TechniqueForm
+from .exposure_job import ExposureJob
 from .exposures import Room
 from .images import ImageIndex, Review
 from .outbox_watch import OutboxWatch
+from .protocols import ExamProtocol
+from .rejects import reject_counts, rejects_csv
 from .startup import StartupPhases
 
-__all__ = ["DELIVERY_STATE", "Station", "UnknownImage"]
+__all__ = ["DELIVERY_STATE", "GENERATOR_STATE", "Station", "UnknownImage"]
 
 _log = logging.getLogger(__name__)
 
@@ -58,6 +68,12 @@ DELIVERY_STATE = {
     State.FAILED: "failed",
 }
 """The API's delivery state of an outbox state (``outbox_state`` gives the exact one)."""
+
+GENERATOR_STATE = {"preparing": "PREP", "ready": "READY", "exposing": "EXPOSING"}
+"""The generator's state in each state of the exposure workflow (IDLE in the others)."""
+
+_SETTLE_TIMEOUT_S = 600.0
+"""Longest wait of ``POST /api/prepare`` for READY (a fresh dark may come first)."""
 
 
 class UnknownImage(LookupError):
@@ -126,6 +142,8 @@ class Station:
         self.watch = OutboxWatch(self.agent.outbox, self._on_delivery)
         self.exam: Exam | None = None
         self.state = "idle"
+        self.generator_state = "IDLE"
+        self._job: ExposureJob[dict[str, Any]] | None = None
         self._exposing = threading.Lock()
         self._stopping = False
         self._housekeeping_stop = threading.Event()
@@ -154,8 +172,10 @@ class Station:
         self._upkeep.start()  # reconnects, retries, fresh darks while idle
 
     def drain(self) -> None:
-        """Refuse new exposures and wait for the one in progress to finish."""
+        """Refuse new exposures, release one held at READY, wait for the one in progress."""
         self._stopping = True
+        if self.room.switch is not None:
+            self.room.switch.release()  # a prepared exposure not yet fired: none fires
         with self._exposing:
             pass
 
@@ -176,7 +196,7 @@ class Station:
         if self._stopping:
             return "the station is stopping"
         if self.room.busy:
-            return "an exposure is in progress"
+            return "an exposure is prepared or in progress"
         room = self.room.why_not_ready()
         if room:
             return f"the room is not ready: {room}"
@@ -198,7 +218,9 @@ class Station:
                 "last_failure": self.room.last_failure,
             },
             **room,
+            "generator": {**room["generator"], "state": self.generator_state},
             "exam": self.exam.public() if self.exam else None,
+            "images": reject_counts(self.images.entries()),
             "outbox": {
                 "directory": str(self.agent.outbox.root),
                 "destinations": {n: str(d) for n, d in self.agent.destinations.items()},
@@ -235,8 +257,61 @@ class Station:
         """Today's steps as the API lists them."""
         return [_study_public(s) for s in self.worklist()]
 
+    def protocols_public(self) -> list[dict[str, Any]]:
+        """List the protocol table as ``GET /api/protocols`` lists it."""
+        return self.setup.protocols.public()
+
+    def _protocol(self, form: TechniqueForm) -> ExamProtocol:
+        """Return the protocol of a form: the table's entry with the form's overrides, or ad hoc.
+
+        Raises
+        ------
+        InvalidField
+            Not in the table and no ``BODYPART [VIEW]`` with ``kv`` and ``mas``.
+        """
+        entry = self.setup.protocols.get(form.protocol)
+        if entry is None:
+            try:
+                body_part, view = parse_protocol(form.protocol)
+            except UsageError as exc:
+                names = ", ".join(self.setup.protocols.names())
+                raise InvalidField("protocol", f"{exc}; or one of the table: {names}") from exc
+            for key, value in (("kv", form.kv), ("mas", form.mas)):
+                if value is None:
+                    raise InvalidField(key, "is required for a protocol not in the table")
+            assert form.kv is not None and form.mas is not None
+            target_ei = self.config.dicom.target_exposure_index
+            name = " ".join(form.protocol.upper().split())
+            entry = ExamProtocol(name, body_part, view, form.kv, form.mas, False, target_ei, "")
+        return dataclasses.replace(
+            entry,
+            kv=entry.kv if form.kv is None else form.kv,
+            mas=entry.mas if form.mas is None else form.mas,
+            ma=entry.ma if form.ma is None else form.ma,
+        )
+
+    def _use(self, study: StudyContext, source: str, protocol: ExamProtocol) -> Exam:
+        """Check an exam as the exposure will, set its technique on the generator, select it."""
+        request = ExposureRequest(
+            protocol.kv, protocol.mas, study, protocol.workflow_protocol, protocol.ma
+        )
+        self._check(request, source)
+        try:
+            self.room.set_technique(protocol.kv, protocol.mas, protocol.ma)
+        except TechniqueOutOfRange as exc:
+            raise InvalidField("mas", str(exc)) from exc
+        exam = Exam(request, source, protocol)
+        self.exam = exam
+        self.bus.publish(
+            "exam", source=source, protocol=protocol.name, kv=request.kv, mas=request.mas,
+            target_ei=protocol.target_ei, preset=protocol.preset, grid=protocol.grid,
+        )  # fmt: skip
+        return exam
+
     def select_exam(self, form: ExamForm) -> Exam:
         """Select the exam of the next exposures, checked as the exposure will check it.
+
+        The protocol's technique is set on the generator.
 
         Raises
         ------
@@ -244,7 +319,10 @@ class Station:
             A value the image or the generator cannot take; the field is named.
         LookupError
             No step with that accession is scheduled today.
+        IncompatibleState
+            The devices are not open, or an exposure is prepared or in progress.
         """
+        protocol = self._protocol(form)
         if form.accession is not None:
             steps = [s for s in self.worklist() if s.accession_number == form.accession]
             if not steps:
@@ -261,14 +339,22 @@ class Station:
                 study_instance_uid=generate_uid(prefix=self.config.dicom.uid_root),
             )
             source = "manual"
-        request = ExposureRequest(form.kv, form.mas, study, form.protocol, form.ma)
-        self._check(request, source)
-        exam = Exam(request, source)
-        self.exam = exam
-        self.bus.publish(
-            "exam", source=source, protocol=request.protocol, kv=request.kv, mas=request.mas
-        )
-        return exam
+        return self._use(study, source, protocol)
+
+    def choose_protocol(self, form: TechniqueForm) -> Exam:
+        """Change the protocol of the selected exam (same patient and study).
+
+        Raises
+        ------
+        IncompatibleState
+            No exam is selected, or an exposure is prepared or in progress.
+        InvalidField
+            See :meth:`select_exam`.
+        """
+        exam = self.exam
+        if exam is None:
+            raise IncompatibleState("no exam selected (POST /api/exam)")
+        return self._use(exam.request.study, exam.source, self._protocol(form))
 
     def _check(self, request: ExposureRequest, source: str) -> None:
         try:
@@ -287,45 +373,145 @@ class Station:
                 field = f"worklist item {exc.keyword}"
             raise InvalidField(field, str(exc)) from exc
 
-    # -- exposures ----------------------------------------------------------------------
-    def expose(self) -> dict[str, Any]:
-        """Make one exposure of the selected exam; the image waits for review.
+    # -- exposures (two stages: prepare, expose) ----------------------------------------
+    def repeat_of(self, exam: Exam) -> str:
+        """Return the last image of this exam's step and protocol, or empty: none yet."""
+        key = exam.step_key
+        made = [e for e in self.images.entries() if e.step_key == key]
+        return made[-1].sop_instance_uid if made else ""
+
+    def prepare(self, repeat_reason: str = "", *, hold: bool = True) -> dict[str, Any]:
+        """Press the first stage: start the exposure, return once the generator is READY.
+
+        The exposure then waits for :meth:`expose` (the second stage), at most
+        ``[station] ready_hold_s``; :meth:`abort` releases it.
+
+        Parameters
+        ----------
+        repeat_reason : str
+            Why the step is exposed again; required when its protocol already has an
+            image (the new image is linked to it: ``repeat_of``).
+        hold : bool
+            False: do not wait at READY (one call from IDLE to the image).
 
         Raises
         ------
         IncompatibleState
-            Not ready (no exam, busy, stopping, devices not open): nothing moved.
-        OutboxFull, StorageError
-            The image could not be kept: refused before anything moved.
+            Not ready (no exam, not calibrated, busy, stopping, devices): nothing moved.
+        InvalidField
+            A repeat without ``repeat_reason``: nothing moved.
         PanelgateError
-            What :meth:`ExposureWorkflow.run` raises (refusals before the beam, or
-            ``PatientExposed`` after it).
+            The exposure was refused before PREP (:meth:`ExposureWorkflow.run`).
         """
         if not self._exposing.acquire(blocking=False):
-            raise IncompatibleState("an exposure is in progress")
+            raise IncompatibleState("an exposure is prepared or in progress")
         try:
             reason = self.not_ready()
             if reason:
                 raise IncompatibleState(reason)
-            assert self.exam is not None
+            exam = self.exam
+            assert exam is not None
+            repeat_of = self.repeat_of(exam)
+            if repeat_of and not repeat_reason.strip():
+                raise InvalidField(
+                    "repeat_reason",
+                    f"{exam.protocol.name} of this step already has image {repeat_of}: "
+                    "say why it is repeated",
+                )
             self.agent.outbox.check_space(self.room.image_bytes())
-            result = self.room.expose(self.exam.request)
-            uid = result.sop_instance_uid
-            entry = self.images.add(uid)
-            if self.setup.station.auto_accept:  # the workflow queued it in the outbox
-                entry = self.images.decide(uid, Review.ACCEPTED)
-                self._wake_delivery()
-            review = entry.review
-            self.bus.publish("image", sop_instance_uid=uid, review=review)
-            d = result.delivered
-            return {
-                "sop_instance_uid": uid,
-                "delivered": {"kv": d.kv, "ma": d.ma, "ms": d.ms, "mas": d.mas},
-                "fresh_dark": result.fresh_dark,
-                "review": review,
-            }
-        finally:
+            hold_s = self.setup.station.ready_hold_s if hold else None
+            job: ExposureJob[dict[str, Any]] = ExposureJob(
+                lambda: self._expose(exam, hold_s, repeat_of, repeat_reason.strip()),
+                self._exposing.release,
+            )
+            self._job = job
+            job.start()
+        except BaseException:
             self._exposing.release()
+            raise
+        if hold:
+            job.wait_settled(_SETTLE_TIMEOUT_S)
+            if job.finished.is_set():
+                job.outcome(0)  # raises the refusal
+        return {"state": self.state, "generator": self.generator_state, "repeat_of": repeat_of}
+
+    def expose(self, *, prepare: bool = False, repeat_reason: str = "") -> dict[str, Any]:
+        """Press the second stage: fire the exposure held at READY; wait for its image.
+
+        Parameters
+        ----------
+        prepare : bool
+            When nothing is prepared: both stages in one call (API clients such as
+            ``panelgate expose --station``); otherwise refused.
+        repeat_reason : str
+            With ``prepare``: as for :meth:`prepare`.
+
+        Raises
+        ------
+        IncompatibleState
+            The generator is not READY (nothing prepared, or still preparing) and
+            ``prepare`` is not given: nothing moved.
+        PanelgateError
+            What :meth:`prepare` and the exposure raise (``PatientExposed`` after the beam).
+        """
+        job = self._job
+        if job is None or job.finished.is_set():
+            if not prepare:
+                raise IncompatibleState(
+                    f"the generator is not READY ({self.generator_state}): prepare first "
+                    "(POST /api/prepare), expose once READY"
+                )
+            self.prepare(repeat_reason, hold=False)
+            job = self._job
+            assert job is not None
+        else:
+            switch = self.room.switch
+            if self.state != "ready" or switch is None or not switch.press():
+                raise IncompatibleState(
+                    f"the generator is not READY ({self.generator_state}): expose once READY"
+                )
+        return job.outcome(_SETTLE_TIMEOUT_S)
+
+    def _expose(
+        self, exam: Exam, hold_s: float | None, repeat_of: str, repeat_reason: str
+    ) -> dict[str, Any]:
+        """Run one exposure (the job's thread); record and announce its image."""
+        protocol = exam.protocol
+        result = self.room.expose(exam.request, target_ei=protocol.target_ei, hold_s=hold_s)
+        uid = result.sop_instance_uid
+        entry = self.images.add(
+            uid, **self._image_details(exam, result), repeat_of=repeat_of,
+            repeat_reason=repeat_reason if repeat_of else "",
+        )  # fmt: skip
+        if self.setup.station.auto_accept:  # the workflow queued it in the outbox
+            entry = self.images.decide(uid, Review.ACCEPTED)
+            self._wake_delivery()
+        review = entry.review
+        self.bus.publish("image", sop_instance_uid=uid, review=review, repeat_of=repeat_of)
+        d = result.delivered
+        return {
+            "sop_instance_uid": uid,
+            "delivered": {"kv": d.kv, "ma": d.ma, "ms": d.ms, "mas": d.mas},
+            "fresh_dark": result.fresh_dark,
+            "review": review,
+            "repeat_of": repeat_of,
+        }
+
+    def _image_details(self, exam: Exam, result: ExposureResult) -> dict[str, Any]:
+        """Return what the reject analysis keeps of an image (AAPM TG-305; no patient data)."""
+        ei = di = None
+        try:
+            ds = pydicom.dcmread(result.spool_path, stop_before_pixels=True)
+            ei = float(ds.ExposureIndex) if "ExposureIndex" in ds else None
+            di = float(ds.DeviationIndex) if "DeviationIndex" in ds else None
+        except (OSError, ValueError) as exc:
+            _log.warning("exposure index of %s not read: %s", result.sop_instance_uid, exc)
+        p, d = exam.protocol, result.delivered
+        return {
+            "step_key": exam.step_key, "protocol": p.name, "body_part": p.body_part,
+            "view": p.view, "kv": d.kv, "mas": d.mas, "target_ei": p.target_ei,
+            "ei": ei, "di": di,
+        }  # fmt: skip
 
     def abort(self) -> bool:
         """Abort the exposure in progress; False when there was none."""
@@ -378,11 +564,23 @@ class Station:
             "made_unix_s": entry.made_unix_s,
             "review": entry.review,
             "review_reason": entry.reason,
+            "review_note": entry.note,
+            "operator": entry.operator,
+            "protocol": entry.protocol,
+            "body_part": entry.body_part,
+            "view": entry.view,
+            "kv": entry.kv,
+            "mas": entry.mas,
+            "ei": entry.ei,
+            "target_ei": entry.target_ei,
+            "di": entry.di,
+            "repeat_of": entry.repeat_of,
+            "repeat_reason": entry.repeat_reason,
             "destinations": destinations,
             "preview": f"/api/images/{uid}/preview.png",
         }
 
-    def accept(self, uid: str) -> dict[str, Any]:
+    def accept(self, uid: str, operator: str = "") -> dict[str, Any]:
         """Queue an image for every destination (idempotent).
 
         Raises
@@ -399,7 +597,7 @@ class Station:
             raise IncompatibleState(f"image {uid} was rejected: it stays local, never sent")
         if entry.review != Review.ACCEPTED:
             self.agent.outbox.enqueue_file(self.images.held_path(uid))
-            self.images.decide(uid, Review.ACCEPTED)
+            self.images.decide(uid, Review.ACCEPTED, operator=operator)
             self._wake_delivery()
             self.bus.publish("image", sop_instance_uid=uid, review=Review.ACCEPTED)
         return self.image(uid)
@@ -409,8 +607,19 @@ class Station:
             worker.wake()
         self.watch.wake()
 
-    def reject(self, uid: str, reason: str = "") -> dict[str, Any]:
-        """Keep an image local and never send it (idempotent).
+    def reject(self, uid: str, reason: str, note: str = "", operator: str = "") -> dict[str, Any]:
+        """Keep an image local and never send it (idempotent); counted in the reject analysis.
+
+        Parameters
+        ----------
+        uid : str
+            The image's SOP Instance UID.
+        reason : str
+            An AAPM TG-305 reject reason (:data:`~.rejects.TG305_REASONS`, checked by the API).
+        note : str
+            The technician's free text (kept with the image, never exported).
+        operator : str
+            Who rejected it.
 
         Raises
         ------
@@ -425,13 +634,50 @@ class Station:
         if entry.review == Review.ACCEPTED:
             raise IncompatibleState(f"image {uid} was accepted and is queued for delivery")
         if entry.review != Review.REJECTED:
-            self.images.decide(uid, Review.REJECTED, reason)
-            self.bus.publish("image", sop_instance_uid=uid, review=Review.REJECTED)
+            self.images.decide(uid, Review.REJECTED, reason, note=note, operator=operator)
+            self.bus.publish("image", sop_instance_uid=uid, review=Review.REJECTED, reason=reason)
+        return self.image(uid)
+
+    def rejects_csv(self) -> str:
+        """Return the reject-analysis CSV of every rejected image (:mod:`.rejects`)."""
+        dicom = self.config.dicom
+        return rejects_csv(self.images.entries(), dicom.station_name or dicom.calling_ae)
+
+    def retry(self, uid: str) -> dict[str, Any]:
+        """Queue an image again for every destination whose delivery failed.
+
+        Raises
+        ------
+        UnknownImage
+            No such image.
+        IncompatibleState
+            The image was not accepted, or no delivery of it has failed.
+        """
+        entry = self.images.get(uid)
+        if entry is None:
+            raise UnknownImage(f"no image {uid}")
+        if entry.review != Review.ACCEPTED:
+            raise IncompatibleState(f"image {uid} is {entry.review}: only accepted ones are sent")
+        outbox = self.agent.outbox
+        failed = [r for r in outbox.records(state=State.FAILED) if r.sop_instance_uid == uid]
+        if not failed:
+            raise IncompatibleState(f"no delivery of image {uid} has failed: nothing to retry")
+        for record in failed:
+            outbox.move(record, State.PENDING, attempts=0, next_attempt_at=0.0, reason="")
+        self.watch.wake()
+        self._wake_delivery()
         return self.image(uid)
 
     # -- events -------------------------------------------------------------------------
     def _on_state(self, change: StateChange) -> None:
         self.state = change.new.value
+        generator = GENERATOR_STATE.get(self.state, "IDLE")
+        if generator != self.generator_state:
+            self.generator_state = generator
+            self.bus.publish("generator", state=generator, fault=self.room.generator_fault)
+        job = self._job
+        if job is not None and self.state == "ready":
+            job.mark_ready()
         self.bus.publish(
             "exposure",
             state=change.new.value,

@@ -95,11 +95,15 @@ def station_toml(
     station: dict[str, Any] | None = None,
     detector: str | None = None,
     calibration: dict[str, Any] | None = None,
+    retry: dict[str, Any] | None = None,
+    outbox: dict[str, Any] | None = None,
+    extra: str = "",
 ) -> Path:
     """Write a station configuration; returns its path.
 
     By default the panel is ``sim://`` 128² in the test's room, quickly calibrated at
-    start-up (``quick_calibration = true``); ``calibration`` adds ``[calibration]`` keys.
+    start-up (``quick_calibration = true``); ``calibration``, ``retry`` and ``outbox`` add
+    keys to those sections, ``extra`` is TOML text appended (``[[protocols]]``, ...).
     """
     table = {"host": "127.0.0.1", "port": 0, "generator": generator,
              "state_dir": str(tmp_path / "state"), "quick_calibration": True,
@@ -118,9 +122,11 @@ def station_toml(
         "poll_s = 0.2",
         "reserve_mb = 0",
         "commit_timeout_s = 30",
+        *(f"{k} = {json.dumps(v)}" for k, v in (outbox or {}).items()),
         "[retry]",
         "initial_s = 0.2",
         "max_s = 1",
+        *(f"{k} = {json.dumps(v)}" for k, v in (retry or {}).items()),
     ]
     if orthanc is not None:
         lines += [
@@ -141,7 +147,7 @@ def station_toml(
         lines += ["[worklist]", 'host = "127.0.0.1"', f"port = {worklist_port}",
                   'called_ae = "WLAE"']  # fmt: skip
     path = tmp_path / "station.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
 
 

@@ -42,7 +42,7 @@ def test_an_aed_panel_takes_a_beam_fired_at_the_console_and_the_entered_techniqu
             lambda change: waiting.set() if change.new.value == "readout" else None
         )
         answer: list[dict[str, object]] = []
-        worker = threading.Thread(target=lambda: answer.append(station.expose()))
+        worker = threading.Thread(target=lambda: answer.append(station.expose(prepare=True)))
         worker.start()
         assert waiting.wait(60), "the station waits for the panel"
         with InProcessGenerator(GeneratorSpec(prep_s=0.05), room=Room(room)) as console:

@@ -33,6 +33,8 @@ from panelgate.station.service import Station
 
 URL = "sim://?width=128&height=128&seed=3&serial=ST-CAL"
 EXAM = {"patient": {"id": "P-CAL", "name": "Cal^Ibration"}, "kv": 90, "mas": 2}
+ONE_CALL = {"prepare": True, "repeat_reason": "test exposure"}
+"""``POST /api/expose`` body: both stages of the hand switch in one call, repeats allowed."""
 
 
 def _measure_set(store: Path, created_utc: dt.datetime) -> str:
@@ -157,7 +159,7 @@ def test_the_stored_set_is_used_and_an_expired_gain_blocks_exposures_naming_the_
     assert f"room={room}" in status["detector"]["url"], "the panel stands in the station's room"
 
     assert api.post("/api/exam", json=EXAM).status_code == 200
-    made_image = api.post("/api/expose")
+    made_image = api.post("/api/expose", json=ONE_CALL)
     assert made_image.status_code == 200, made_image.text
     held = tmp_path / "state" / "images" / "held" / f"{made_image.json()['sop_instance_uid']}.dcm"
     ds = pydicom.dcmread(held)
@@ -174,7 +176,7 @@ def test_the_stored_set_is_used_and_an_expired_gain_blocks_exposures_naming_the_
     fix = f"panelgate calibrate all --detector '{URL}'"
     assert "expired" in status["calibration"]["blocked"] and fix in status["calibration"]["blocked"]
     assert not status["station"]["ready"] and fix in status["station"]["reason"]
-    refused = api.post("/api/expose")
+    refused = api.post("/api/expose", json=ONE_CALL)
     assert refused.status_code == 409 and fix in refused.json()["error"], refused.text
     assert generator.model.exposures == exposures_before  # type: ignore[union-attr]
     assert station.room.holder is not None and station.room.holder.refreshes == 0
@@ -197,7 +199,7 @@ def test_a_stale_dark_is_refreshed_while_idle_never_during_an_exposure_and_store
     assert first.data["fresh_dark"] == "while idle" and first.data["derived_from"] == parent
     assert api.post("/api/exam", json=EXAM).status_code == 200
     for _ in range(3):
-        assert api.post("/api/expose").status_code == 200
+        assert api.post("/api/expose", json=ONE_CALL).status_code == 200
     after = len(events)
     _wait(
         lambda: [e for e in events[after:] if e.kind == "calibration"],

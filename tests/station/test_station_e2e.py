@@ -51,6 +51,11 @@ def test_worklist_exam_exposure_accept_committed_in_orthanc(
         assert exam.status_code == 200, exam.text
         assert api.get("/api/status").json()["station"]["ready"]
 
+        assert api.post("/api/expose").status_code == 409, "the second stage needs READY"
+        prepared = api.post("/api/prepare")
+        assert prepared.status_code == 200, prepared.text
+        assert prepared.json()["generator"] == "READY"
+        assert api.get("/api/status").json()["generator"]["state"] == "READY"
         made = api.post("/api/expose")
         assert made.status_code == 200, made.text
         uid = made.json()["sop_instance_uid"]
@@ -62,7 +67,8 @@ def test_worklist_exam_exposure_accept_committed_in_orthanc(
 
         accepted = api.post(f"/api/images/{uid}/accept")
         assert accepted.status_code == 200, accepted.text
-        assert api.post(f"/api/images/{uid}/reject").status_code == 409
+        rejected = api.post(f"/api/images/{uid}/reject", json={"reason": "positioning"})
+        assert rejected.status_code == 409, "accepted: queued, no longer rejectable"
 
         def committed() -> bool:
             (img,) = api.get("/api/images").json()
@@ -86,6 +92,8 @@ def test_worklist_exam_exposure_accept_committed_in_orthanc(
         ),
         "the committed delivery event",
     )
+    generator_states = [e["state"] for e in events.of("generator")]
+    assert generator_states[:4] == ["PREP", "READY", "EXPOSING", "IDLE"]
     reviews = [e["review"] for e in events.of("image") if e["sop_instance_uid"] == uid]
     assert reviews == ["pending", "accepted"]
     for _, data in events.items:  # no patient data in events
@@ -102,7 +110,7 @@ def test_killed_while_the_pacs_is_down_delivers_exactly_once_after_restart(
     with station.client() as api:
         patient = {"id": "P-KILL", "name": "Kill^Nine"}
         assert api.post("/api/exam", json={"patient": patient, "kv": 90, "mas": 1}).is_success
-        uid = api.post("/api/expose").json()["sop_instance_uid"]
+        uid = api.post("/api/expose", json={"prepare": True}).json()["sop_instance_uid"]
         orthanc.stop()
         assert api.post(f"/api/images/{uid}/accept").is_success
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from panelgate.simulators.generator import SimFault, SimulatedGenerator
 
 EXAM = {"patient": {"id": "P-LINK", "name": "Link^Lost"}, "kv": 100, "mas": 2}
+ONE_CALL = {"prepare": True, "repeat_reason": "test exposure"}
+"""``POST /api/expose`` body: both stages of the hand switch in one call, repeats allowed."""
 
 
 def _write(control: Path, word: str) -> None:
@@ -38,10 +40,10 @@ def test_unplug_mid_frame_is_reported_exposed_then_the_station_reconnects_and_ex
     events = station.read_events()
     with station.client() as api:
         assert api.post("/api/exam", json=EXAM).is_success
-        assert api.post("/api/expose").status_code == 200
+        assert api.post("/api/expose", json=ONE_CALL).status_code == 200
 
         _write(control, "unplug")  # the device goes away after the next frame's first transfer
-        failed = api.post("/api/expose")
+        failed = api.post("/api/expose", json=ONE_CALL)
         assert failed.status_code == 500, failed.text
         body = failed.json()
         assert body["exposed"] is True and body["error"].startswith("the patient WAS exposed")
@@ -50,7 +52,9 @@ def test_unplug_mid_frame_is_reported_exposed_then_the_station_reconnects_and_ex
         lost = api.get("/api/status").json()
         assert lost["detector"]["connected"] is False
         assert not lost["station"]["ready"] and "disconnected" in lost["station"]["reason"]
-        assert api.post("/api/expose").status_code == 409, "nothing moves while unplugged"
+        assert api.post("/api/expose", json=ONE_CALL).status_code == 409, (
+            "nothing moves while unplugged"
+        )
         helpers.until(
             lambda: api.get("/api/status").json()["detector"].get("reconnect_attempts", 0) >= 2,
             "reconnection attempts while the panel is unplugged",
@@ -61,7 +65,7 @@ def test_unplug_mid_frame_is_reported_exposed_then_the_station_reconnects_and_ex
         back = api.get("/api/status").json()["detector"]
         assert back["connected"] and back["serial"] == "ST-USB"
         assert back["mode"]["width"] == 128, "the readout mode is set again"
-        again = api.post("/api/expose")
+        again = api.post("/api/expose", json=ONE_CALL)
         assert again.status_code == 200, again.text
         assert len(api.get("/api/images").json()) == 2
 
@@ -72,10 +76,10 @@ def test_unplug_mid_frame_is_reported_exposed_then_the_station_reconnects_and_ex
         )
         assert not silent["generator"]["answering"] and not silent["station"]["ready"]
         assert "generator does not answer" in silent["station"]["reason"]
-        assert api.post("/api/expose").status_code == 409
+        assert api.post("/api/expose", json=ONE_CALL).status_code == 409
         generator.fault = SimFault.NONE
         helpers.until(lambda: api.get("/api/status").json()["station"]["ready"], "answering")
-        assert api.post("/api/expose").status_code == 200
+        assert api.post("/api/expose", json=ONE_CALL).status_code == 200
 
     links = [e["connected"] for e in events.of("detector")]
     assert links == [False, True]

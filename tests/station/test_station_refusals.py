@@ -9,6 +9,9 @@ from pathlib import Path
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
 from panelgate.simulators.room import Room
 
+ONE_CALL = {"prepare": True, "repeat_reason": "test exposure"}
+"""``POST /api/expose`` body: both stages of the hand switch in one call, repeats allowed."""
+
 
 def test_a_65_character_patient_id_is_refused_naming_the_field_and_nothing_moves(
     generator: SimulatedGenerator, start_station, helpers, tmp_path: Path
@@ -22,8 +25,10 @@ def test_a_65_character_patient_id_is_refused_naming_the_field_and_nothing_moves
         assert error["field"] == "patient.id"
         assert "64" in error["error"] and "\n" not in error["error"]
 
-        expose = api.post("/api/expose")  # no exam was selected
-        assert expose.status_code == 409 and "no exam" in expose.json()["error"]
+        prepare = api.post("/api/prepare")  # no exam was selected
+        assert prepare.status_code == 409 and "no exam" in prepare.json()["error"]
+        expose = api.post("/api/expose")  # not prepared
+        assert expose.status_code == 409 and "not READY" in expose.json()["error"]
 
         too_high = api.post("/api/exam", json={**body, "patient": {"id": "P1", "name": "A^B"},
                                                "kv": 400})  # fmt: skip
@@ -57,7 +62,9 @@ def test_sigterm_during_an_exposure_finishes_it_and_exits_0(
             body = {"patient": {"id": "P-TERM", "name": "Term^Signal"}, "kv": 80, "mas": 1}
             assert api.post("/api/exam", json=body).is_success
             answer: list[object] = []
-            worker = threading.Thread(target=lambda: answer.append(api.post("/api/expose")))
+            worker = threading.Thread(
+                target=lambda: answer.append(api.post("/api/expose", json=ONE_CALL))
+            )
             worker.start()
             helpers.until(
                 lambda: any(e["state"] == "preparing" for e in events.of("exposure")),
@@ -78,7 +85,7 @@ def test_sigterm_during_an_exposure_finishes_it_and_exits_0(
         with station.client() as api:
             (image,) = api.get("/api/images").json()
             assert (image["sop_instance_uid"], image["review"]) == (uid, "pending")
-            rejected = api.post(f"/api/images/{uid}/reject", json={"reason": "motion"})
+            rejected = api.post(f"/api/images/{uid}/reject", json={"reason": "patient_motion"})
             assert rejected.json()["review"] == "rejected"
             assert api.post(f"/api/images/{uid}/accept").status_code == 409
         assert station.signal(signal.SIGINT) == 130
@@ -97,7 +104,9 @@ def test_abort_while_preparing_stops_before_the_beam(
             body = {"patient": {"id": "P-ABORT", "name": "Abort^Me"}, "kv": 80, "mas": 1}
             assert api.post("/api/exam", json=body).is_success
             answer: list[object] = []
-            worker = threading.Thread(target=lambda: answer.append(api.post("/api/expose")))
+            worker = threading.Thread(
+                target=lambda: answer.append(api.post("/api/expose", json=ONE_CALL))
+            )
             worker.start()
             helpers.until(
                 lambda: any(e["state"] == "preparing" for e in events.of("exposure")),
