@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
@@ -19,32 +20,55 @@ from pydicom.uid import generate_uid
 from panelgate.drivers import DetectorInfo
 from panelgate.drivers.generator import Delivered, Generator, ReportsDoseAreaProduct
 from panelgate.gateway.dicom import StudyContext, Technique
-from panelgate.gateway.dicom.dose import EventDose, event_dose
+from panelgate.gateway.dicom.dose import DoseGeometry, EventDose, TubeOutput, event_dose
 from panelgate.gateway.dicom.dose_event import DeviceObserver, IrradiationEvent
 
 from .config import Config
 
-__all__ = ["device_observer", "exposure_dose", "irradiation_event", "study_of"]
+__all__ = [
+    "device_observer",
+    "exposure_dose",
+    "exposure_dose_of_model",
+    "irradiation_event",
+    "study_of",
+]
+
+_log = logging.getLogger(__name__)
 
 
-def exposure_dose(generator: Generator, delivered: Delivered, config: Config) -> EventDose:
+def exposure_dose(generator: Generator, delivered: Delivered, config: Config) -> EventDose | None:
     """Return the dose of the exposure just delivered (measured DAP when the generator has one).
 
-    Raises
-    ------
-    ValueError
-        A delivered technique or measured DAP out of range (not positive, not finite).
+    Called after the beam, so it never raises for a value it cannot use: a measured DAP
+    that is not a dose (negative, not finite) is replaced by the model's, with a warning;
+    a delivered technique the model cannot take (0 kV) gives None, with an error logged
+    (the image is then made without dose attributes, and the exposure is not logged).
     """
     measured = None
     if isinstance(generator, ReportsDoseAreaProduct):
         measured = generator.delivered_dap_dgycm2()
-    return event_dose(
-        delivered.kv,
-        delivered.mas,
-        config.dose.geometry(),
-        config.dose.tube_output(),
-        measured_dap_dgycm2=measured,
-    )
+    geometry, output = config.dose.geometry(), config.dose.tube_output()
+    try:
+        return event_dose(
+            delivered.kv, delivered.mas, geometry, output, measured_dap_dgycm2=measured
+        )
+    except ValueError as exc:
+        if measured is not None:
+            _log.warning("the generator's DAP is not usable (%s): computed from the technique", exc)
+            return exposure_dose_of_model(delivered, geometry, output)
+        _log.error("no dose for the delivered technique: %s", exc)
+        return None
+
+
+def exposure_dose_of_model(
+    delivered: Delivered, geometry: DoseGeometry, output: TubeOutput
+) -> EventDose | None:
+    """Return the model's dose of a delivered technique, None (logged) when it has none."""
+    try:
+        return event_dose(delivered.kv, delivered.mas, geometry, output)
+    except ValueError as exc:
+        _log.error("no dose for the delivered technique: %s", exc)
+        return None
 
 
 def device_observer(config: Config, detector: DetectorInfo) -> DeviceObserver:

@@ -189,3 +189,17 @@ def test_a_completed_study_queues_its_dose_sr_once_per_set_of_exposures(
     images = [pydicom.dcmread(r.spool_path) for r in (first, second)]
     assert reported == {ds.IrradiationEventUID for ds in images}
     assert record.sop_class_uid == "1.2.840.10008.5.1.4.1.1.88.67"
+
+
+def test_a_dap_that_is_not_a_dose_is_replaced_by_the_model(rig: Rig) -> None:
+    """After the beam nothing may fail for a meter's bad value: the model's DAP is reported."""
+    wf = rig.workflow
+    workflow = ExposureWorkflow(
+        wf.pipeline, _MeteredGenerator(rig.client, float("nan")), wf.calibration,  # type: ignore[arg-type]
+        wf.spool_dir, timeouts=wf.timeouts,
+    )  # fmt: skip
+    result = _expose(workflow)
+    (event,) = workflow.dose_log.read_study(str(STUDY.study_instance_uid)).events
+    assert event.dose.dap_source == "model"
+    d = result.delivered
+    assert event.dose.detector_air_kerma_ugy == pytest.approx(air_kerma_ugy(d.kv, d.mas, 1.8))
