@@ -63,6 +63,7 @@ class ImageEntry:
     target_ei: float | None = None
     ei: float | None = None
     di: float | None = None
+    dap_dgycm2: float | None = None  # dose-area product of the exposure (issue 16)
     repeat_of: str = ""
     repeat_reason: str = ""
 

@@ -32,6 +32,8 @@ from pydicom.uid import generate_uid
 from panelgate.acquisition.agent import Agent
 from panelgate.acquisition.calibration_lifecycle import Clock, utc_now
 from panelgate.acquisition.config import WorklistConfig
+from panelgate.acquisition.dose_report import DoseReports
+from panelgate.acquisition.exposure_log import ExposureLog
 from panelgate.acquisition.workflow import (
     ExposureRequest,
     ExposureResult,
@@ -140,6 +142,9 @@ class Station:
             startup=self.startup,
         )  # fmt: skip
         self.watch = OutboxWatch(self.agent.outbox, self._on_delivery)
+        self.dose_reports = DoseReports(  # the workflow's exposure log: spool_dir/../dose
+            self.agent.outbox, ExposureLog(self.images.root / "dose"), self.config
+        )
         self.exam: Exam | None = None
         self.state = "idle"
         self.generator_state = "IDLE"
@@ -181,6 +186,7 @@ class Station:
 
     def close(self) -> None:
         """Stop delivery (in-flight sends finished), close the devices, end event streams."""
+        self._complete_study(None)  # the exam's dose SR, queued before delivery stops
         self._housekeeping_stop.set()
         for thread in (self._housekeeping, self._upkeep):
             if thread.is_alive():
@@ -189,6 +195,26 @@ class Station:
         self.watch.stop()
         self.room.close()
         self.bus.close()
+
+    def _complete_study(self, following: StudyContext | None) -> None:
+        """Queue the dose SR of the exam's study when another study follows it, or none.
+
+        The SR reports every exposure of the study, rejected ones too (IHE REM); nothing
+        is queued when the study has no exposure since its last SR. A failure is logged:
+        the images are not held back by it, and the next completion tries again.
+        """
+        exam = self.exam
+        uid = exam.request.study.study_instance_uid if exam is not None else None
+        if not uid or (following is not None and following.study_instance_uid == uid):
+            return
+        try:
+            sr_uid = self.dose_reports.complete(uid)
+        except PanelgateError as exc:
+            _log.error("the dose SR of the finished study was not queued: %s", exc)
+            return
+        if sr_uid is not None:
+            _log.info("dose SR %s of the finished study queued", sr_uid)
+            self._wake_delivery()
 
     # -- status -------------------------------------------------------------------------
     def not_ready(self) -> str:
@@ -301,6 +327,7 @@ class Station:
         except TechniqueOutOfRange as exc:
             raise InvalidField("mas", str(exc)) from exc
         exam = Exam(request, source, protocol)
+        self._complete_study(study)
         self.exam = exam
         self.bus.publish(
             "exam", source=source, protocol=protocol.name, kv=request.kv, mas=request.mas,
@@ -499,18 +526,20 @@ class Station:
 
     def _image_details(self, exam: Exam, result: ExposureResult) -> dict[str, Any]:
         """Return what the reject analysis keeps of an image (AAPM TG-305; no patient data)."""
-        ei = di = None
+        ei = di = dap = None
         try:
             ds = pydicom.dcmread(result.spool_path, stop_before_pixels=True)
             ei = float(ds.ExposureIndex) if "ExposureIndex" in ds else None
             di = float(ds.DeviationIndex) if "DeviationIndex" in ds else None
+            if "ImageAndFluoroscopyAreaDoseProduct" in ds:  # the exposure's DAP, dGy·cm²
+                dap = float(ds.ImageAndFluoroscopyAreaDoseProduct)
         except (OSError, ValueError) as exc:
             _log.warning("exposure index of %s not read: %s", result.sop_instance_uid, exc)
         p, d = exam.protocol, result.delivered
         return {
             "step_key": exam.step_key, "protocol": p.name, "body_part": p.body_part,
             "view": p.view, "kv": d.kv, "mas": d.mas, "target_ei": p.target_ei,
-            "ei": ei, "di": di,
+            "ei": ei, "di": di, "dap_dgycm2": dap,
         }  # fmt: skip
 
     def abort(self) -> bool:
@@ -574,6 +603,7 @@ class Station:
             "ei": entry.ei,
             "target_ei": entry.target_ei,
             "di": entry.di,
+            "dap_dgycm2": entry.dap_dgycm2,
             "repeat_of": entry.repeat_of,
             "repeat_reason": entry.repeat_reason,
             "destinations": destinations,
