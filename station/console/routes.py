@@ -4,6 +4,7 @@
 Method   Path                      What
 =======  ========================  ==========================================================
 GET      /                         the console (worklist, patient, protocol, exposure, preview)
+GET      /login                    the login form (the station's ``POST /login`` takes it)
 GET      /console/calibration      calibration status and the guided recalibration
 GET      /console/worklist         fragment: today's DX steps (C-FIND), or why there are none
 POST     /console/validate         fragment: the manual patient checked as the header will
@@ -126,6 +127,9 @@ def console_routes(station: Station) -> list[BaseRoute]:
     async def index(request: Request) -> Response:
         return HTMLResponse(await run_in_threadpool(console.page, "console.html"))
 
+    async def login(request: Request) -> Response:
+        return HTMLResponse(console.render("login.html"))
+
     async def calibration(request: Request) -> Response:
         return HTMLResponse(await run_in_threadpool(console.page, "calibration.html"))
 
@@ -176,6 +180,7 @@ def console_routes(station: Station) -> list[BaseRoute]:
     static = StaticFiles(packages=[("panelgate.station.console", "static")], follow_symlink=True)
     return [
         Route("/", index, methods=["GET"]),
+        Route("/login", login, methods=["GET"]),  # the form posts to the station's /login
         Route("/console/calibration", calibration, methods=["GET"]),
         Route("/console/worklist", worklist, methods=["GET"]),
         Route("/console/validate", validate, methods=["POST"]),

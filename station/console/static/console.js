@@ -170,10 +170,25 @@
   }
 
   // -- the station's API ----------------------------------------------------------------
+  // With a login (station [[users]]) every state-changing request carries the session's
+  // CSRF token (synchronizer token, readable cookie panelgate_csrf) in X-CSRF-Token.
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)panelgate_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  document.body.addEventListener("htmx:configRequest", (ev) => {
+    const token = csrfToken();
+    if (token) ev.detail.headers["X-CSRF-Token"] = token;
+  });
+
   async function post(path, body) {
+    const headers = { "Content-Type": "application/json" };
+    const token = csrfToken();
+    if (token) headers["X-CSRF-Token"] = token;
     const response = await fetch(path, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers,
       body: body === undefined ? "" : JSON.stringify(body),
       credentials: "same-origin",
     });
@@ -416,5 +431,26 @@
   document.body.addEventListener("htmx:sseMessage", (ev) => {
     if (ev.detail.type === "state" || ev.detail.type === "images") update();
   });
+  // -- who is logged in ---------------------------------------------------------------
+  async function showUser() {
+    const el = $("user");
+    if (!el) return;
+    try {
+      const response = await fetch("/api/session", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const who = await response.json();
+      if (!who.user) return;
+      $("user-name").textContent = who.user;
+      el.hidden = false;
+    } catch (e) { /* a station without logins */ }
+  }
+  if ($("logout")) {
+    $("logout").addEventListener("click", async () => {
+      await post("/logout");
+      window.location.assign("/login");
+    });
+  }
+  showUser();
+
   update();
 })();
