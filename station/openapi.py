@@ -122,6 +122,10 @@ _IMAGE = {
         "protocol": {"type": "string"},
         "ei": {"type": ["number", "null"], "description": "exposure index, IEC 62494-1"},
         "di": {"type": ["number", "null"], "description": "deviation index"},
+        "dap_dgycm2": {
+            "type": ["number", "null"],
+            "description": "dose-area product of the exposure, dGy·cm² (the DX's (0018,115E))",
+        },
         "target_ei": {"type": ["number", "null"]},
         "destinations": {
             "type": "object",
