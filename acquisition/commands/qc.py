@@ -77,6 +77,7 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     guided.add_argument("--flat-frames", type=frame_count, default=4, metavar="N")
     guided.add_argument("--dark-frames", type=frame_count, default=8, metavar="N")
+    guided.add_argument("--edge-frames", type=frame_count, default=2, metavar="N")
     offline = qc.add_argument_group("offline, from recorded stacks (.npy or multi-page TIFF)")
     offline.add_argument("--offline", action="store_true", help="measure recorded stacks")
     offline.add_argument("--darks", type=Path, nargs="+", metavar="FILE", help="dark stacks")
@@ -182,8 +183,9 @@ def _guided(args: argparse.Namespace, config: Config) -> tuple[QcFrames, dict[st
         raise UsageError("--room is for --generator sim (a real tube irradiates its room)")
     operator = operator_for(args.yes, sys.stdin, sys.stderr, config.calibration.flood_retries)
     plan = QcPlan(
-        levels_ugy=args.levels, dark_frames=args.dark_frames, flat_frames=args.flat_frames
-    )
+        levels_ugy=args.levels, dark_frames=args.dark_frames, flat_frames=args.flat_frames,
+        edge_frames=args.edge_frames,
+    )  # fmt: skip
     with ExitStack() as stack:
         generator, port = open_generator(args, config, stack)
         spool = args.out / ".qc-spool"

@@ -141,22 +141,29 @@ def test_guided_qc_over_usb_sim_fires_through_the_generator_and_writes_the_repor
     generator: SimulatedGenerator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     room = tmp_path / "room"
-    url = f"usb://sim?width=320&height=320&seed=4&serial=QC-1&room={room}"
+    url = f"usb://sim?width=512&height=512&seed=4&serial=QC-1&room={room}&mtf_sigma=0.6"
+    PanelModel(PanelSpec(width=32, height=32, mtf_sigma_px=0.6)).read(1.0)  # compiled now
     rc = main([
         "qc", "--detector", url, "--generator", generator.device_path, "--yes",
-        "--levels", "2.5,5,10", "--flat-frames", "2", "--dark-frames", "3",
+        "--levels", "2.5,5,10", "--flat-frames", "2", "--dark-frames", "3", "--edge-frames", "4",
         "--out", str(tmp_path / "qc"),
     ])  # fmt: skip
     out, err = capsys.readouterr()
     assert rc == 0, err
     commands = list(generator.model.commands)
-    # 3 levels x (1 discarded + 2), 1 lag exposure, 2 edge exposures.
-    assert commands.count("EXP") == commands.count("PREP") == 3 * 3 + 1 + 2
+    # 3 levels x (1 discarded + 2), 1 lag exposure, 4 edge exposures.
+    assert commands.count("EXP") == commands.count("PREP") == 3 * 3 + 1 + 4
     doc = json.loads((tmp_path / "qc" / "qc.json").read_text())
-    assert doc["source"] == "guided" and doc["exposures"] == 12
+    assert doc["source"] == "guided" and doc["exposures"] == 14
     assert doc["detector"]["serial"] == "QC-1" and doc["generator"] == generator.device_path
     assert doc["air_kerma_ugy"] == [2.5, 5.0, 10.0]
-    assert doc["mtf"] and 1.5 <= abs(doc["mtf"][0]["edge_angle_deg"]) <= 3.0
+    # The edge is the room's phantom=edge (vertical: the MTF along x), the panel's blur known.
+    [mtf] = doc["mtf"]
+    assert mtf["axis"] == "x" and 1.5 <= abs(mtf["edge_angle_deg"]) <= 3.0
+    f_px = np.linspace(0.05, 0.5, 10)
+    measured = np.interp(f_px / 0.139, mtf["frequency_per_mm"], mtf["mtf"])
+    truth = presampling_mtf_truth(PanelSpec(mtf_sigma_px=0.6), f_px)
+    np.testing.assert_allclose(measured, truth, rtol=0.05)
     assert doc["linearity"]["r_squared"] > 0.99
     assert doc["lag"]["first_frame"] > 0
     for name in ("qc.json", "qc.html", "mtf.png", "nnps.png", "dqe.png", "nonuniformity.png"):
