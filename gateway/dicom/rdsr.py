@@ -23,7 +23,7 @@ X-Ray Radiation Dose"::
                   point, collimated field area, EI / EI_T / DI (TID 10003A), kVp, tube
                   current, exposure time, exposure (TID 10003B), distances (TID 10003C)
       CONTAINS  Source of Dose Information (113854) = Automated Data Collection or
-                System Calculated (CID 10021)
+                System Calculated (CID 10020)
 
 The content items are highdicom's (:mod:`highdicom.sr`: each item checks its value type
 and relationship and encodes its code sequences); highdicom ships templates only for the
@@ -71,7 +71,7 @@ def _ucum(value: str, meaning: str) -> Code:
 _REPORT = _dcm("113701", "X-Ray Radiation Dose Report")
 _PROCEDURE_REPORTED = _dcm("121058", "Procedure reported")
 _PROJECTION_XRAY = _dcm("113704", "Projection X-Ray")
-_HAS_INTENT = _sct("363703001", "Has Intent")
+_HAS_INTENT = _sct("363703001", "Has intent (attribute)")
 _DIAGNOSTIC_INTENT = _sct("261004008", "Diagnostic Intent")
 _ACQUISITION_DEVICE_TYPE = _dcm("122142", "Acquisition Device Type")
 _INTEGRATED_PROJECTION = _dcm("113958", "Integrated Projection Radiography System")  # CID 10032
@@ -81,8 +81,8 @@ _STUDY_UID = _dcm("110180", "Study Instance UID")
 _START = _dcm("113809", "Start of X-Ray Irradiation")
 _END = _dcm("113810", "End of X-Ray Irradiation")
 _SOURCE_OF_DOSE = _dcm("113854", "Source of Dose Information")
-_AUTOMATED = _dcm("113856", "Automated Data Collection")  # CID 10021: measured (DAP meter)
-_SYSTEM_CALCULATED = _dcm("113940", "System Calculated")  # CID 10021: the tube-output model
+_AUTOMATED = _dcm("113856", "Automated Data Collection")  # CID 10020: measured (DAP meter)
+_SYSTEM_CALCULATED = _dcm("113940", "System Calculated")  # CID 10020: tube-output model
 _ACCUMULATED = _dcm("113702", "Accumulated X-Ray Dose Data")
 _ACQUISITION_PLANE = _dcm("113764", "Acquisition Plane")
 _SINGLE_PLANE = _dcm("113622", "Single Plane")
@@ -357,7 +357,7 @@ _LATERALITIES = {
     # Image Laterality -> CID 244 "Laterality" (SCT)
     "R": _sct("24028007", "Right"),
     "L": _sct("7771000", "Left"),
-    "B": _sct("51440002", "Right and left"),
+    "B": _sct("51440002", "Bilateral"),
 }
 
 

@@ -16,10 +16,13 @@ from typing import Any
 
 import pydicom
 import pytest
+from pydicom.sr._cid_dict import cid_concepts
+from pydicom.sr._concepts_dict import concepts
+from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from panelgate.gateway import DicomBuildError
-from panelgate.gateway.dicom import ProtocolCode, StudyContext, write_atomic
+from panelgate.gateway.dicom import ProtocolCode, StudyContext, rdsr, write_atomic
 from panelgate.gateway.dicom.dose import DoseGeometry, TubeOutput, event_dose
 from panelgate.gateway.dicom.dose_event import DeviceObserver, IrradiationEvent
 from panelgate.gateway.dicom.rdsr import XRAY_RADIATION_DOSE_SR, build_dose_report
@@ -257,3 +260,39 @@ def test_refused_without_events_study_or_valid_values(
             _events() if events is None else events,
             study=study, device=DEVICE, uid_root=ROOT, software_version="0.1",
         )  # fmt: skip
+
+
+def _standard_codes() -> dict[tuple[str, str], str]:
+    """(scheme, value) -> meaning in PS3.16, as pydicom generates them from the standard."""
+    table = {}
+    for scheme in ("DCM", "SCT"):
+        for values in concepts[scheme].values():
+            for value, (meaning, _cids) in values.items():
+                table[(scheme, value)] = meaning
+    return table
+
+
+def test_every_code_is_the_standards_with_its_meaning_and_context_group() -> None:
+    """dciodvfy does not check codes against PS3.16: this table test does."""
+    table = _standard_codes()
+    used = {name: c for name, c in vars(rdsr).items() if isinstance(c, Code)}
+    coded = {n: c for n, c in used.items() if c.scheme_designator in ("DCM", "SCT")}
+    assert len(coded) > 50
+    for name, code in coded.items():
+        meaning = table[(code.scheme_designator, code.value)]
+        assert meaning.lower() == code.meaning.lower(), name
+    for code, cid in [
+        (rdsr._INTEGRATED_PROJECTION, 10032),  # Acquisition Device Type
+        (rdsr._RP_30CM_IN_FRONT, 10025),  # Radiation Dose Reference Point
+        (rdsr._AUTOMATED, 10020),  # Source of Projection X-Ray Dose Information
+        (rdsr._SYSTEM_CALCULATED, 10020),
+        (rdsr._STATIONARY, 10002),  # Irradiation Event Type
+        (rdsr._SINGLE_PLANE, 10003),  # Acquisition Plane
+        *((side, 244) for side in rdsr._LATERALITIES.values()),  # Laterality
+    ]:
+        members = {
+            value
+            for keyword in cid_concepts[cid].get(code.scheme_designator, [])
+            for value in concepts[code.scheme_designator][keyword]
+        }
+        assert code.value in members, (code, cid)
