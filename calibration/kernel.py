@@ -2,8 +2,7 @@
 
 Same formulas and results as :mod:`panelgate.calibration.reference`, which documents them
 and is the test oracle. The kernels write into a caller-provided buffer, allocate no
-frame-sized memory (the multi-point path keeps four rows of scratch per band so that its
-segment choice vectorises), release the GIL so correction overlaps I/O in other threads,
+frame-sized memory, release the GIL so correction overlaps I/O in other threads,
 run in parallel, and are compiled and cached on disk on first use; call :func:`warm_up`
 at start-up so that no patient exposure waits for the compiler.
 
@@ -17,6 +16,14 @@ so the order never changes the result.
 * :func:`correct_kernel`: single-point gain (the one-segment case, same compiled code).
 * :func:`correct_pwl_kernel`: per-pixel piecewise-linear (multi-point) gain, of which the
   single-point gain is the one-segment case.
+
+The multi-point rows read the maps where they lie (one float32 plane per break and per
+segment slope, the stored layout) and choose each pixel's segment with comparisons and
+selects, no search and no branch, so the loop along a row vectorises: two and three
+segments (the usual flood ladders) are written out, more segments take one select pass
+per break plane over two rows of scratch. An interleaved per-pixel layout was measured
+and is slower (strided loads defeat the vectoriser). ``benchmarks/bench_correct.py``
+compares the three-segment kernel with a bandwidth reference that reads the same planes.
 """
 
 from __future__ import annotations
@@ -87,6 +94,69 @@ def _rows_single(  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
+def _rows_two(  # pragma: no cover - compiled
+    raw: npt.NDArray[np.uint16],
+    dark: npt.NDArray[np.float32],
+    breaks: npt.NDArray[np.float32],
+    slopes: npt.NDArray[np.float32],
+    knots: npt.NDArray[np.float64],
+    pedestal: float,
+    full_scale: int,
+    out: npt.NDArray[np.uint16],
+    y0: int,
+    y1: int,
+) -> None:
+    """Rows ``y0 <= y < y1``, two segments (one break): selects only, vectorised along x."""
+    k1 = knots[0]
+    for y in range(y0, y1):
+        for x in range(raw.shape[1]):
+            s = float(raw[y, x]) - float(dark[y, x])
+            b1 = float(breaks[0, y, x])
+            t1 = s >= b1
+            bx = b1 if t1 else 0.0
+            by = k1 if t1 else 0.0
+            m = float(slopes[1, y, x]) if t1 else float(slopes[0, y, x])
+            v = (s - bx) * m + by + pedestal
+            out[y, x] = np.uint16(min(max(np.floor(v + 0.5), 0.0), full_scale))
+
+
+@numba.njit(nogil=True, cache=True)
+def _rows_three(  # pragma: no cover - compiled
+    raw: npt.NDArray[np.uint16],
+    dark: npt.NDArray[np.float32],
+    breaks: npt.NDArray[np.float32],
+    slopes: npt.NDArray[np.float32],
+    knots: npt.NDArray[np.float64],
+    pedestal: float,
+    full_scale: int,
+    out: npt.NDArray[np.uint16],
+    y0: int,
+    y1: int,
+) -> None:
+    """Rows ``y0 <= y < y1``, three segments (two breaks): selects only, vectorised along x.
+
+    With increasing breaks, ``s >= b2`` implies ``s >= b1``: the segment is chosen by two
+    comparisons and nested selects, no search and no branch.
+    """
+    k1, k2 = knots[0], knots[1]
+    for y in range(y0, y1):
+        for x in range(raw.shape[1]):
+            s = float(raw[y, x]) - float(dark[y, x])
+            b1 = float(breaks[0, y, x])
+            b2 = float(breaks[1, y, x])
+            t1 = s >= b1
+            t2 = s >= b2
+            bx = b2 if t2 else (b1 if t1 else 0.0)
+            by = k2 if t2 else (k1 if t1 else 0.0)
+            m0 = float(slopes[0, y, x])
+            m1 = float(slopes[1, y, x])
+            m2 = float(slopes[2, y, x])
+            m = m2 if t2 else (m1 if t1 else m0)
+            v = (s - bx) * m + by + pedestal
+            out[y, x] = np.uint16(min(max(np.floor(v + 0.5), 0.0), full_scale))
+
+
+@numba.njit(nogil=True, cache=True)
 def _rows_piecewise(  # pragma: no cover - compiled
     raw: npt.NDArray[np.uint16],
     dark: npt.NDArray[np.float32],
@@ -99,29 +169,29 @@ def _rows_piecewise(  # pragma: no cover - compiled
     y0: int,
     y1: int,
 ) -> None:
-    """Rows ``y0 <= y < y1``, piecewise-linear gain."""
+    """Rows ``y0 <= y < y1``, any number of segments: one pass per break plane.
+
+    Two rows of scratch: ``s`` and the value so far. Each break plane replaces the value
+    where ``s`` reaches its break (with increasing breaks the last one reached wins, which
+    is the segment of ``reference``), so every pass is a straight select along x.
+    """
     w = raw.shape[1]
-    # Row scratch (4 rows of w floats): the segment choice vectorises along x.
     row_s = np.empty(w, dtype=np.float64)
-    row_bx = np.empty(w, dtype=np.float64)
-    row_by = np.empty(w, dtype=np.float64)
-    row_m = np.empty(w, dtype=np.float64)
+    row_v = np.empty(w, dtype=np.float64)
     for y in range(y0, y1):
         for x in range(w):
-            row_s[x] = float(raw[y, x]) - float(dark[y, x])
-            row_bx[x] = 0.0
-            row_by[x] = 0.0
-            row_m[x] = float(slopes[0, y, x])
+            s = float(raw[y, x]) - float(dark[y, x])
+            row_s[x] = s
+            row_v[x] = (s - 0.0) * float(slopes[0, y, x]) + 0.0
         for j in range(breaks.shape[0]):
             knot = knots[j]
             for x in range(w):
                 b = float(breaks[j, y, x])
-                take = row_s[x] >= b
-                row_bx[x] = b if take else row_bx[x]
-                row_by[x] = knot if take else row_by[x]
-                row_m[x] = float(slopes[j + 1, y, x]) if take else row_m[x]
+                s = row_s[x]
+                candidate = (s - b) * float(slopes[j + 1, y, x]) + knot
+                row_v[x] = candidate if s >= b else row_v[x]
         for x in range(w):
-            v = (row_s[x] - row_bx[x]) * row_m[x] + row_by[x] + pedestal
+            v = row_v[x] + pedestal
             out[y, x] = np.uint16(min(max(np.floor(v + 0.5), 0.0), full_scale))
 
 
@@ -150,6 +220,10 @@ def correct_pwl_kernel(  # pragma: no cover - compiled; covered under NUMBA_DISA
         y1 = min(h, y0 + _BAND_ROWS)
         if n_breaks == 0:
             _rows_single(raw, dark, slopes, pedestal, full_scale, out, y0, y1)
+        elif n_breaks == 1:
+            _rows_two(raw, dark, breaks, slopes, knots, pedestal, full_scale, out, y0, y1)
+        elif n_breaks == 2:
+            _rows_three(raw, dark, breaks, slopes, knots, pedestal, full_scale, out, y0, y1)
         else:
             _rows_piecewise(raw, dark, breaks, slopes, knots, pedestal, full_scale, out, y0, y1)
         # Inner rows: every neighbour they read is in this band, and already corrected.
