@@ -13,6 +13,9 @@ What is measured (one process, one run, same data for every engine):
 * **bandwidth reference**: a numba kernel, parallel like the fused one, that only reads
   raw, dark and gain and writes the output (``(raw − dark) · gain``, no rounding, clipping or
   defects): the memory-bandwidth floor of a single-point correction.
+* **bandwidth reference, 3-point maps**: the same for the multi-point gain: it reads raw,
+  dark, the two break planes and the three slope planes (the bytes the 3-point kernel
+  reads) and writes their sum: the floor the 3-point kernel is compared with.
 * **plain numpy**: the same single-point correction vectorised with preallocated float32
   buffers (subtract, multiply, add, round, clip, cast) and the defects replaced by a
   vectorised gather of the mean of their good 3 × 3 neighbours (not the Python-loop oracle).
@@ -22,7 +25,8 @@ What is measured (one process, one run, same data for every engine):
 
 Each figure is the median (min–max) of ``--runs`` timings (``time.perf_counter``) after one
 warm-up call; the engines alternate within each run. Goals (issue 3): fused kernel ≤ 1.3 ×
-the bandwidth reference, ≥ 5 × faster than numpy, ≥ 60 frames/s on 2 cores.
+the bandwidth reference, ≥ 5 × faster than numpy, ≥ 60 frames/s on 2 cores; issue 15: the
+3-point kernel ≤ 1.3 × its own bandwidth reference.
 """
 
 from __future__ import annotations
@@ -62,6 +66,19 @@ def bandwidth_reference(raw: U16, dark: F32, gain: F32, out: U16) -> None:  # pr
     for y in numba.prange(h):
         for x in range(w):
             out[y, x] = np.uint16(max(0.0, (float(raw[y, x]) - float(dark[y, x])) * gain[y, x]))
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def bandwidth_reference_3point(  # pragma: no cover
+    raw: U16, dark: F32, breaks: F32, slopes: F32, out: U16
+) -> None:
+    """Read raw, dark, the two break planes and the three slope planes, write out."""
+    h, w = raw.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            acc = float(raw[y, x]) - float(dark[y, x]) + breaks[0, y, x] + breaks[1, y, x]
+            acc += slopes[0, y, x] + slopes[1, y, x] + slopes[2, y, x]
+            out[y, x] = np.uint16(max(0.0, acc))
 
 
 class NumpyCorrection:
@@ -122,11 +139,36 @@ def build_time(model: PanelModel, n_dark: int, n_flood: int, levels: Sequence[fl
     lag = model.read().astype(np.float32)
     start = time.perf_counter()
     dark = darks.result("bench")
-    flood_levels = [FloodLevel(v, a.mean(), a.count) for v, a in floods]
+    flood_levels = [flood_level(v, a) for v, a in floods]
     build_calibration(
         dark, flood_levels, serial=spec.serial, full_scale=spec.full_scale, lag_dark=lag
     )
     return spent + time.perf_counter() - start
+
+
+def flood_level(level: float, averager: FrameAverager) -> FloodLevel:
+    """The level's mean flood with the panel's median frame variance, as a calibration run."""
+    n = averager.count
+    variance = float(np.median(averager.std() ** 2)) * n / (n - 1)
+    return FloodLevel(level, averager.mean(), n, variance)
+
+
+def small_set(model: PanelModel) -> CalibrationSet:
+    """A 3-point set from 8 darks and 3 x 4 floods: the maps the kernels are timed with."""
+    spec = model.spec
+    darks = DarkAccumulator()
+    for _ in range(8):
+        darks.add(model.read())
+    floods = []
+    for level in (4.0, 8.0, 16.0):
+        a = FrameAverager()
+        for _ in range(4):
+            a.add(model.read(level))
+        floods.append(flood_level(level, a))
+    return build_calibration(
+        darks.result("bench"), floods, serial=spec.serial, full_scale=spec.full_scale,
+        lag_dark=model.read().astype(np.float32),
+    )  # fmt: skip
 
 
 def summary(values: list[float]) -> str:
@@ -151,19 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = PanelModel(spec, seed=1)
     print("building the calibration (32 darks, 3 x 16 floods)...", file=sys.stderr)
     build_s = [build_time(model, 32, 16, (4.0, 8.0, 16.0)) for _ in range(args.calibration_runs)]
-    darks = DarkAccumulator()
-    for _ in range(8):
-        darks.add(model.read())
-    floods = []
-    for level in (4.0, 8.0, 16.0):
-        a = FrameAverager()
-        for _ in range(4):
-            a.add(model.read(level))
-        floods.append(FloodLevel(level, a.mean(), a.count))
-    multi = build_calibration(
-        darks.result("bench"), floods, serial=spec.serial, full_scale=spec.full_scale,
-        lag_dark=model.read().astype(np.float32),
-    )  # fmt: skip
+    multi = small_set(model)
     single = dataclasses.replace(multi, pwl=None)
     mean_rule = dataclasses.replace(single, replacement="mean")
     raw = model.read(8.0)
@@ -172,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warm_up()
     numpy_engine = NumpyCorrection(single, fs)
     dark, gain = single.dark, single.gain
+    breaks, slopes, _ = multi.kernel_gain
 
     def fused(cal: CalibrationSet) -> Callable[[], object]:
         return lambda: correct(raw, cal, out, full_scale=fs)
@@ -181,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fused kernel (3-point gain, directional)": fused(multi),
         "fused kernel (single-point, mean rule)": fused(mean_rule),
         "bandwidth reference (numba)": lambda: bandwidth_reference(raw, dark, gain, out),
+        "bandwidth reference, 3-point maps (numba)": lambda: bandwidth_reference_3point(
+            raw, dark, breaks, slopes, out
+        ),
         "plain numpy (vectorised)": lambda: numpy_engine(raw, out),
     }
     samples: dict[str, list[float]] = {name: [] for name in engines}
@@ -206,9 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{med[name] / fused:8.2f} |"
         )
     bw = med["bandwidth reference (numba)"]
+    bw3 = med["bandwidth reference, 3-point maps (numba)"]
+    multi_fused = med["fused kernel (3-point gain, directional)"]
     npy = med["plain numpy (vectorised)"]
     print()
     print(f"fused / bandwidth reference: {fused / bw:.2f} (goal <= 1.3)")
+    print(f"3-point / its bandwidth reference: {multi_fused / bw3:.2f} (goal <= 1.3)")
     print(f"numpy / fused:               {npy / fused:.1f} x (goal >= 5)")
     print(f"fused frames/s:              {1 / fused:.1f} (goal >= 60)")
     print(
