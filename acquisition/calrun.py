@@ -127,8 +127,23 @@ def measure_floods(
         for i in range(n_frames):
             averager.add(expose(level).pixels)
             progress(f"floods {level:g} µGy", i + 1, n_frames)
-        floods.append(FloodLevel(level, averager.mean(), averager.count))
+        floods.append(_flood_level(level, averager))
     return floods
+
+
+def _flood_level(level_ugy: float, averager: FrameAverager) -> FloodLevel:
+    """Return one level's mean flood and the panel's median temporal variance of one frame.
+
+    The population variance of n frames is scaled by n / (n − 1) (unbiased); the
+    multi-point gain tests each pixel's linearity against it (see ``calibration.gain``);
+    NaN (unknown) from a single frame.
+    """
+    n = averager.count
+    if n < 2:
+        return FloodLevel(level_ugy, averager.mean(), n)
+    std = averager.std()
+    variance = float(np.median(std * std)) * n / (n - 1)
+    return FloodLevel(level_ugy, averager.mean(), n, variance)
 
 
 def run_calibration(
@@ -188,7 +203,7 @@ def calibrate_from_stacks(
     flood_levels = []
     for level, stack in zip(levels, floods, strict=True):
         averager = _mean(stack)
-        flood_levels.append(FloodLevel(level, averager.mean(), averager.count))
+        flood_levels.append(_flood_level(level, averager))
         progress("floods", len(flood_levels), len(floods))
     return build_calibration(
         dark,

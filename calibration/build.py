@@ -36,11 +36,15 @@ class FloodLevel:
         float32 mean flood frame, in raw counts.
     n_frames : int
         Frames averaged.
+    frame_variance_counts2 : float
+        Temporal variance of one frame at this level, the panel's median, in counts²
+        (NaN when unknown); the multi-point gain's linearity test uses it as its noise.
     """
 
     air_kerma_ugy: float
     mean: npt.NDArray[np.float32]
     n_frames: int
+    frame_variance_counts2: float = math.nan
 
 
 def build_calibration(
@@ -98,7 +102,15 @@ def build_calibration(
     pwl = None
     if multipoint and len(ordered) > 1:
         levels = tuple(f.air_kerma_ugy for f in ordered)
-        pwl = multipoint_gain(means, dark.mean, levels_ugy=levels, full_scale=full_scale)
+        variances = [f.frame_variance_counts2 for f in ordered]
+        pwl = multipoint_gain(
+            means,
+            dark.mean,
+            levels_ugy=levels,
+            full_scale=full_scale,
+            n_frames=[f.n_frames for f in ordered],
+            frame_variances=variances if all(v > 0 for v in variances) else (),
+        )
     defects = classify_defects(
         dark.mean, dark.std, means, full_scale, lag_dark=lag_dark, thresholds=thresholds
     )

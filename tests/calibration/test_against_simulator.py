@@ -63,7 +63,8 @@ def measure(model: PanelModel, levels: tuple[float, ...] = LEVELS_UGY) -> Calibr
         averager = FrameAverager()
         for _ in range(16):
             averager.add(model.read(level))
-        floods.append(FloodLevel(level, averager.mean(), averager.count))
+        variance = float(np.median(averager.std() ** 2)) * 16 / 15  # as a calibration run
+        floods.append(FloodLevel(level, averager.mean(), averager.count, variance))
     lag_dark = model.read().astype(np.float32)
     return build_calibration(
         darks.result("mode"),
