@@ -61,6 +61,11 @@ class QcFrames:
         IEC 61267 beam quality of the flats (RQA5 ...).
     previous_defects : numpy.ndarray or None
         Defect map (bool) of the panel's previous calibration, if there is one.
+    corrected_flat : numpy.ndarray or None
+        Mean of the middle level's flats corrected by that calibration (its residual
+        non-uniformity is mapped); without it the uncorrected flat is.
+    calibration_set : str or None
+        Id of that calibration set.
     """
 
     darks: npt.NDArray[Any]
@@ -70,6 +75,8 @@ class QcFrames:
     pixel_pitch_mm: float
     beam_quality: str = "RQA5"
     previous_defects: npt.NDArray[np.bool_] | None = None
+    corrected_flat: npt.NDArray[Any] | None = None
+    calibration_set: str | None = None
 
 
 @dataclass
@@ -115,6 +122,7 @@ def analyse(frames: QcFrames) -> QcResult:
         "offset_spread_counts": noise.offset_spread_counts,
         "noise_counts": noise.noise_counts,
         "noise_nonuniformity": noise.noise_nonuniformity,
+        "noise_spread_measured": noise.noise_spread_measured,
     }
     figures["defects"] = _defect_figures(defects, frames.previous_defects)
     signals = [float(np.median(means[k][~defects])) for k in kerma_levels]
@@ -131,8 +139,18 @@ def analyse(frames: QcFrames) -> QcResult:
     else:
         figures["linearity"] = None
     result = QcResult(figures)
-    result.nonuniformity = _nonuniformity(gain, defects)
-    figures["residual_nonuniformity"] = float(np.nanstd(result.nonuniformity))
+    if frames.corrected_flat is not None:
+        mapped = frames.corrected_flat.astype(np.float64)
+        source = f"corrected by calibration set {frames.calibration_set}"
+    else:
+        mapped, source = gain, "uncorrected (no calibration set of this panel and mode)"
+    result.nonuniformity = _nonuniformity(mapped, defects)
+    figures["nonuniformity"] = {
+        "flat": source,
+        "block_px": _BLOCK_PX,
+        "std_fraction": float(np.nanstd(result.nonuniformity)),
+        "max_abs_fraction": float(np.nanmax(np.abs(result.nonuniformity))),
+    }
     result.nnps = _nnps(frames, dark, nnps_kerma, defects, linear)
     figures["nnps"] = {
         "air_kerma_ugy": nnps_kerma,

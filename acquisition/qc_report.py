@@ -130,7 +130,8 @@ def _plot_map(result: QcResult) -> Any:
     limit = float(np.nanmax(np.abs(percent))) or 1.0
     image = ax.imshow(percent, cmap="RdBu_r", vmin=-limit, vmax=limit)
     fig.colorbar(image, ax=ax, label="deviation from the mean (%)")
-    ax.set_title("flat field non-uniformity (32×32 px blocks)")
+    source = result.figures["nonuniformity"]["flat"].split(" (")[0]
+    ax.set_title(f"flat field, {source}\n(32×32 px block means)", fontsize=10)
     ax.set(xlabel="block column", ylabel="block row")
     fig.tight_layout()
     return fig
@@ -146,7 +147,7 @@ def _html(doc: dict[str, Any], plots: list[str]) -> str:
     rows = [
         _row(k, v) for k, v in doc.items() if not isinstance(v, dict | list) or k == "air_kerma_ugy"
     ]
-    for section in ("dark", "linearity", "defects", "lag"):
+    for section in ("dark", "linearity", "defects", "lag", "nonuniformity"):
         for k, v in (doc.get(section) or {}).items():
             if not isinstance(v, list | dict):
                 rows.append(_row(f"{section}: {k}", v))

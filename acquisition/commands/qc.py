@@ -21,6 +21,7 @@ on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import sys
 from contextlib import ExitStack
@@ -39,7 +40,7 @@ from panelgate.acquisition.qc_acquire import QcPlan, acquire
 from panelgate.acquisition.qc_analysis import QcFrames, analyse
 from panelgate.acquisition.qc_report import write_report
 from panelgate.acquisition.stacks import FrameStack
-from panelgate.calibration import CalibrationNotFound, CalibrationStore
+from panelgate.calibration import CalibrationNotFound, CalibrationStore, correct
 from panelgate.drivers import ReadoutMode
 from panelgate.processing.quality import PHOTONS_PER_MM2_PER_UGY
 
@@ -145,15 +146,11 @@ def _offline(args: argparse.Namespace, config: Config) -> tuple[QcFrames, dict[s
         flats[k] = stack if k not in flats else np.concatenate([flats[k], stack])
     edge = _read(args.edge) if args.edge else None
     lag = _read(args.lag) if args.lag else None
-    previous = None
+    frames = QcFrames(darks, flats, edge, lag, float(args.pixel_pitch_mm), args.beam_quality)
     if args.serial:
         h, w = darks.shape[1:]
-        previous = _previous_defects(
-            config, args.store, args.serial, ReadoutMode(width=w, height=h).key
-        )
-    frames = QcFrames(
-        darks, flats, edge, lag, float(args.pixel_pitch_mm), args.beam_quality, previous
-    )
+        mode = ReadoutMode(width=w, height=h, exposure_s=config.detector.exposure_s)
+        frames = _with_calibration(frames, config, args.store, args.serial, mode.key)
     header = {
         "source": "offline",
         "inputs": {
@@ -191,10 +188,10 @@ def _guided(args: argparse.Namespace, config: Config) -> tuple[QcFrames, dict[st
         spool = args.out / ".qc-spool"
         spool.mkdir(exist_ok=True)
         rec = acquire(args, config, plan, operator=operator, generator=generator, spool_dir=spool)
-    previous = _previous_defects(config, args.store, rec.serial, rec.mode_key)
     frames = QcFrames(
-        rec.darks, rec.flats, rec.edge, rec.lag, rec.pixel_pitch_mm, args.beam_quality, previous
+        rec.darks, rec.flats, rec.edge, rec.lag, rec.pixel_pitch_mm, args.beam_quality
     )
+    frames = _with_calibration(frames, config, args.store, rec.serial, rec.mode_key)
     header = {
         "source": "guided",
         "detector": {"url": args.detector, "serial": rec.serial, "model": rec.model},
@@ -207,17 +204,31 @@ def _guided(args: argparse.Namespace, config: Config) -> tuple[QcFrames, dict[st
     return frames, header
 
 
-def _previous_defects(
-    config: Config, store_dir: Path | None, serial: str, mode_key: str
-) -> npt.NDArray[np.bool_] | None:
-    """Return the defect map of the panel's newest calibration set (None: it has none)."""
+def _with_calibration(
+    frames: QcFrames, config: Config, store_dir: Path | None, serial: str, mode_key: str
+) -> QcFrames:
+    """Add the newest calibration set of the panel and mode: its defects, a corrected flat.
+
+    The flats of the middle level are corrected by that set (offset, gain, defects:
+    :func:`panelgate.calibration.correct`) for the map of residual non-uniformity. No set
+    (or one of another shape): the frames as they are.
+    """
     store: CalibrationStore = calibration_store(config.calibration, store_dir)
     try:
         calset = store.select(serial, mode_key)
     except CalibrationNotFound:
-        return None
-    defects: npt.NDArray[np.bool_] = np.asarray(calset.defects) != 0
-    return defects
+        return frames
+    if calset.defects.shape != frames.darks.shape[1:]:
+        return frames
+    levels = sorted(frames.flats)
+    middle = frames.flats[levels[len(levels) // 2]]
+    corrected = np.mean([correct(np.ascontiguousarray(f), calset) for f in middle], axis=0)
+    return dataclasses.replace(
+        frames,
+        previous_defects=np.asarray(calset.defects) != 0,
+        corrected_flat=corrected,
+        calibration_set=calset.set_id,
+    )
 
 
 def _summary(figures: dict[str, Any], written: list[Path]) -> str:

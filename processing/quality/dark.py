@@ -34,7 +34,11 @@ class DarkNoise:
     noise_counts : float
         Median over pixels of the temporal noise (one σ).
     noise_nonuniformity : float
-        Robust spread of the per-pixel noise over its median (fraction).
+        Spread of the per-pixel noise over its median (fraction, robust), less the spread
+        a standard deviation from ``frames`` frames has by itself (≈ 1/√(2(n−1)) for
+        normal noise, taken out in quadrature): the pixels' own differences.
+    noise_spread_measured : float
+        That spread as measured, before the sampling spread is taken out.
     frames : int
         Dark frames used.
     """
@@ -43,6 +47,7 @@ class DarkNoise:
     offset_spread_counts: float
     noise_counts: float
     noise_nonuniformity: float
+    noise_spread_measured: float
     frames: int
 
 
@@ -64,11 +69,14 @@ def dark_noise(darks: npt.ArrayLike) -> DarkNoise:
     mean = stack.mean(axis=0)
     noise = stack.std(axis=0, ddof=1)
     median_noise = float(np.median(noise))
+    measured = _robust_sigma(noise) / median_noise if median_noise > 0 else 0.0
+    sampling = 1.0 / np.sqrt(2.0 * (stack.shape[0] - 1))
     return DarkNoise(
         mean_counts=float(mean.mean()),
         offset_spread_counts=_robust_sigma(mean),
         noise_counts=median_noise,
-        noise_nonuniformity=_robust_sigma(noise) / median_noise if median_noise > 0 else 0.0,
+        noise_nonuniformity=float(np.sqrt(max(measured**2 - sampling**2, 0.0))),
+        noise_spread_measured=measured,
         frames=int(stack.shape[0]),
     )
 

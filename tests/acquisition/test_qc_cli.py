@@ -97,6 +97,28 @@ def test_offline_report_matches_the_simulated_panels_truth(
     assert all(f'src="{name}"' in page for name in PLOTS) and "DQE(0)" in page
 
 
+def test_against_the_previous_calibration_defects_and_residual_non_uniformity(
+    stacks: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    rc = main([
+        "calibrate", "all", "--darks", str(stacks["darks"]),
+        "--floods", *(str(stacks[f"flats_{k}"]) for k in ("2.5", "5", "10")),
+        "--levels", "2.5,5,10", "--serial", "QC-OFF", "--store", str(store),
+    ])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    assert _offline(stacks, tmp_path / "raw") == 0
+    assert _offline(stacks, tmp_path / "cal", "--serial", "QC-OFF", "--store", str(store)) == 0
+    raw = json.loads((tmp_path / "raw" / "qc.json").read_text())
+    cal = json.loads((tmp_path / "cal" / "qc.json").read_text())
+    assert raw["nonuniformity"]["flat"].startswith("uncorrected")
+    assert cal["nonuniformity"]["flat"].startswith("corrected by calibration set ")
+    # The seams and shading of the raw flat are gone after the set's gain.
+    assert cal["nonuniformity"]["std_fraction"] < 0.25 * raw["nonuniformity"]["std_fraction"]
+    previous = cal["defects"]["previous_calibration"]
+    assert previous["count"] > 0 and previous["new"] + previous["gone"] < previous["count"]
+
+
 def _one_line_exit_2(rc: int, capsys: pytest.CaptureFixture[str], needle: str) -> None:
     err = capsys.readouterr().err
     assert rc == 2, err

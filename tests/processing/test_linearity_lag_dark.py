@@ -59,6 +59,9 @@ def test_dark_noise_and_defects_against_the_truth() -> None:
     noise = dark_noise(darks)
     assert noise.noise_counts == pytest.approx(model.spec.read_noise_counts, rel=0.1)
     assert noise.frames == 12
+    # Uniform read noise: what spread is measured is that of a σ from 12 frames by itself.
+    assert noise.noise_spread_measured == pytest.approx(1 / np.sqrt(22), rel=0.15)
+    assert noise.noise_nonuniformity < 0.08
     flat = np.mean([model.read(5.0) for _ in range(4)], axis=0) - darks.mean(axis=0)
     flagged = defective_pixels(darks, flat)
     truth = model.truth().defects
