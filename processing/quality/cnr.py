@@ -9,9 +9,10 @@ boxes, nodule centre and diameter), away from the objects' edges:
 - wedge step: its box shrunk by a margin against the box of the next step; σ is the
   pooled standard deviation of the two, each about a fitted plane (the heel effect and
   the processing's slow trends are not noise);
-- nodule: a disc of half its diameter at its centre against an annulus from 1.0 to 1.75
+- nodule: a disc of half its diameter at its centre against an annulus from 0.75 to 1.25
   diameters from it; the annulus is fitted by a plane (anatomy varies under a nodule), its
-  value at the centre is the background and the residual's spread is σ.
+  value at the centre is the background and the residual's spread is σ (on anatomy,
+  structure the plane does not follow, such as ribs, counts as noise: anatomical noise).
 
 Pure numpy: works on linear and on processed images alike.
 """
@@ -125,7 +126,7 @@ def nodule_cnr(
     if not diameter_px >= 2:
         raise ValueError(f"diameter_px must be at least 2, got {diameter_px}")
     height, width = image.shape
-    reach = 1.75 * diameter_px
+    reach = 1.25 * diameter_px
     if not (reach <= centre_x_px <= width - reach and reach <= centre_y_px <= height - reach):
         raise ValueError(
             f"the background annulus of a {diameter_px:g} px object at "
@@ -137,7 +138,7 @@ def nodule_cnr(
     dist = np.hypot(rows - centre_y_px, cols - centre_x_px)
     patch = np.asarray(image[r0:r1, c0:c1], dtype=np.float64)
     inner = dist <= diameter_px / 4
-    ring = (dist >= diameter_px) & (dist <= reach)
+    ring = (dist >= 0.75 * diameter_px) & (dist <= reach)
     background, residual = _plane_residual(
         patch[ring], rows[ring], cols[ring], (centre_y_px, centre_x_px)
     )

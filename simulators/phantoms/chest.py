@@ -8,8 +8,9 @@ seen from the tube, the patient's right on the image's left. Solids:
 - lungs: two ellipsoids of inflated lung, their bases cut by the diaphragm domes (the
   right dome higher), their medial sides displaced by the heart;
 - heart: an ellipsoid of soft tissue left of the midline (the image's right);
-- spine: vertebral bodies (ellipsoids, trabecular: 40 % cortical-equivalent) with discs;
-- ribs: ten pairs of curved tubes of cortical bone (shell 2 mm around marrow);
+- spine: vertebral bodies (ellipsoids, trabecular: 25 % cortical-equivalent) with discs;
+- ribs: ten pairs of curved tubes of cortical bone (shell 2 mm around marrow), their
+  posterior arcs from the spine and, fainter (half weight), their anterior arcs;
 - clavicles: two S-shaped tubes;
 - five nodules: spheres of soft tissue of 5, 8, 10, 15 and 20 mm in the lungs, whose
   centre, size and contrast the scene returns as truth.
@@ -38,15 +39,17 @@ NODULES_MM: tuple[tuple[float, float, float], ...] = (
 )
 """Nodules: centre x, y and diameter in mm (x right, y down, origin at the field centre)."""
 
-_LUNGS = ((-80.0, -15.0, 85.0), (80.0, -15.0, 95.0))  # centre x, y; top of the dome's y
+_LUNGS = ((-80.0, -15.0, 72.0), (80.0, -15.0, 85.0))  # centre x, y; top of the dome's y
 
 
 def _trunk(grid: Grid) -> np.ndarray:
     rows = slice(0, grid.height)
     y = grid.y_mm(rows)
     x = grid.x_mm(slice(0, grid.width))
-    shoulder = np.clip((-150.0 - y) / 50.0, 0.0, 1.0)  # 0 below the shoulders, 1 at the neck
-    a = 165.0 - 110.0 * shoulder
+    s = np.clip((-140.0 - y) / 60.0, 0.0, 1.0)
+    shoulder = s * s * (3.0 - 2.0 * s)  # 0 below the shoulders, 1 at the neck (smoothstep)
+    waist = np.clip((y - 60.0) / 150.0, 0.0, 1.0)
+    a = 170.0 - 115.0 * shoulder - 15.0 * waist
     c = 110.0 - 55.0 * shoulder
     chord: npt.NDArray[np.float32]
     chord = (2.0 * c * np.sqrt(np.clip(1.0 - (x / a) ** 2, 0.0, None))).astype(np.float32)
@@ -58,7 +61,7 @@ def _lungs(grid: Grid) -> np.ndarray:
     for cx, cy, dome_y in _LUNGS:
         patch = ellipsoid_chord(grid, (cx, cy), (62.0, 125.0, 85.0))
         x, y = grid.x_mm(patch.cols), grid.y_mm(patch.rows)
-        dome = dome_y + 0.0035 * (x - cx) ** 2  # the diaphragm's dome under this lung
+        dome = dome_y + 0.01 * (x - cx) ** 2  # the diaphragm's dome under this lung
         above = np.clip((dome - y) / 8.0, 0.0, 1.0)
         lung[patch.rows, patch.cols] += patch.chord_mm * above.astype(np.float32)
     heart = ellipsoid_chord(grid, (30.0, 45.0), (75.0, 65.0, 65.0))
@@ -71,8 +74,8 @@ def _bones(grid: Grid) -> np.ndarray:
     bone = np.zeros((grid.height, grid.width), dtype=np.float32)
     half_y = grid.height * grid.mm_per_px / 2
     y = -half_y
-    while y < half_y:  # vertebral bodies 25 mm tall, discs 6 mm
-        ellipsoid_chord(grid, (0.0, y + 12.5), (22.0, 12.5, 16.0)).add_to(bone, 0.4)
+    while y < half_y:  # vertebral bodies 27 mm tall, discs 4 mm
+        ellipsoid_chord(grid, (0.0, y + 13.5), (22.0, 13.5, 16.0)).add_to(bone, 0.25)
         y += 31.0
     for side in (-1.0, 1.0):
         for i in range(10):
@@ -82,6 +85,8 @@ def _bones(grid: Grid) -> np.ndarray:
             xs[3:] *= reach
             ys = y0 + np.array([0.0, -7.0, -9.0, -2.0, 14.0, 36.0])
             tube_chord(grid, list(zip(side * xs, ys, strict=True)), 5.5, 3.5).add_to(bone)
+            front = [(reach, y0 + 36.0), (0.8 * reach, y0 + 62.0), (0.45 * reach, y0 + 80.0)]
+            tube_chord(grid, [(side * x, y) for x, y in front], 4.5, 3.0).add_to(bone, 0.5)
         clavicle = [(20.0, -165.0), (70.0, -172.0), (120.0, -186.0), (152.0, -178.0)]
         tube_chord(grid, [(side * x, y) for x, y in clavicle], 7.0, 4.0).add_to(bone)
     return bone

@@ -51,9 +51,9 @@ def _bones(grid: Grid, bone: np.ndarray) -> None:
         [(-20.0, 70.0), (-7.0, 68.0), (7.0, 67.0), (20.0, 70.0),
          (-16.0, 86.0), (-3.0, 84.0), (11.0, 84.0), (24.0, 82.0)]
     ):  # fmt: skip
-        ellipsoid_chord(grid, (x, y), (6.5 + i % 2, 6.0, 7.0)).add_to(bone, 0.5)
-    tube_chord(grid, [(11.0, 97.0), (13.0, 240.0)], 9.5, 6.0).add_to(bone)
-    tube_chord(grid, [(-15.0, 99.0), (-17.0, 240.0)], 7.5, 4.5).add_to(bone)
+        ellipsoid_chord(grid, (x, y), (7.5 + i % 2, 7.0, 8.0)).add_to(bone, 0.5)
+    tube_chord(grid, [(11.0, 100.0), (13.0, 240.0)], 8.0, 6.5).add_to(bone)
+    tube_chord(grid, [(-15.0, 102.0), (-17.0, 240.0)], 6.0, 4.5).add_to(bone)
 
 
 def hand_body(height: int, width: int) -> Body:
@@ -70,7 +70,7 @@ def hand_body(height: int, width: int) -> Body:
     body = Body("hand", height, width, grid.mm_per_px)
     soft = np.zeros((height, width), dtype=np.float32)
     solids = [
-        ellipsoid_chord(grid, (0.0, 25.0), (46.0, 52.0, 15.0)),
+        ellipsoid_chord(grid, (2.0, 22.0), (52.0, 60.0, 14.0)),
         ellipsoid_chord(grid, (0.0, 180.0), (34.0, 110.0, 24.0)),
         tube_chord(grid, [_THUMB[0], _THUMB[-1]], 10.5),
     ]

@@ -64,10 +64,13 @@ def _edges(signal: npt.NDArray[np.float64], rows: slice, cols: slice) -> tuple[f
     """Left, top, right, bottom: where the profiles across the field jump most (log).
 
     Each edge is the largest jump in its half of the profile (a blade crossing a pixel
-    makes two jumps next to each other).
+    makes two jumps next to each other). The raw frame has defective pixels and columns:
+    the profiles are medians, then 3-point medians along them (a step edge survives).
     """
     found = []
-    for profile in (signal[rows].mean(axis=0), signal[:, cols].mean(axis=1)):
+    for raw in (np.median(signal[rows], axis=0), np.median(signal[:, cols], axis=1)):
+        padded = np.pad(raw, 1, mode="edge")
+        profile = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
         jumps = np.abs(np.diff(np.log(np.clip(profile, 1.0, None))))
         half = jumps.size // 2
         found.append((np.argmax(jumps[:half]) + 1.0, half + np.argmax(jumps[half:]) + 1.0))
