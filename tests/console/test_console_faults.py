@@ -102,3 +102,39 @@ def test_manual_entry_is_validated_as_typed(
     page.click("#manual-use")
     assert console.text("#pt-id") == "P-64" and console.text("#pt-accession") == "unscheduled"
     assert console.page.is_enabled("#prepare") and console.page.is_disabled("#expose")
+
+
+def test_guided_recalibration_with_the_operators_confirmations(
+    generator: SimulatedGenerator, start_station, helpers, open_console, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    config = helpers.config(
+        tmp_path, generator.device_path, calibration={"dark_frames": 2, "flood_frames": 2}
+    )
+    station = start_station(config)
+    with station.client() as api:
+        before = api.get("/api/status").json()["calibration"]["set_id"]
+    console = open_console(station.url, "/console/calibration")
+    page = console.page
+    assert page.is_disabled("#cal-start"), "no start before the operator's confirmations"
+    for box in ("#cal-c1", "#cal-c2", "#cal-c3"):
+        page.check(box)
+    page.click("#cal-start")
+    fired_before_answer = generator.model.exposures
+    page.wait_for_selector("#recal-question:not([hidden])")
+    console.shot("recalibration-question")
+    assert generator.model.exposures == fired_before_answer, "a flood before the answer"
+    while page.get_attribute("#recal", "data-state") not in ("done", "failed", "cancelled"):
+        page.wait_for_function(
+            "['waiting', 'done', 'failed', 'cancelled'].includes("
+            "document.querySelector('#recal').dataset.state)"
+        )
+        if page.get_attribute("#recal", "data-state") == "waiting":
+            page.click("#recal-yes")
+            page.wait_for_function("document.querySelector('#recal-question').hidden")
+    assert page.get_attribute("#recal", "data-state") == "done", console.text("#recal")
+    console.shot("recalibration-done")
+    assert generator.model.exposures > fired_before_answer
+    with station.client() as api:
+        after = api.get("/api/status").json()["calibration"]["set_id"]
+    assert after and after != before
+    assert after in console.text("#recal-state")

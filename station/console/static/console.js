@@ -401,16 +401,60 @@
   }
 
   // -- calibration page ----------------------------------------------------------------
+  // The guided recalibration (the station's `calibrate all --generator` flow): the
+  // operator confirms the room is ready, starts it, and answers each question it asks
+  // (GET /api/calibration, POST /api/calibration/start|confirm|cancel); its progress
+  // comes as `recalibration` events on the live stream.
   const confirms = document.querySelectorAll(".cal-confirm");
+  let recalPrompt = null;
+
+  function renderRecal(run) {
+    const state = run ? run.state : "none";
+    $("recal").dataset.state = state;
+    $("recal-state").textContent = state + (run && run.set_id ? ": new set " + run.set_id : "") +
+      (run && run.error ? ": " + run.error : "");
+    const said = $("recal-said");
+    said.replaceChildren(...(run ? run.said : []).map((line) => {
+      const li = document.createElement("li"); li.textContent = line; return li;
+    }));
+    const waiting = !!run && state === "waiting" && !!run.prompt;
+    recalPrompt = waiting ? run.prompt_id : null;
+    $("recal-question").hidden = !waiting;
+    $("recal-prompt").textContent = waiting ? run.prompt : "";
+    $("recal-cancel").hidden = !(run && (state === "running" || state === "waiting"));
+    if (waiting) $("recal-yes").focus();
+  }
+
+  async function refreshRecal() {
+    try {
+      const response = await fetch("/api/calibration", { credentials: "same-origin" });
+      if (response.ok) renderRecal((await response.json()).run);
+    } catch (e) { /* shown on the next event */ }
+  }
+
   if (confirms.length) {
     const check = () => {
-      $("cal-start").disabled = ![...confirms].every((c) => c.checked) || !live().calibrationValid && live().busy;
+      $("cal-start").disabled = ![...confirms].every((c) => c.checked);
     };
     confirms.forEach((c) => c.addEventListener("change", check));
     $("cal-start").addEventListener("click", async () => {
-      const r = await post("/api/calibration", { confirmed: true });
+      const r = await post("/api/calibration/start", {});
       $("cal-result").textContent = r.ok ? "Recalibration started." : refusalLine(r);
+      refreshRecal();
     });
+    const answer = async (yes) => {
+      const r = await post("/api/calibration/confirm", { answer: yes, prompt_id: recalPrompt });
+      if (!r.ok) $("cal-result").textContent = refusalLine(r);
+      refreshRecal();
+    };
+    $("recal-yes").addEventListener("click", () => answer(true));
+    $("recal-no").addEventListener("click", () => answer(false));
+    $("recal-cancel").addEventListener("click", async () => {
+      const r = await post("/api/calibration/cancel", {});
+      if (!r.ok) $("cal-result").textContent = refusalLine(r);
+      refreshRecal();
+    });
+    refreshRecal();
   }
 
   // -- the live stream -------------------------------------------------------------------
@@ -425,7 +469,10 @@
   }
   document.body.addEventListener("htmx:sseOpen", (ev) => {
     $("stream").textContent = "live";
-    if (ev.detail && ev.detail.source) ev.detail.source.addEventListener("exposure", onExposure);
+    if (ev.detail && ev.detail.source) {
+      ev.detail.source.addEventListener("exposure", onExposure);
+      if (confirms.length) ev.detail.source.addEventListener("recalibration", refreshRecal);
+    }
   });
   document.body.addEventListener("htmx:sseError", () => { $("stream").textContent = "reconnecting…"; });
   document.body.addEventListener("htmx:sseMessage", (ev) => {
