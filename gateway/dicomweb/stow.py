@@ -97,6 +97,7 @@ def _classify(
         parsed = StowResponse()
     if status != 200 and not set(uids) & (parsed.stored.keys() | parsed.failed.keys()):
         raise http_error(destination, response, "STOW-RS")  # nothing per instance
+    _log.debug("STOW-RS retrieve URL at %s: %s", destination, parsed.retrieve_url or "none")
     results = {uid: parsed.outcome(uid) for uid in uids}
     if status != 200:  # 202/409/400: the status line goes with each reason
         results = {uid: (o, f"HTTP {status}: {text}") for uid, (o, text) in results.items()}

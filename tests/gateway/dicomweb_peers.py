@@ -315,22 +315,31 @@ def stow_stub(get_free_port: Callable[[], int], *replies: Any) -> Iterator[StowS
         thread.join(timeout=30)
 
 
-def stow_json(stored: list[str], failed: dict[str, int]) -> bytes:
-    """A PS3.18 JSON STOW-RS response body."""
+def stow_json(
+    stored: list[str], failed: dict[str, int], warnings: dict[str, int] | None = None
+) -> bytes:
+    """A PS3.18 JSON STOW-RS response body (``warnings``: Warning Reason of stored ones)."""
 
-    def item(uid: str, reason: int | None) -> dict[str, Any]:
+    def item(uid: str, tag: str, reason: int | None) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "00081150": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.1.1"]},
             "00081155": {"vr": "UI", "Value": [uid]},
         }
         if reason is not None:
-            entry["00081197"] = {"vr": "US", "Value": [reason]}
+            entry[tag] = {"vr": "US", "Value": [reason]}
         return entry
 
+    warned = warnings or {}
     return json.dumps(
         {
-            "00081199": {"vr": "SQ", "Value": [item(u, None) for u in stored]},
-            "00081198": {"vr": "SQ", "Value": [item(u, r) for u, r in failed.items()]},
+            "00081199": {
+                "vr": "SQ",
+                "Value": [item(u, "00081196", warned.get(u)) for u in stored],
+            },
+            "00081198": {
+                "vr": "SQ",
+                "Value": [item(u, "00081197", r) for u, r in failed.items()],
+            },
         }
     ).encode()
 

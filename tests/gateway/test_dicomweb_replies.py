@@ -160,6 +160,19 @@ def test_a_reply_naming_no_instance_settles_the_whole_request(
     assert all(words in r.reason and r.attempts == 1 for r in records)
 
 
+def test_a_warning_is_stored_with_its_reason(
+    tmp_path: Path, get_free_port: Callable[[], int], dx: Callable[..., pydicom.Dataset]
+) -> None:
+    outbox, uids = _outbox(tmp_path, dx)
+    body = peers.stow_json(uids, {}, warnings={uids[1]: 0xB000})
+    with peers.stow_stub(get_free_port, Reply(202, body)) as stub:
+        _one_round(outbox, stub)
+    records = {r.sop_instance_uid: r for r in outbox.records("web")}
+    assert [records[u].state for u in uids] == [State.SENT, State.SENT]
+    assert records[uids[0]].reason == ""
+    assert "0xB000" in records[uids[1]].reason and "coercion" in records[uids[1]].reason
+
+
 def test_bearer_token_reaches_the_server_and_never_the_log(
     tmp_path: Path,
     get_free_port: Callable[[], int],
