@@ -113,17 +113,37 @@ def _blur(cells: npt.NDArray[np.float64], sigma_cells: float) -> npt.NDArray[np.
     return out[pad : pad + cells.shape[0], pad : pad + cells.shape[1]]
 
 
-def _upsample(cells: npt.NDArray[np.float64], block: int, shape: tuple[int, int]) -> _F32:
-    """Bilinear interpolation of cell values (at cell centres) to every pixel."""
-    axes = []
-    for n, m in zip(shape, cells.shape, strict=True):
-        pos = np.clip((np.arange(n) + 0.5) / block - 0.5, 0.0, m - 1.0)
-        i0 = np.minimum(pos.astype(int), m - 2) if m > 1 else np.zeros(n, dtype=int)
-        axes.append((i0, np.minimum(i0 + 1, m - 1), (pos - i0).astype(np.float32)))
-    (r0, r1, wr), (c0, c1, wc) = axes
-    rows = cells[r0].astype(np.float32) * (1 - wr)[:, None] + cells[r1] * wr[:, None]
-    out: _F32 = (rows[:, c0] * (1 - wc) + rows[:, c1] * wc).astype(np.float32)
+def _interpolation(n: int, m: int, block: int) -> _F32:
+    """Return the (n, m) matrix interpolating m cell centres linearly to n pixel centres."""
+    pos = np.clip((np.arange(n) + 0.5) / block - 0.5, 0.0, m - 1.0)
+    i0 = np.minimum(pos.astype(int), max(m - 2, 0))
+    i1 = np.minimum(i0 + 1, m - 1)
+    w = (pos - i0).astype(np.float32)
+    out = np.zeros((n, m), dtype=np.float32)
+    np.add.at(out, (np.arange(n), i0), 1.0 - w)
+    np.add.at(out, (np.arange(n), i1), w)
     return out
+
+
+def _upsample(cells: npt.NDArray[np.float64], block: int, shape: tuple[int, int]) -> _F32:
+    """Bilinear interpolation of cell values (at cell centres) to every pixel.
+
+    Separable, as two matrix products (``R · cells · Cᵀ``): BLAS does it in a fraction of
+    the time indexing would take at 3072².
+    """
+    rows = _interpolation(shape[0], cells.shape[0], block)
+    cols = _interpolation(shape[1], cells.shape[1], block)
+    out: _F32 = (rows @ cells.astype(np.float32)) @ cols.T
+    return out
+
+
+def _block_size(height: int, width: int, mm_per_px: float) -> int:
+    """Cells of about 4 mm; a size dividing both sides when one is near (no padding)."""
+    target = max(1, round(_CELL_MM / mm_per_px))
+    for b in sorted(range(max(1, target // 2), 2 * target + 1), key=lambda b: abs(b - target)):
+        if height % b == 0 and width % b == 0:
+            return b
+    return target
 
 
 def scatter(primary: _F32, water_mm: _F32, mm_per_px: float) -> _F32:
@@ -133,12 +153,13 @@ def scatter(primary: _F32, water_mm: _F32, mm_per_px: float) -> _F32:
     padded: nothing scatters in from beyond the panel) and interpolated back.
     """
     height, width = primary.shape
-    spr = np.minimum(SPR_PER_CM * water_mm / 10.0, SPR_MAX)
-    source = spr * primary
-    block = max(1, round(_CELL_MM / mm_per_px))
+    source = np.minimum(np.float32(SPR_PER_CM / 10.0) * water_mm, np.float32(SPR_MAX))
+    source *= primary
+    block = _block_size(height, width, mm_per_px)
     ph, pw = -height % block, -width % block
-    padded = np.pad(source, ((0, ph), (0, pw)), mode="edge")
-    cells = padded.reshape(padded.shape[0] // block, block, -1, block).mean(axis=(1, 3))
+    if ph or pw:
+        source = np.pad(source, ((0, ph), (0, pw)), mode="edge")
+    cells = source.reshape(source.shape[0] // block, block, -1, block).mean(axis=(1, 3))
     blurred = _blur(cells.astype(np.float64), SCATTER_SIGMA_MM / (block * mm_per_px))
     return _upsample(np.clip(blurred, 0.0, None), block, (height, width))
 

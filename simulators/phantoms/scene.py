@@ -170,6 +170,7 @@ class Body:
     edge: Edge | None = None
     plate: tuple[Material, float, _F32] | None = None
     """A plate (material, thickness mm) covering the given share of each pixel's area."""
+    _water_mm: _F32 | None = field(default=None, init=False, repr=False, compare=False)
 
     def path(self, material: Material) -> _F32:
         """Return the path-length map of ``material``, made (zeros) on first use."""
@@ -199,12 +200,15 @@ class Body:
         """Mass thickness of the tissues along each ray as mm of water (scatter's source).
 
         Test objects of metal (wedge, edge, marker) scatter little and are left out.
+        Computed once (the paths must not change afterwards).
         """
-        total = np.zeros((self.height, self.width), dtype=np.float32)
-        for material, path in self.paths_mm.items():
-            if material in _TISSUES:
-                total += np.float32(_DENSITY[material]) * path
-        return total
+        if self._water_mm is None:
+            total = np.zeros((self.height, self.width), dtype=np.float32)
+            for material, path in self.paths_mm.items():
+                if material in _TISSUES:
+                    total += np.float32(_DENSITY[material]) * path
+            self._water_mm = total
+        return self._water_mm
 
     def truth(self, kv: float) -> Truth:
         """Return the truth of the bare body (no accessories; nodule contrast left 0)."""
