@@ -11,8 +11,10 @@ boxes, nodule centre and diameter), away from the objects' edges:
   the processing's slow trends are not noise);
 - nodule: a disc of half its diameter at its centre against an annulus from 0.75 to 1.25
   diameters from it; the annulus is fitted by a plane (anatomy varies under a nodule), its
-  value at the centre is the background and the residual's spread is σ (on anatomy,
-  structure the plane does not follow, such as ribs, counts as noise: anatomical noise).
+  value at the centre is the background. σ is the pixel noise in the annulus, from the
+  differences of horizontally adjacent pixels (σ = 1.4826 · MAD(Δ) / √2, robust to the
+  few edges of ribs and lung in the ring, blind to smooth anatomy): on anatomy the
+  spread about a plane would be the ribs, not the noise.
 
 Pure numpy: works on linear and on processed images alike.
 """
@@ -139,9 +141,9 @@ def nodule_cnr(
     patch = np.asarray(image[r0:r1, c0:c1], dtype=np.float64)
     inner = dist <= diameter_px / 4
     ring = (dist >= 0.75 * diameter_px) & (dist <= reach)
-    background, residual = _plane_residual(
-        patch[ring], rows[ring], cols[ring], (centre_y_px, centre_x_px)
-    )
-    noise = float(np.std(residual, ddof=3))
+    background, _ = _plane_residual(patch[ring], rows[ring], cols[ring], (centre_y_px, centre_x_px))
+    pairs = ring[:, 1:] & ring[:, :-1]
+    steps = (patch[:, 1:] - patch[:, :-1])[pairs]
+    noise = float(1.4826 * np.median(np.abs(steps - np.median(steps))) / math.sqrt(2.0))
     signal = float(patch[inner].mean())
     return Cnr(signal, background, noise, abs(signal - background) / noise if noise else math.inf)
