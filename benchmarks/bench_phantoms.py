@@ -42,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         ("body (first exposure, less a scene)", body_s),
         ("scene per new kV", scene_s),
     ):
-        print(
-            f"  {name}: median {statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
-        )
+        spread = f"{min(values):.2f}-{max(values):.2f}"
+        print(f"  {name}: median {statistics.median(values):.2f} s ({spread})")
     return 0
 
 
