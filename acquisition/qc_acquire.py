@@ -1,11 +1,13 @@
 """Guided acquisition of a QC run through the generator link (``panelgate qc --detector``).
 
-The order of a run: darks with no beam; floods at each level (the first exposure of a
+The order of a run: darks with no beam; flats at each level (the first exposure of a
 level discarded: it carries the lag of what came before); a lag sequence (one more flood
-at the highest level, then dark frames read after it); then the edge device is placed
-(the operator is asked; on a simulated panel, ``sim://`` and ``usb://sim``, the panel is
-opened again with ``phantom=edge`` in its URL) and the edge exposed at the middle level.
-Each exposure is one exposure of the workflow
+at the highest level, then dark frames read after it); then the edge, exposed at the
+middle level. The edge device is placed by the operator (asked to confirm), or, when the
+panel stands in a simulated X-ray room (``--room DIR``, or the ``room=`` of a ``sim://``
+or ``usb://sim`` URL), by placing the slanted tungsten edge in that room for those
+exposures (:meth:`~panelgate.simulators.Room.placed`: every simulated panel of the room,
+GigE included, renders it). Each exposure is one exposure of the workflow
 (:meth:`~panelgate.acquisition.workflow.ExposureWorkflow.run_raw`), at the technique of
 its air kerma from the tube-output model (:mod:`.flood_technique`), as for calibration
 floods. The kerma recorded is that nominal value.
@@ -24,6 +26,8 @@ import numpy.typing as npt
 
 from panelgate.drivers import Detector, ReportsTriggerSource, TriggerSource
 from panelgate.drivers.generator import Generator
+from panelgate.simulators import Room
+from panelgate.simulators.phantoms import Placement
 
 from .config import Config
 from .detectors import open_detector
@@ -33,7 +37,7 @@ from .generator_floods import Operator
 from .pipeline import Pipeline
 from .workflow import ExposureWorkflow, WorkflowAborted, WorkflowTimeouts
 
-__all__ = ["QcPlan", "QcRecording", "acquire", "edge_url"]
+__all__ = ["QcPlan", "QcRecording", "acquire", "simulated_room"]
 
 _Frames = npt.NDArray[np.uint16]
 
@@ -64,14 +68,14 @@ class QcRecording:
     exposures: int
 
 
-def edge_url(url: str) -> str | None:
-    """Return a simulated panel's URL with ``phantom=edge``; None for a real panel."""
-    parts = urllib.parse.urlsplit(url)
-    if not (parts.scheme == "sim" or (parts.scheme == "usb" and parts.netloc == "sim")):
-        return None
-    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
-    query = [(k, v) for k, v in query if k != "phantom"] + [("phantom", "edge")]
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+def simulated_room(args: argparse.Namespace) -> Room | None:
+    """Return the simulated room the panel stands in (``--room``, else its URL's ``room=``)."""
+    if args.room is not None:
+        return Room(args.room)
+    parts = urllib.parse.urlsplit(args.detector)
+    simulated = parts.scheme == "sim" or (parts.scheme == "usb" and parts.netloc == "sim")
+    rooms = urllib.parse.parse_qs(parts.query).get("room") if simulated else None
+    return Room(rooms[-1]) if rooms else None
 
 
 class _Session:
@@ -151,40 +155,27 @@ def acquire(
         highest = by_level[max(by_level)]
         _confirm(operator, f"Fire the lag exposure at {highest}, then read darks after it?")
         lag = np.stack([run.fire(highest), *(run.dark() for _ in range(plan.lag_frames))])
+        edge = _edge(run, simulated_room(args), plan, operator, middle)
         fired = run.fired
-    edge = _edge(
-        args, config, plan, operator=operator, generator=generator, spool_dir=spool_dir,
-        technique=middle,
-    )  # fmt: skip
     return QcRecording(
         darks=darks, flats=flats, edge=edge, lag=lag, serial=info.serial, model=info.model,
         pixel_pitch_mm=info.pixel_pitch_mm or float("nan"), mode_key=run.pipeline.detector.mode.key,
-        exposures=fired + plan.edge_frames,
+        exposures=fired,
     )  # fmt: skip
 
 
 def _edge(
-    args: argparse.Namespace,
-    config: Config,
-    plan: QcPlan,
-    *,
-    operator: Operator,
-    generator: Generator,
-    spool_dir: Path,
-    technique: FloodTechnique,
+    run: _Session, room: Room | None, plan: QcPlan, operator: Operator, technique: FloodTechnique
 ) -> _Frames:
-    url = edge_url(args.detector)
-    if url is None:
+    if room is None:
         _confirm(
             operator,
             "Place the edge device (1 mm tungsten) at the centre of the panel, its edge "
             f"tilted 1.5-3° from the columns; fire {plan.edge_frames} exposure(s) at {technique}?",
         )
-        url = args.detector
-    else:
-        operator.tell("QC: the simulated panel is opened again with the edge in its beam")
-    with open_detector(url) as detector:
-        run = _Session(detector, generator, config, spool_dir)
+        return np.stack([run.fire(technique) for _ in range(plan.edge_frames)])
+    operator.tell(f"QC: the slanted edge is placed in the simulated room {room.path}")
+    with room.placed(Placement(phantom="edge")):
         return np.stack([run.fire(technique) for _ in range(plan.edge_frames)])
 
 

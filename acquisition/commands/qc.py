@@ -70,7 +70,11 @@ def register(sub: Any) -> None:
     guided = qc.add_argument_group("guided, through the generator")
     guided.add_argument("--detector", metavar="URL", help="detector URL, e.g. usb://sim?seed=3")
     guided.add_argument("--generator", metavar="PORT", help="serial port, or 'sim'")
-    guided.add_argument("--room", type=Path, metavar="DIR", help="with --generator sim")
+    guided.add_argument(
+        "--room", type=Path, metavar="DIR",
+        help="the simulated X-ray room the panel stands in: the in-process generator of "
+        "--generator sim irradiates it, and qc places the slanted edge in it",
+    )  # fmt: skip
     guided.add_argument("--yes", action="store_true", help="fire every step without asking")
     guided.add_argument(
         "--levels", type=levels, default=QcPlan.levels_ugy, metavar="L1,L2,..",
@@ -176,8 +180,6 @@ def _guided(args: argparse.Namespace, config: Config) -> tuple[QcFrames, dict[st
         raise UsageError("qc needs --detector URL --generator PORT|sim (or --offline stacks)")
     if args.darks or args.flats or args.edge or args.lag:
         raise UsageError("give either --detector/--generator or --offline stacks, not both")
-    if args.room is not None and args.generator != "sim":
-        raise UsageError("--room is for --generator sim (a real tube irradiates its room)")
     operator = operator_for(args.yes, sys.stdin, sys.stderr, config.calibration.flood_retries)
     plan = QcPlan(
         levels_ugy=args.levels, dark_frames=args.dark_frames, flat_frames=args.flat_frames,
