@@ -17,6 +17,10 @@ POST     /api/images/{uid}/accept          queue it for every destination
 POST     /api/images/{uid}/reject          keep it local, never send it (AAPM TG-305 reason)
 POST     /api/images/{uid}/retry           queue again for the destinations that failed
 GET      /api/rejects.csv                  reject analysis (TG-305 data elements, no patient)
+GET      /api/calibration                  calibration in use; the guided recalibration's state
+POST     /api/calibration/start            start a guided recalibration (floods via generator)
+POST     /api/calibration/confirm          answer its open question (go on, or no)
+POST     /api/calibration/cancel           stop it: nothing more fires, nothing stored
 GET      /api/events                       server-sent events (exposure, exam, image, delivery)
 GET      /api/openapi.json                 the OpenAPI 3.1 description (:mod:`.openapi`)
 GET      /api/session                      who is logged in, and the session's CSRF token
@@ -170,6 +174,38 @@ def _review_routes(station: Station) -> list[Route]:
     ]
 
 
+def _calibration_routes(station: Station) -> list[Route]:
+    """Serve the guided recalibration: status, start, answer the open question, cancel."""
+
+    async def status(request: Request) -> Response:
+        return await _call(station.calibration)
+
+    async def start(request: Request) -> Response:
+        return await _call(station.start_calibration)
+
+    async def confirm(request: Request) -> Response:
+        try:
+            body = _object(await _json_body(request), {"prompt_id", "answer"})
+            prompt_id, yes = body.get("prompt_id"), body.get("answer", True)
+            if prompt_id is not None and (type(prompt_id) is not int or prompt_id < 1):
+                raise InvalidField("prompt_id", "must be the prompt_id of the question")
+            if not isinstance(yes, bool):
+                raise InvalidField("answer", "must be true (go on) or false (no)")
+        except InvalidField as exc:
+            return _refusal(exc)
+        return await _call(station.answer_calibration, yes, prompt_id)
+
+    async def cancel(request: Request) -> Response:
+        return await _call(station.cancel_calibration)
+
+    return [
+        Route("/api/calibration", status, methods=["GET"]),
+        Route("/api/calibration/start", start, methods=["POST"]),
+        Route("/api/calibration/confirm", confirm, methods=["POST"]),
+        Route("/api/calibration/cancel", cancel, methods=["POST"]),
+    ]
+
+
 def _exposure_routes(station: Station) -> list[Route]:
     """Protocols and the two stages of the exposure (the hand switch)."""
 
@@ -278,6 +314,7 @@ def _routes(station: Station) -> list[Route]:
         Route("/api/images/{uid}/preview.png", preview, methods=["GET"]),
         Route("/api/images/{uid}/accept", accept, methods=["POST"]),
         *_review_routes(station),
+        *_calibration_routes(station),
         Route("/api/events", events, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
     ]

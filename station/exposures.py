@@ -35,8 +35,8 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -260,12 +260,17 @@ class Room:
         self._stack.close()
         self._stack = ExitStack()
 
-    def _calibrate(self, ahead: PrefetchedStore | None = None) -> bool:
-        """Obtain the calibration and make the workflow; False (reason kept) when none."""
+    def _calibrate(self, ahead: PrefetchedStore | None = None, *, stored: bool = False) -> bool:
+        """Obtain the calibration and make the workflow; False (reason kept) when none.
+
+        ``stored``: the newest valid stored set even when ``quick_calibration`` is set
+        (after a recalibration from the console).
+        """
         assert self.pipeline is not None and self.switch is not None
+        station = dataclasses.replace(self.station, quick_calibration=False) if stored else None
         try:
             holder, source = calibration_state.obtain(
-                self.config, self.station, self.pipeline,
+                self.config, station or self.station, self.pipeline,
                 simulated=self._simulated, clock=self.clock, report=self._report_dark,
                 ahead=ahead,
             )  # fmt: skip
@@ -395,6 +400,30 @@ class Room:
                 self._busy = False
                 if not self.link_lost:
                     self._look_at_devices()
+
+    @contextmanager
+    def held_for_calibration(self) -> Iterator[tuple[Pipeline, Generator]]:
+        """Hold panel and generator for a calibration run (no exposure, no upkeep meanwhile).
+
+        Afterwards the newest valid stored set is applied (the one the run stored).
+
+        Raises
+        ------
+        IncompatibleState
+            The devices are not open, or an exposure is in progress.
+        """
+        pipeline, generator = self._require_devices()
+        with self._lock:
+            if self._busy:
+                raise IncompatibleState("an exposure is in progress")
+            self._busy = True
+        try:
+            yield pipeline, generator
+        finally:
+            with self._lock:
+                self._busy = False
+                self._calibrate(stored=True)
+                self._look_at_devices()
 
     def abort(self) -> bool:
         """Abort the exposure in progress; return False when none was."""

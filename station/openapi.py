@@ -393,6 +393,54 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/calibration": {
+                "get": {
+                    "summary": "the calibration in use (set id, validity, gain expiry, dark age, "
+                    "what blocks) and run: the guided recalibration's state (running, waiting, "
+                    "done, failed, cancelled), open prompt and prompt_id, what was said, set_id",
+                    "responses": {"200": _json("calibration and run")},
+                }
+            },
+            "/api/calibration/start": {
+                "post": {
+                    "summary": "start a guided recalibration (calibrate all --generator): "
+                    "instructions and questions come as 'recalibration' events",
+                    "responses": {
+                        "200": _json("the run"),
+                        "409": _error("an exposure or run in progress, no generator, devices"),
+                    },
+                }
+            },
+            "/api/calibration/confirm": {
+                "post": {
+                    "summary": "answer the run's open question (answer: true goes on)",
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "prompt_id": {"type": "integer", "minimum": 1},
+                                        "answer": {"type": "boolean", "default": True},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("the run"),
+                        "409": _error("no question waiting (or another prompt_id)"),
+                        "422": _error("a field refused"),
+                    },
+                }
+            },
+            "/api/calibration/cancel": {
+                "post": {
+                    "summary": "stop the run: nothing more fires, nothing is stored",
+                    "responses": {"200": _json("the run"), "409": _error("no run in progress")},
+                }
+            },
             "/api/session": {
                 "get": {
                     "summary": "who is logged in (user, csrf_token, expires_in_s); the bearer "
