@@ -40,7 +40,6 @@ from panelgate.drivers import PanelgateError
 from panelgate.gateway import DeliveryError
 from panelgate.station.service import Station
 
-from .protocols import DEFAULT_PROTOCOLS
 from .validate import PATIENT_FIELDS, check_patient
 from .views import image_view, state_view
 
@@ -114,7 +113,7 @@ class Console:
             name,
             page=name.removesuffix(".html"),
             state=self.state_html(),
-            protocols=DEFAULT_PROTOCOLS,
+            protocols=self.station.protocols_public(),
             fields=PATIENT_FIELDS,
             status=self.station.status(),
         )

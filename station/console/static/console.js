@@ -131,31 +131,6 @@
   }
 
   // -- protocol ------------------------------------------------------------------------
-  // The station's protocol table (GET /api/protocols) replaces the built-in list.
-  async function loadProtocols() {
-    const select = $("protocol");
-    if (!select) return;
-    let table;
-    try {
-      const response = await fetch("/api/protocols", { credentials: "same-origin" });
-      if (!response.ok) return;
-      table = await response.json();
-    } catch (e) { return; }
-    if (!Array.isArray(table) || !table.length) return;
-    const chosen = select.value;
-    select.replaceChildren(...table.map((p) => {
-      const opt = document.createElement("option");
-      opt.value = p.name; opt.textContent = p.name;
-      opt.dataset.kv = p.kv; opt.dataset.mas = p.mas;
-      opt.dataset.grid = p.grid ? "grid" : "no grid";
-      opt.dataset.targetEi = p.target_ei ?? "";
-      return opt;
-    }));
-    if (table.some((p) => p.name === chosen)) select.value = chosen;
-    select.dispatchEvent(new Event("change"));
-  }
-  loadProtocols();
-
   if ($("protocol")) {
     $("protocol").addEventListener("change", () => {
       const opt = $("protocol").selectedOptions[0];
