@@ -44,6 +44,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from panelgate.gateway.errors import DicomBuildError
 
+from . import dose_codes as codes
 from .context import ANATOMY_CODES, VIEW_CODES, StudyContext
 from .dose_event import DeviceObserver, IrradiationEvent
 from .vr import vr_problem
@@ -54,90 +55,6 @@ XRAY_RADIATION_DOSE_SR = UID("1.2.840.10008.5.1.4.1.1.88.67")
 
 _IMPLEMENTATION_VERSION = "PANELGATE_01"
 
-
-def _dcm(value: str, meaning: str) -> Code:
-    return Code(value, "DCM", meaning)
-
-
-def _sct(value: str, meaning: str) -> Code:
-    return Code(value, "SCT", meaning)
-
-
-def _ucum(value: str, meaning: str) -> Code:
-    return Code(value, "UCUM", meaning)
-
-
-# PS3.16 codes (DCM: Annex D; SCT from pydicom's codes.SCT, generated from the standard)
-_REPORT = _dcm("113701", "X-Ray Radiation Dose Report")
-_PROCEDURE_REPORTED = _dcm("121058", "Procedure reported")
-_PROJECTION_XRAY = _dcm("113704", "Projection X-Ray")
-_HAS_INTENT = _sct("363703001", "Has intent (attribute)")
-_DIAGNOSTIC_INTENT = _sct("261004008", "Diagnostic Intent")
-_ACQUISITION_DEVICE_TYPE = _dcm("122142", "Acquisition Device Type")
-_INTEGRATED_PROJECTION = _dcm("113958", "Integrated Projection Radiography System")  # CID 10032
-_SCOPE = _dcm("113705", "Scope of Accumulation")
-_STUDY = _dcm("113014", "Study")
-_STUDY_UID = _dcm("110180", "Study Instance UID")
-_START = _dcm("113809", "Start of X-Ray Irradiation")
-_END = _dcm("113810", "End of X-Ray Irradiation")
-_SOURCE_OF_DOSE = _dcm("113854", "Source of Dose Information")
-_AUTOMATED = _dcm("113856", "Automated Data Collection")  # CID 10020: measured (DAP meter)
-_SYSTEM_CALCULATED = _dcm("113940", "System Calculated")  # CID 10020: tube-output model
-_ACCUMULATED = _dcm("113702", "Accumulated X-Ray Dose Data")
-_ACQUISITION_PLANE = _dcm("113764", "Acquisition Plane")
-_SINGLE_PLANE = _dcm("113622", "Single Plane")
-_EVENT = _dcm("113706", "Irradiation Event X-Ray Data")
-_EVENT_UID = _dcm("113769", "Irradiation Event UID")
-_STARTED = _dcm("111526", "DateTime Started")
-_EVENT_TYPE = _dcm("113721", "Irradiation Event Type")
-_STATIONARY = _dcm("113611", "Stationary Acquisition")
-_PROTOCOL = _dcm("125203", "Acquisition Protocol")
-_TARGET_REGION = _dcm("123014", "Target Region")
-_LATERALITY = _sct("272741003", "Laterality")
-_IMAGE_VIEW = _dcm("111031", "Image View")
-_DAP = _dcm("122130", "Dose Area Product")
-_DOSE_RP = _dcm("113738", "Dose (RP)")
-_REFERENCE_POINT = _dcm("113780", "Reference Point Definition")
-_RP_30CM_IN_FRONT = _dcm("113861", "30cm in Front of Image Input Surface")  # CID 10025
-_FIELD_AREA = _dcm("113790", "Collimated Field Area")
-_EI = _dcm("113845", "Exposure Index")
-_EI_T = _dcm("113846", "Target Exposure Index")
-_DI = _dcm("113847", "Deviation Index")
-_KVP = _dcm("113733", "KVP")
-_TUBE_CURRENT = _dcm("113734", "X-Ray Tube Current")
-_EXPOSURE_TIME = _dcm("113824", "Exposure Time")
-_EXPOSURE = _dcm("113736", "Exposure")
-_SID = _dcm("113750", "Distance Source to Detector")
-_SRP = _dcm("113737", "Distance Source to Reference Point")
-_DAP_TOTAL = _dcm("113722", "Dose Area Product Total")
-_DOSE_RP_TOTAL = _dcm("113725", "Dose (RP) Total")
-_FLUORO_DAP_TOTAL = _dcm("113726", "Fluoro Dose Area Product Total")
-_FLUORO_DOSE_RP_TOTAL = _dcm("113728", "Fluoro Dose (RP) Total")
-_FLUORO_TIME = _dcm("113730", "Total Fluoro Time")
-_ACQ_DAP_TOTAL = _dcm("113727", "Acquisition Dose Area Product Total")
-_ACQ_DOSE_RP_TOTAL = _dcm("113729", "Acquisition Dose (RP) Total")
-_ACQ_TIME = _dcm("113855", "Total Acquisition Time")
-_FRAMES = _dcm("113731", "Total Number of Radiographic Frames")
-_OBSERVER_TYPE = _dcm("121005", "Observer Type")
-_DEVICE = _dcm("121007", "Device")
-_DEVICE_UID = _dcm("121012", "Device Observer UID")
-_DEVICE_NAME = _dcm("121013", "Device Observer Name")
-_DEVICE_MANUFACTURER = _dcm("121014", "Device Observer Manufacturer")
-_DEVICE_MODEL = _dcm("121015", "Device Observer Model Name")
-_DEVICE_SERIAL = _dcm("121016", "Device Observer Serial Number")
-_DEVICE_ROLE = _dcm("113876", "Device Role in Procedure")
-_IRRADIATING = _dcm("113859", "Irradiating Device")
-
-_GY_M2 = _ucum("Gy.m2", "Gy.m2")
-_GY = _ucum("Gy", "Gy")
-_M2 = _ucum("m2", "m2")
-_MM = _ucum("mm", "mm")
-_S = _ucum("s", "s")
-_MS = _ucum("ms", "ms")
-_MA = _ucum("mA", "mA")
-_KV = _ucum("kV", "kV")
-_UAS = _ucum("uA.s", "uA.s")
-_NO_UNITS = _ucum("1", "no units")
 
 _HAS_CONCEPT_MOD = "HAS CONCEPT MOD"
 _HAS_OBS_CONTEXT = "HAS OBS CONTEXT"
@@ -193,13 +110,13 @@ def build_dose_report(
             "a dose report needs the Study Instance UID", keyword="StudyInstanceUID"
         )
     ordered = sorted(events, key=lambda e: e.started)
-    root = hsr.ContainerContentItem(_REPORT, template_id="10001")
+    root = hsr.ContainerContentItem(codes.REPORT, template_id="10001")
     root.ContentSequence = DicomSequence(
         [
             *_header(ordered, study, device),
             _accumulated(ordered),
             *(_event(e) for e in ordered),
-            hsr.CodeContentItem(_SOURCE_OF_DOSE, _dose_source(ordered), _CONTAINS),
+            hsr.CodeContentItem(codes.SOURCE_OF_DOSE, _dose_source(ordered), _CONTAINS),
         ]
     )
     now = dt.datetime.now().astimezone()
@@ -231,41 +148,43 @@ def build_dose_report(
 def _header(
     events: Sequence[IrradiationEvent], study: StudyContext, device: DeviceObserver
 ) -> list[Dataset]:
-    procedure = hsr.CodeContentItem(_PROCEDURE_REPORTED, _PROJECTION_XRAY, _HAS_CONCEPT_MOD)
-    procedure.ContentSequence = DicomSequence(
-        [hsr.CodeContentItem(_HAS_INTENT, _DIAGNOSTIC_INTENT, _HAS_CONCEPT_MOD)]
+    procedure = hsr.CodeContentItem(
+        codes.PROCEDURE_REPORTED, codes.PROJECTION_XRAY, _HAS_CONCEPT_MOD
     )
-    scope = hsr.CodeContentItem(_SCOPE, _STUDY, _HAS_OBS_CONTEXT)
+    procedure.ContentSequence = DicomSequence(
+        [hsr.CodeContentItem(codes.HAS_INTENT, codes.DIAGNOSTIC_INTENT, _HAS_CONCEPT_MOD)]
+    )
+    scope = hsr.CodeContentItem(codes.SCOPE, codes.STUDY, _HAS_OBS_CONTEXT)
     scope.ContentSequence = DicomSequence(
-        [hsr.UIDRefContentItem(_STUDY_UID, str(study.study_instance_uid), _HAS_PROPERTIES)]
+        [hsr.UIDRefContentItem(codes.STUDY_UID, str(study.study_instance_uid), _HAS_PROPERTIES)]
     )
     last = events[-1]
     end = last.started + dt.timedelta(milliseconds=last.exposure_time_ms)
     return [
         procedure,
         *_observer(device),
-        hsr.DateTimeContentItem(_START, _dt(events[0].started), _HAS_OBS_CONTEXT),
-        hsr.DateTimeContentItem(_END, _dt(end), _HAS_OBS_CONTEXT),
+        hsr.DateTimeContentItem(codes.START, _dt(events[0].started), _HAS_OBS_CONTEXT),
+        hsr.DateTimeContentItem(codes.END, _dt(end), _HAS_OBS_CONTEXT),
         scope,
-        hsr.CodeContentItem(_ACQUISITION_DEVICE_TYPE, _INTEGRATED_PROJECTION, _CONTAINS),
+        hsr.CodeContentItem(codes.ACQUISITION_DEVICE_TYPE, codes.INTEGRATED_PROJECTION, _CONTAINS),
     ]
 
 
 def _observer(device: DeviceObserver) -> list[Dataset]:
     # TID 1002 Observer Context with TID 1004 Device Observer Identifying Attributes
     items: list[Dataset] = [
-        hsr.CodeContentItem(_OBSERVER_TYPE, _DEVICE, _HAS_OBS_CONTEXT),
-        hsr.UIDRefContentItem(_DEVICE_UID, device.uid, _HAS_OBS_CONTEXT),
+        hsr.CodeContentItem(codes.OBSERVER_TYPE, codes.DEVICE, _HAS_OBS_CONTEXT),
+        hsr.UIDRefContentItem(codes.DEVICE_UID, device.uid, _HAS_OBS_CONTEXT),
     ]
     for name, value in (
-        (_DEVICE_NAME, device.name),
-        (_DEVICE_MANUFACTURER, device.manufacturer),
-        (_DEVICE_MODEL, device.model),
-        (_DEVICE_SERIAL, device.serial),
+        (codes.DEVICE_NAME, device.name),
+        (codes.DEVICE_MANUFACTURER, device.manufacturer),
+        (codes.DEVICE_MODEL, device.model),
+        (codes.DEVICE_SERIAL, device.serial),
     ):
         if value:
             items.append(hsr.TextContentItem(name, value, _HAS_OBS_CONTEXT))
-    items.append(hsr.CodeContentItem(_DEVICE_ROLE, _IRRADIATING, _HAS_OBS_CONTEXT))
+    items.append(hsr.CodeContentItem(codes.DEVICE_ROLE, codes.IRRADIATING, _HAS_OBS_CONTEXT))
     return items
 
 
@@ -285,20 +204,20 @@ def _accumulated(events: Sequence[IrradiationEvent]) -> Dataset:
     # TID 10002 with TID 10004 Projection X-Ray Accumulated Dose (radiography only: fluoro 0)
     dap_gym2 = sum(e.dose.dap_gym2 for e in events)
     dose_rp_gy = sum(e.dose.entrance_dose_mgy for e in events) / 1000.0
-    container = hsr.ContainerContentItem(_ACCUMULATED, relationship_type=_CONTAINS)
+    container = hsr.ContainerContentItem(codes.ACCUMULATED, relationship_type=_CONTAINS)
     container.ContentSequence = DicomSequence(
         [
-            hsr.CodeContentItem(_ACQUISITION_PLANE, _SINGLE_PLANE, _HAS_CONCEPT_MOD),
-            _num(_FLUORO_DAP_TOTAL, 0.0, _GY_M2),
-            _num(_FLUORO_DOSE_RP_TOTAL, 0.0, _GY),
-            _num(_FLUORO_TIME, 0.0, _S),
-            _num(_ACQ_DAP_TOTAL, dap_gym2, _GY_M2),
-            _num(_ACQ_DOSE_RP_TOTAL, dose_rp_gy, _GY),
-            _num(_ACQ_TIME, sum(e.exposure_time_ms for e in events) / 1000.0, _S),
-            _num(_DAP_TOTAL, dap_gym2, _GY_M2),
-            _num(_DOSE_RP_TOTAL, dose_rp_gy, _GY),
-            _num(_FRAMES, len(events), _NO_UNITS),
-            hsr.CodeContentItem(_REFERENCE_POINT, _RP_30CM_IN_FRONT, _CONTAINS),
+            hsr.CodeContentItem(codes.ACQUISITION_PLANE, codes.SINGLE_PLANE, _HAS_CONCEPT_MOD),
+            _num(codes.FLUORO_DAP_TOTAL, 0.0, codes.GY_M2),
+            _num(codes.FLUORO_DOSE_RP_TOTAL, 0.0, codes.GY),
+            _num(codes.FLUORO_TIME, 0.0, codes.S),
+            _num(codes.ACQ_DAP_TOTAL, dap_gym2, codes.GY_M2),
+            _num(codes.ACQ_DOSE_RP_TOTAL, dose_rp_gy, codes.GY),
+            _num(codes.ACQ_TIME, sum(e.exposure_time_ms for e in events) / 1000.0, codes.S),
+            _num(codes.DAP_TOTAL, dap_gym2, codes.GY_M2),
+            _num(codes.DOSE_RP_TOTAL, dose_rp_gy, codes.GY),
+            _num(codes.FRAMES, len(events), codes.NO_UNITS),
+            hsr.CodeContentItem(codes.REFERENCE_POINT, codes.RP_30CM_IN_FRONT, _CONTAINS),
         ]
     )
     return container
@@ -308,63 +227,59 @@ def _event(event: IrradiationEvent) -> Dataset:
     # TID 10003 Irradiation Event X-Ray Data with 10003A (detector), B (source), C (mechanical)
     if event.body_part not in ANATOMY_CODES:
         raise DicomBuildError(f"unknown body part {event.body_part!r}", keyword="BodyPartExamined")
-    region = hsr.CodeContentItem(_TARGET_REGION, _sct(*ANATOMY_CODES[event.body_part]), _CONTAINS)
-    if event.image_laterality in _LATERALITIES:
-        side = _LATERALITIES[event.image_laterality]
+    region = hsr.CodeContentItem(
+        codes.TARGET_REGION, codes.sct(*ANATOMY_CODES[event.body_part]), _CONTAINS
+    )
+    if event.image_laterality in codes.LATERALITIES:
+        side = codes.LATERALITIES[event.image_laterality]
         region.ContentSequence = DicomSequence(
-            [hsr.CodeContentItem(_LATERALITY, side, _HAS_CONCEPT_MOD)]
+            [hsr.CodeContentItem(codes.LATERALITY, side, _HAS_CONCEPT_MOD)]
         )
     items: list[Dataset] = [
-        hsr.CodeContentItem(_ACQUISITION_PLANE, _SINGLE_PLANE, _HAS_CONCEPT_MOD),
-        hsr.UIDRefContentItem(_EVENT_UID, event.irradiation_event_uid, _CONTAINS),
-        hsr.DateTimeContentItem(_STARTED, _dt(event.started), _CONTAINS),
-        hsr.CodeContentItem(_EVENT_TYPE, _STATIONARY, _CONTAINS),
+        hsr.CodeContentItem(codes.ACQUISITION_PLANE, codes.SINGLE_PLANE, _HAS_CONCEPT_MOD),
+        hsr.UIDRefContentItem(codes.EVENT_UID, event.irradiation_event_uid, _CONTAINS),
+        hsr.DateTimeContentItem(codes.STARTED, _dt(event.started), _CONTAINS),
+        hsr.CodeContentItem(codes.EVENT_TYPE, codes.STATIONARY, _CONTAINS),
     ]
     if event.acquisition_protocol:
-        items.append(hsr.TextContentItem(_PROTOCOL, event.acquisition_protocol, _CONTAINS))
+        items.append(hsr.TextContentItem(codes.PROTOCOL, event.acquisition_protocol, _CONTAINS))
     items.append(region)
     if event.view_position in VIEW_CODES:
         items.append(
-            hsr.CodeContentItem(_IMAGE_VIEW, _sct(*VIEW_CODES[event.view_position]), _CONTAINS)
+            hsr.CodeContentItem(
+                codes.IMAGE_VIEW, codes.sct(*VIEW_CODES[event.view_position]), _CONTAINS
+            )
         )
     dose = event.dose
     items += [
-        _num(_DAP, dose.dap_gym2, _GY_M2),
-        _num(_DOSE_RP, dose.entrance_dose_mgy / 1000.0, _GY),
-        hsr.CodeContentItem(_REFERENCE_POINT, _RP_30CM_IN_FRONT, _CONTAINS),
-        _num(_FIELD_AREA, dose.field_area_m2, _M2),
+        _num(codes.DAP, dose.dap_gym2, codes.GY_M2),
+        _num(codes.DOSE_RP, dose.entrance_dose_mgy / 1000.0, codes.GY),
+        hsr.CodeContentItem(codes.REFERENCE_POINT, codes.RP_30CM_IN_FRONT, _CONTAINS),
+        _num(codes.FIELD_AREA, dose.field_area_m2, codes.M2),
     ]
     if event.exposure_index is not None and event.target_exposure_index is not None:
         items += [
-            _num(_EI, event.exposure_index, _NO_UNITS),
-            _num(_EI_T, event.target_exposure_index, _NO_UNITS),
-            _num(_DI, event.deviation_index or 0.0, _NO_UNITS),
+            _num(codes.EI, event.exposure_index, codes.NO_UNITS),
+            _num(codes.EI_T, event.target_exposure_index, codes.NO_UNITS),
+            _num(codes.DI, event.deviation_index or 0.0, codes.NO_UNITS),
         ]
     items += [
-        _num(_KVP, event.kvp, _KV),
-        _num(_TUBE_CURRENT, event.tube_current_ma, _MA),
-        _num(_EXPOSURE_TIME, event.exposure_time_ms, _MS),
-        _num(_EXPOSURE, event.exposure_mas * 1000.0, _UAS),
-        _num(_SID, dose.sid_mm, _MM),
-        _num(_SRP, dose.source_to_patient_mm, _MM),
+        _num(codes.KVP, event.kvp, codes.KV),
+        _num(codes.TUBE_CURRENT, event.tube_current_ma, codes.MA),
+        _num(codes.EXPOSURE_TIME, event.exposure_time_ms, codes.MS),
+        _num(codes.EXPOSURE, event.exposure_mas * 1000.0, codes.UAS),
+        _num(codes.SID, dose.sid_mm, codes.MM),
+        _num(codes.SRP, dose.source_to_patient_mm, codes.MM),
     ]
-    container = hsr.ContainerContentItem(_EVENT, relationship_type=_CONTAINS)
+    container = hsr.ContainerContentItem(codes.EVENT, relationship_type=_CONTAINS)
     container.ContentSequence = DicomSequence(items)
     return container
 
 
-_LATERALITIES = {
-    # Image Laterality -> CID 244 "Laterality" (SCT)
-    "R": _sct("24028007", "Right"),
-    "L": _sct("7771000", "Left"),
-    "B": _sct("51440002", "Bilateral"),
-}
-
-
 def _dose_source(events: Sequence[IrradiationEvent]) -> Code:
     if all(e.dose.dap_source == "generator" for e in events):
-        return _AUTOMATED
-    return _SYSTEM_CALCULATED
+        return codes.AUTOMATED
+    return codes.SYSTEM_CALCULATED
 
 
 def _set(ds: Dataset, keyword: str, vr: str, value: str) -> None:

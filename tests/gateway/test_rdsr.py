@@ -22,7 +22,7 @@ from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
 from panelgate.gateway import DicomBuildError
-from panelgate.gateway.dicom import ProtocolCode, StudyContext, rdsr, write_atomic
+from panelgate.gateway.dicom import ProtocolCode, StudyContext, dose_codes, write_atomic
 from panelgate.gateway.dicom.dose import DoseGeometry, TubeOutput, event_dose
 from panelgate.gateway.dicom.dose_event import DeviceObserver, IrradiationEvent
 from panelgate.gateway.dicom.rdsr import XRAY_RADIATION_DOSE_SR, build_dose_report
@@ -273,22 +273,22 @@ def _standard_codes() -> dict[tuple[str, str], str]:
 
 
 def test_every_code_is_the_standards_with_its_meaning_and_context_group() -> None:
-    """dciodvfy does not check codes against PS3.16: this table test does."""
+    """dciodvfy does not check codes against PS3.16: this table test does (dose_codes.py)."""
     table = _standard_codes()
-    used = {name: c for name, c in vars(rdsr).items() if isinstance(c, Code)}
+    used = {name: c for name, c in vars(dose_codes).items() if isinstance(c, Code)}
     coded = {n: c for n, c in used.items() if c.scheme_designator in ("DCM", "SCT")}
     assert len(coded) > 50
     for name, code in coded.items():
         meaning = table[(code.scheme_designator, code.value)]
         assert meaning.lower() == code.meaning.lower(), name
     for code, cid in [
-        (rdsr._INTEGRATED_PROJECTION, 10032),  # Acquisition Device Type
-        (rdsr._RP_30CM_IN_FRONT, 10025),  # Radiation Dose Reference Point
-        (rdsr._AUTOMATED, 10020),  # Source of Projection X-Ray Dose Information
-        (rdsr._SYSTEM_CALCULATED, 10020),
-        (rdsr._STATIONARY, 10002),  # Irradiation Event Type
-        (rdsr._SINGLE_PLANE, 10003),  # Acquisition Plane
-        *((side, 244) for side in rdsr._LATERALITIES.values()),  # Laterality
+        (dose_codes.INTEGRATED_PROJECTION, 10032),  # Acquisition Device Type
+        (dose_codes.RP_30CM_IN_FRONT, 10025),  # Radiation Dose Reference Point
+        (dose_codes.AUTOMATED, 10020),  # Source of Projection X-Ray Dose Information
+        (dose_codes.SYSTEM_CALCULATED, 10020),
+        (dose_codes.STATIONARY, 10002),  # Irradiation Event Type
+        (dose_codes.SINGLE_PLANE, 10003),  # Acquisition Plane
+        *((side, 244) for side in dose_codes.LATERALITIES.values()),  # Laterality
     ]:
         members = {
             value
