@@ -154,6 +154,7 @@ class AccessControl:
             if replay is not None:
                 await self.app(scope, replay, audited_send)
         if changes or status[0] in (401, 403):
+            user = str(scope.get(USER_SCOPE_KEY, user))  # a login names its user
             self._record(scope, method, path, user, status[0])
 
     def _identify(

@@ -127,8 +127,8 @@ class Room:
     clock : Clock, optional
         The time calibration validity is judged at (tests inject one).
     on_event : callable, optional
-        ``on_event(kind, **data)`` for ``detector`` (link lost, back) and ``calibration``
-        (a fresh dark) events.
+        ``on_event(kind, **data)`` for ``detector`` (link lost, back), ``generator`` (falls
+        silent: ``FAULT``, answers again: ``IDLE``) and ``calibration`` (a fresh dark) events.
     outbox : Outbox, optional
         Where the workflow queues each image itself (``auto_accept``); without one the
         image is written to ``spool_dir`` for review.
@@ -577,11 +577,13 @@ class Room:
         except PanelgateError as exc:
             if not self.generator_fault:
                 _log.warning("the generator does not answer: %s", exc)
+                self._on_event("generator", state="FAULT", fault=str(exc))
             self.generator_fault = str(exc)
             return
         if self.generator_fault:
             _log.warning("the generator answers again")
             self.generator_fault = ""
+            self._on_event("generator", state="IDLE", fault="")
 
     def _fresh_dark(self, when: str) -> None:
         holder, pipeline = self.holder, self.pipeline

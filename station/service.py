@@ -252,7 +252,10 @@ class Station:
                 "last_failure": self.room.last_failure,
             },
             **room,
-            "generator": {**room["generator"], "state": self.generator_state},
+            "generator": {
+                **room["generator"],
+                "state": "FAULT" if self.room.generator_fault else self.generator_state,
+            },
             "exam": self.exam.public() if self.exam else None,
             "images": reject_counts(self.images.entries()),
             "outbox": {

@@ -87,6 +87,7 @@ def session_routes(sessions: SessionStore | None, secure: bool) -> list[Route]:
 
     async def login(request: Request) -> Response:
         name, password, form = await _credentials(request)
+        request.scope[USER_SCOPE_KEY] = name  # the audit record names who tried
         session = sessions.login(name, password) if sessions is not None else None
         if session is None:
             line = (

@@ -196,6 +196,9 @@ def test_login_csrf_bearer_token_and_audit_over_https(
     assert ("alice", "POST /api/exam") in by and ("alice", "POST /api/expose") in by
     assert ("alice", f"POST /api/images/{uid}/reject") in by
     assert ("api-token", "POST /api/exam") in by
+    logins = [r["detail"] for r in requests if r["detail"].startswith("POST /login")]
+    assert logins == ["POST /login -> 401", "POST /login -> 200", "POST /login -> 303"]
+    assert all(r["user"] == "alice" for r in requests if r["detail"].startswith("POST /login"))
     refused = [r for r in requests if r["detail"].endswith("-> 403")]
     assert refused and all(r["outcome"] == 4 for r in refused)
     text = audit.read_text() + station.stderr()

@@ -75,12 +75,18 @@ def test_unplug_mid_frame_is_reported_exposed_then_the_station_reconnects_and_ex
             "the silent generator to be seen",
         )
         assert not silent["generator"]["answering"] and not silent["station"]["ready"]
+        assert silent["generator"]["state"] == "FAULT"
         assert "generator does not answer" in silent["station"]["reason"]
         assert api.post("/api/expose", json=ONE_CALL).status_code == 409
         generator.fault = SimFault.NONE
         helpers.until(lambda: api.get("/api/status").json()["station"]["ready"], "answering")
         assert api.post("/api/expose", json=ONE_CALL).status_code == 200
 
+    faults = [(e["state"], bool(e["fault"])) for e in events.of("generator") if "fault" in e]
+    assert ("FAULT", True) in faults and faults[faults.index(("FAULT", True)) + 1] == (
+        "IDLE",
+        False,
+    )
     links = [e["connected"] for e in events.of("detector")]
     assert links == [False, True]
     assert generator.model.exposures == 4
