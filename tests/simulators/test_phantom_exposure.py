@@ -170,3 +170,19 @@ def test_the_rooms_placement_takes_the_panels_place_for_one_exposure(tmp_path: P
 def test_bad_placement_keys_are_refused_naming_them(scheme: str, query: str, message: str) -> None:
     with pytest.raises(InvalidSetting, match=message):
         OPENERS[scheme](f"{scheme}?width=64&height=64&{query}")
+
+
+def test_the_room_placement_file_is_private_and_a_bad_one_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    room = Room(tmp_path / "room")
+    room.place(Placement.from_keys("chest", "20x20", "on", "L"))
+    path = room.path / "placement.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert room.placement() == Placement.from_keys("chest", "20x20", "on", "L")
+    path.write_text('{"phantom": "knee"}')
+    assert room.placement() is None
+    assert "room placement" in caplog.text and "unknown phantom" in caplog.text
+    room.place(None)
+    assert not path.exists() and room.placement() is None
+    room.place(None)  # nothing to remove: no error
