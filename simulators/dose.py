@@ -244,6 +244,7 @@ class DoseIntake:
         self._take_in()
         with self._lock:
             self._taken = [t for t in self._taken if t.pulse.end_mono_s >= since_mono_s]
+        self._prepare()
 
     def _take_in(self) -> None:
         sock = self._socket
@@ -258,19 +259,7 @@ class DoseIntake:
 
     def _transmission(self, kv: float) -> _F32 | None:
         """Return what a pulse at ``kv`` passes: the room's placement, else our own phantom."""
-        phantom = self.phantom
-        placement = self.room.placement() if self.room is not None else None
-        geometry = self._geometry()
-        if placement is not None and geometry is not None:
-            placed = self._placed
-            if placed is None or placed.placement != placement:
-                try:
-                    placed = PlacedPhantom(placement, *geometry)
-                except ValueError as exc:
-                    _log.warning("room placement ignored: %s", exc)
-                    placed = None
-                self._placed = placed
-            phantom = placed if placed is not None else phantom
+        phantom = self._in_beam()
         if isinstance(phantom, PlacedPhantom):
             try:
                 return phantom.transmission(kv)
@@ -278,6 +267,32 @@ class DoseIntake:
                 _log.warning("phantom not rendered at %g kV: %s", kv, exc)
                 return None
         return phantom
+
+    def _in_beam(self) -> Phantom | None:
+        """Return what stands in the beam now: the room's placement, else our own phantom."""
+        placement = self.room.placement() if self.room is not None else None
+        geometry = self._geometry()
+        if placement is None or geometry is None:
+            return self.phantom
+        placed = self._placed
+        if placed is None or placed.placement != placement:
+            try:
+                placed = PlacedPhantom(placement, *geometry)
+            except ValueError as exc:
+                _log.warning("room placement ignored: %s", exc)
+                placed = None
+            self._placed = placed
+        return placed if placed is not None else self.phantom
+
+    def _prepare(self) -> None:
+        """Build the body of what stands in the beam in a thread (armed: the beam is next).
+
+        At 3072² a chest's body takes seconds; built while the generator prepares, the
+        readout after the beam only renders the scene at the delivered kV.
+        """
+        phantom = self._in_beam()
+        if isinstance(phantom, PlacedPhantom) and not phantom.prepared:
+            threading.Thread(target=phantom.prepare, name="phantom-prepare", daemon=True).start()
 
     def _geometry(self) -> tuple[int, int, float] | None:
         """Return the panel's height, width and pixel pitch, where known (None otherwise)."""

@@ -299,14 +299,27 @@ class PlacedPhantom:
         self._body: Body | None = None
         self._scenes: dict[float, Scene] = {}
 
+    @property
+    def prepared(self) -> bool:
+        """Whether the body is built (or there is none to build)."""
+        return self._body is not None or self.placement.phantom == "open"
+
+    def prepare(self) -> None:
+        """Build the body now (it is otherwise built by the first :meth:`scene`)."""
+        with self._lock:
+            self._build()
+
+    def _build(self) -> None:
+        name = self.placement.phantom
+        if self._body is None and name != "open":
+            self._body = _BUILDERS[name](*self.shape, self.pixel_pitch_mm)
+
     def scene(self, kv: float) -> Scene:
         """Return the scene at ``kv`` (cached for the last few tube voltages)."""
         key = round(float(kv), 3)
         with self._lock:
             if key not in self._scenes:
-                name = self.placement.phantom
-                if self._body is None and name != "open":
-                    self._body = _BUILDERS[name](*self.shape, self.pixel_pitch_mm)
+                self._build()
                 if len(self._scenes) >= self._KEEP:
                     self._scenes.pop(next(iter(self._scenes)))
                 self._scenes[key] = render(

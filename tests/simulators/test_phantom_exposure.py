@@ -9,6 +9,7 @@ truth's, the signal scales with mAs and rises faster than the open-field kerma w
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from panelgate.drivers import Detector, InvalidSetting, ReadoutMode
 from panelgate.drivers.generator import Delivered
 from panelgate.simulators import Room, SimulatedDetector, air_kerma_ugy
 from panelgate.simulators.generator import GeneratorSpec, InProcessGenerator
-from panelgate.simulators.phantoms import Placement, render
+from panelgate.simulators.phantoms import PlacedPhantom, Placement, render
 from panelgate.simulators.usb import open_usb_sim
 
 N = 192
@@ -186,3 +187,17 @@ def test_the_room_placement_file_is_private_and_a_bad_one_is_ignored(
     room.place(None)
     assert not path.exists() and room.placement() is None
     room.place(None)  # nothing to remove: no error
+
+
+def test_arming_builds_the_phantoms_body_before_the_beam(tmp_path: Path) -> None:
+    panel = SimulatedDetector.from_url(f"sim://?width={N}&height={N}&room={tmp_path}&phantom=hand")
+    placed = panel.intake.phantom
+    assert isinstance(placed, PlacedPhantom) and not placed.prepared
+    with panel:
+        panel.configure(MODE)
+        panel.arm()
+        for thread in threading.enumerate():
+            if thread.name == "phantom-prepare":
+                thread.join(30.0)
+        assert placed.prepared
+        panel.abort()
