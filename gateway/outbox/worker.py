@@ -37,7 +37,6 @@ from pydicom.uid import generate_uid
 from panelgate.gateway.dicomweb import AnyDestination, WebDestination, WebSession
 from panelgate.gateway.errors import DeliveryError, OutboxError
 from panelgate.gateway.pacs.audit import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditTrail
-from panelgate.gateway.pacs.destination import Destination
 from panelgate.gateway.pacs.session import StoreSession
 from panelgate.gateway.pacs.status import Outcome
 
@@ -104,9 +103,12 @@ class DestinationWorker:
         self.idle_close_s = idle_close_s
         self._rng = rng or random.Random()
         self._audit = audit or AuditTrail(None)
-        web = isinstance(destination, WebDestination)
-        self._web = WebSession(destination) if isinstance(destination, WebDestination) else None
-        self._dimse = None if web else StoreSession(_dimse(destination), on_event_report)
+        self._web: WebSession | None = None  # the sender, by the destination's kind
+        self._dimse: StoreSession | None = None
+        if isinstance(destination, WebDestination):
+            self._web = WebSession(destination)
+        else:
+            self._dimse = StoreSession(destination, on_event_report)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -392,8 +394,9 @@ class DestinationWorker:
         """STOW-RS what is due, ``max_parts`` instances a request; settle each instance.
 
         A request that fails as a whole (no reply, 5xx, 409 naming no instance) charges
-        its instances, backs the destination off and ends the round; the instances behind
-        it stay pending without a charge.
+        its instances, backs the destination off and ends the round (audited as a serious
+        failure, like a refused association); the instances behind it stay pending without
+        a charge.
         """
         if time.time() < self._blocked_until:
             return 0  # the destination itself is backing off
@@ -426,7 +429,8 @@ class DestinationWorker:
             self._back_off(exc)
             for inflight in present:
                 self._attempt_failed(inflight, str(exc), retryable=exc.retryable)
-            rnd.problems.extend(r.sop_instance_uid for r in present)
+            uids = [r.sop_instance_uid for r in present]
+            self._audit_transfer(uids, SERIOUS_FAILURE, str(exc), present)
             return False
         self._refusals = 0
         for inflight in present:
@@ -533,12 +537,6 @@ def _stopped() -> None:
 
 
 _STOPPED: Callable[[], None] = _stopped
-
-
-def _dimse(destination: AnyDestination) -> Destination:
-    if not isinstance(destination, Destination):
-        raise TypeError(f"not a DIMSE destination: {destination}")
-    return destination
 
 
 def _needs(records: list[Record]) -> set[tuple[str, str]]:

@@ -210,7 +210,7 @@ def test_basic_credentials_reach_orthanc_and_never_the_log(
         wrong = WebDestination(orthanc.url, credentials=Credentials("basic", "nope!", "alice"))
         worker = DestinationWorker(outbox, "web", wrong, FAST, poll_s=0.1)
         try:
-            assert worker.run_once() == 1
+            worker.run_once()
         finally:
             worker.stop()
         (record,) = outbox.records("web")

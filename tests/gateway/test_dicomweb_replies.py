@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from starlette.responses import StreamingResponse
 
 from panelgate.gateway.dicomweb import Credentials, WebDestination
 from panelgate.gateway.outbox import DestinationWorker, Outbox, RetryPolicy, State
+from panelgate.gateway.pacs.audit import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditTrail
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -72,9 +74,11 @@ def _xml(stored: list[str], failed: dict[str, int]) -> bytes:
     ).encode()
 
 
-def _one_round(outbox: Outbox, stub: Any, **options: Any) -> DestinationWorker:
+def _one_round(
+    outbox: Outbox, stub: Any, audit: AuditTrail | None = None, **options: Any
+) -> DestinationWorker:
     destination = WebDestination(stub.url, commitment=False, **options)
-    worker = DestinationWorker(outbox, "web", destination, POLICY, poll_s=0.05)
+    worker = DestinationWorker(outbox, "web", destination, POLICY, poll_s=0.05, audit=audit)
     try:
         worker.run_once()
     finally:
@@ -158,6 +162,26 @@ def test_a_reply_naming_no_instance_settles_the_whole_request(
     records = outbox.records("web")
     assert [r.state for r in records] == [state, state]
     assert all(words in r.reason and r.attempts == 1 for r in records)
+
+
+def test_transfers_are_audited_like_c_stores(
+    tmp_path: Path, get_free_port: Callable[[], int], dx: Callable[..., pydicom.Dataset]
+) -> None:
+    outbox, uids = _outbox(tmp_path, dx)
+    audit = tmp_path / "audit.jsonl"
+    body = peers.stow_json([uids[0]], {uids[1]: 0xC000})
+    with peers.stow_stub(get_free_port, Reply(409, body), Reply(503)) as stub:
+        _one_round(outbox, stub, AuditTrail(audit))
+        outbox.retry("web")  # the refused one back, to meet the 503
+        _one_round(outbox, stub, AuditTrail(audit))
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    got = [(e["outcome"], e["instances"], e["remote_host"]) for e in events]
+    assert got == [
+        (SUCCESS, [uids[0]], "127.0.0.1"),
+        (MINOR_FAILURE, [uids[1]], "127.0.0.1"),
+        (SERIOUS_FAILURE, [uids[1]], "127.0.0.1"),  # a request that failed as a whole
+    ]
+    assert "HTTP 503" in events[2]["detail"]
 
 
 def test_a_warning_is_stored_with_its_reason(
