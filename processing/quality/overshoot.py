@@ -3,7 +3,8 @@
 Edge enhancement and multi-scale contrast processing (unsharp masking, Laplacian-pyramid
 gain) ring at a strong step: the bright side rises above its plateau next to the edge
 and the dark side dips below its own (a halo; Flynn, AAPM 2006 course *Digital Image
-Processing in Radiography*; Prokop et al., Eur Radiol 13:2003, "rebound" artefacts). The
+Processing in Radiography*; Prokop, Neitzel & Schaefer-Prokop, J Thorac Imaging 18:148,
+2003, on the halo artefacts of unsharp masking in chest radiography). The
 measure takes a profile across the edge, the two plateaus as medians far from the edge,
 and the largest excursion beyond each plateau within a window next to the edge::
 

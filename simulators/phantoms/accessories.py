@@ -7,8 +7,8 @@ Marker
     A lead letter (L or R, 1.5 mm thick, 5 × 7 strokes) inside the field's upper outer
     corner: R on the image's left (the patient's right in a PA view), L on its right.
 Scatter
-    A convolution model (Love & Kruger, Med Phys 14:178, 1987; Boone & Seibert, Med Phys
-    15:713, 1988): the scatter reaching the panel is the primary times a local
+    A convolution model (Love & Kruger, Med Phys 14(2):178, 1987; Boone & Seibert, Med
+    Phys 15(5), 1988): the scatter reaching the panel is the primary times a local
     scatter-to-primary ratio, spread by a broad kernel,
     ``S = (SPR(t) · P) ⊗ K``, ``SPR(t) = min(0.12 · t_cm, 6)`` with ``t`` the water-
     equivalent tissue thickness of the ray (mm of water by mass), ``K`` a normalised
