@@ -131,9 +131,14 @@ class Metrics:
         )
         self._state_since: dict[str, float] = {}
         self._lock = threading.Lock()
-        r.register(_ScrapeCollector(outbox, status, clock))
+        self._scrape = _ScrapeCollector(outbox, status, clock)
+        r.register(self._scrape)
 
     # -- sources ------------------------------------------------------------------------
+
+    def watch_status(self, status: Callable[[], Mapping[str, Any]]) -> None:
+        """Read gauges from ``status`` when scraped (the station's devices, calibration)."""
+        self._scrape.status = status
 
     def state_change(self, change: Any) -> None:
         """Take one workflow :class:`~panelgate.acquisition.workflow.StateChange`."""
@@ -186,14 +191,14 @@ class _ScrapeCollector(Collector):
         clock: Callable[[], float],
     ) -> None:
         self._outbox = outbox
-        self._status = status
+        self.status = status
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
         if self._outbox is not None:
             yield from self._outbox_metrics(self._outbox)
-        if self._status is not None:
-            yield from _status_metrics(self._status())
+        if self.status is not None:
+            yield from _status_metrics(self.status())
 
     def _outbox_metrics(self, outbox: Outbox) -> Iterator[Metric]:
         count = GaugeMetricFamily(

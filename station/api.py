@@ -60,6 +60,7 @@ from .access import USER_SCOPE_KEY, AccessControl
 from .auth import SessionStore
 from .console import console_routes
 from .exam import InvalidField, parse_exam, parse_technique
+from .observability import observability_routes
 from .openapi import openapi_document
 from .rejects import parse_reject
 from .service import Station, UnknownImage
@@ -336,6 +337,8 @@ def create_app(station: Station, token: str | None = None) -> Starlette:
     and is audited with its user (:mod:`.access`).
     """
     app = Starlette(routes=[*_routes(station), *console_routes(station)])  # console at /
+    if station is not None:  # GET /metrics, GET /api/health
+        app.router.routes.extend(observability_routes(station))
     sessions, secure, audit = None, False, _no_audit
     if station is not None:
         st, users = station.setup.station, station.setup.users

@@ -796,6 +796,7 @@ class Station:
 
     # -- events -------------------------------------------------------------------------
     def _on_state(self, change: StateChange) -> None:
+        self.agent.metrics.state_change(change)
         self.state = change.new.value
         generator = GENERATOR_STATE.get(self.state, "IDLE")
         if generator != self.generator_state:
