@@ -40,6 +40,11 @@ class Field:
     x1_px: float
     y1_px: float
 
+    @property
+    def edges_px(self) -> tuple[float, float, float, float]:
+        """Return ``(left, top, right, bottom)``, as :mod:`panelgate.processing.quality` takes."""
+        return self.x0_px, self.y0_px, self.x1_px, self.y1_px
+
 
 @dataclass(frozen=True)
 class Nodule:

@@ -56,5 +56,6 @@ def test_the_largest_nodule_stands_out_of_its_ring_in_a_clean_chest() -> None:
 def test_field_accuracy_of_the_truth_against_itself_rounded() -> None:
     f = render(Placement.from_keys("open", "20x15@1,-1"), N, N, 0.139, kv=70.0).truth.field
     assert f is not None
-    true = (f.x0_px, f.y0_px, f.x1_px, f.y1_px)
+    true = f.edges_px
+    assert true == (f.x0_px, f.y0_px, f.x1_px, f.y1_px)
     assert field_accuracy(tuple(round(v) for v in true), true).within(0.5)  # type: ignore[arg-type]
