@@ -137,9 +137,8 @@ def _read(path: Path) -> tuple[StudyContext, DeviceObserver, IrradiationEvent]:
     try:
         data: dict[str, Any] = json.loads(path.read_bytes())
         study = dict(data["study"])
-        study["scheduled_protocol_codes"] = tuple(
-            ProtocolCode(**code) for code in study.get("scheduled_protocol_codes", ())
-        )
+        for key in ("scheduled_protocol_codes", "admitting_diagnoses_codes"):
+            study[key] = tuple(ProtocolCode(**code) for code in study.get(key, ()))
         return (
             StudyContext(**study),
             DeviceObserver(**data["device"]),

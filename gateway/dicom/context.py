@@ -44,7 +44,11 @@ VIEW_CODES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class ProtocolCode:
-    """One item of the Scheduled Protocol Code Sequence (0040,0008): a coded protocol."""
+    """One coded entry (Code Sequence Macro, PS3.3 Table 8.8-1).
+
+    An item of the Scheduled Protocol Code Sequence (0040,0008) or of the Admitting
+    Diagnoses Code Sequence (0008,1084).
+    """
 
     value: str
     scheme: str
@@ -77,6 +81,17 @@ class StudyContext:
         Scheduled Procedure Step Start Date and Time, ``YYYYMMDDHHMMSS`` (or a prefix).
     modality : str
         Modality the step is scheduled on.
+    admitting_diagnoses_description : str
+        Admitting Diagnoses Description (0008,1080); empty when unknown.
+    admitting_diagnoses_codes : tuple of ProtocolCode
+        Admitting Diagnoses Code Sequence (0008,1084).
+    patient_weight_kg : float or None
+        Patient's Weight (0010,1030) in kg; None when unknown.
+    patient_size_m : float or None
+        Patient's Size (0010,1020), the height in m; None when unknown.
+
+    The last four come from the worklist item when it has them (PS3.4 K.6.1 return
+    keys); the dose SR carries them as IHE REM asks (Patient Study module, PS3.3 C.7.2.2).
     """
 
     patient_name: str
@@ -96,6 +111,10 @@ class StudyContext:
     scheduled_station_ae: str = ""
     scheduled_start: str = ""
     modality: str = ""
+    admitting_diagnoses_description: str = ""
+    admitting_diagnoses_codes: tuple[ProtocolCode, ...] = ()
+    patient_weight_kg: float | None = None
+    patient_size_m: float | None = None
 
 
 @dataclass(frozen=True)

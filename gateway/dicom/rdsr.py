@@ -34,6 +34,7 @@ pydicom. Rejected exposures are reported too: they irradiated the patient.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 
 import highdicom.sr as hsr
@@ -45,7 +46,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 from panelgate.gateway.errors import DicomBuildError
 
 from . import dose_codes as codes
-from .context import ANATOMY_CODES, VIEW_CODES, StudyContext
+from .context import ANATOMY_CODES, VIEW_CODES, ProtocolCode, StudyContext
 from .dose_event import DeviceObserver, IrradiationEvent
 from .vr import vr_problem
 
@@ -314,6 +315,7 @@ def _document(
     age = _patient_age(study.patient_birth_date, local.date())
     if age:  # Patient Study (C.7.2.2); IHE REM asks for it when known
         ds.PatientAge = age
+    _patient_study(ds, study)
     _set(ds, "StudyInstanceUID", "UI", str(study.study_instance_uid))
     _set(ds, "StudyDate", "DA", local.strftime("%Y%m%d"))
     _set(ds, "StudyTime", "TM", local.strftime("%H%M%S"))
@@ -334,14 +336,41 @@ def _document(
     ds.ContentTime = now.strftime("%H%M%S")
     ds.CompletionFlag = "COMPLETE"
     ds.VerificationFlag = "UNVERIFIED"
-    codes = []
-    for protocol in study.scheduled_protocol_codes:  # what was performed, as scheduled
-        item = Dataset()
-        item.CodeValue = protocol.value
-        item.CodingSchemeDesignator = protocol.scheme
-        item.CodeMeaning = protocol.meaning
-        codes.append(item)
-    ds.PerformedProcedureCodeSequence = codes
+    # what was performed, as scheduled
+    ds.PerformedProcedureCodeSequence = [_code_item(c) for c in study.scheduled_protocol_codes]
+
+
+def _patient_study(ds: Dataset, study: StudyContext) -> None:
+    """Admitting diagnoses, weight and size (PS3.3 C.7.2.2), each only when known.
+
+    IHE REM (RAD TF-2 4.62) asks for them; dciodvfy's ``-profile IHEREM`` checks them as
+    Type 1, so an unknown one is left out rather than sent empty (an empty one is an
+    error there too, and the Admitting Diagnoses Code Sequence may not be empty at all).
+    """
+    if study.admitting_diagnoses_description:
+        _set(ds, "AdmittingDiagnosesDescription", "LO", study.admitting_diagnoses_description)
+    if study.admitting_diagnoses_codes:
+        ds.AdmittingDiagnosesCodeSequence = [_code_item(c) for c in study.admitting_diagnoses_codes]
+    for keyword, value in (
+        ("PatientWeight", study.patient_weight_kg),
+        ("PatientSize", study.patient_size_m),
+    ):
+        if value is not None:
+            _set(ds, keyword, "DS", _ds_text(value, keyword))
+
+
+def _ds_text(value: float, keyword: str) -> str:
+    if not (math.isfinite(value) and value > 0):
+        raise DicomBuildError(f"{keyword} must be positive, got {value!r}", keyword=keyword)
+    return f"{value:.6g}"
+
+
+def _code_item(code: ProtocolCode) -> Dataset:
+    item = Dataset()
+    item.CodeValue = code.value
+    item.CodingSchemeDesignator = code.scheme
+    item.CodeMeaning = code.meaning
+    return item
 
 
 def _patient_age(birth_date: str, on: dt.date) -> str:

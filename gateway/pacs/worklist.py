@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,8 +70,12 @@ def worklist_identifier(query: WorklistQuery) -> Dataset:
         "StudyInstanceUID",
         "RequestedProcedureID",
         "RequestedProcedureDescription",
+        "AdmittingDiagnosesDescription",  # Visit Admission, and Patient Medical:
+        "PatientWeight",  # what the dose SR carries for IHE REM (PS3.3 C.7.2.2)
+        "PatientSize",
     ):
         setattr(ds, keyword, "")
+    ds.AdmittingDiagnosesCodeSequence = []
     ds.SpecificCharacterSet = "ISO_IR 192"
     sps = Dataset()
     sps.Modality = query.modality
@@ -141,16 +146,29 @@ def _text(ds: Dataset, keyword: str) -> str:
     return "" if value is None else str(value)
 
 
+def _codes(ds: Dataset, keyword: str) -> tuple[ProtocolCode, ...]:
+    return tuple(
+        ProtocolCode(
+            _text(c, "CodeValue"), _text(c, "CodingSchemeDesignator"), _text(c, "CodeMeaning")
+        )
+        for c in ds.get(keyword) or []
+    )
+
+
+def _positive(ds: Dataset, keyword: str) -> float | None:
+    """Return a DS value when it is a positive finite number; None when empty or unusable."""
+    try:
+        value = float(ds.get(keyword) or "nan")
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
 def _contexts(identifier: Dataset) -> list[StudyContext]:
     steps = identifier.get("ScheduledProcedureStepSequence") or [Dataset()]
     out = []
     for sps in steps:
-        codes = tuple(
-            ProtocolCode(
-                _text(c, "CodeValue"), _text(c, "CodingSchemeDesignator"), _text(c, "CodeMeaning")
-            )
-            for c in sps.get("ScheduledProtocolCodeSequence", [])
-        )
+        codes = _codes(sps, "ScheduledProtocolCodeSequence")
         description = _text(identifier, "RequestedProcedureDescription")
         out.append(
             StudyContext(
@@ -173,6 +191,10 @@ def _contexts(identifier: Dataset) -> list[StudyContext]:
                 scheduled_start=_text(sps, "ScheduledProcedureStepStartDate")
                 + _text(sps, "ScheduledProcedureStepStartTime").split(".")[0],
                 modality=_text(sps, "Modality"),
+                admitting_diagnoses_description=_text(identifier, "AdmittingDiagnosesDescription"),
+                admitting_diagnoses_codes=_codes(identifier, "AdmittingDiagnosesCodeSequence"),
+                patient_weight_kg=_positive(identifier, "PatientWeight"),
+                patient_size_m=_positive(identifier, "PatientSize"),
             )
         )
     return out

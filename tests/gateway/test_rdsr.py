@@ -1,12 +1,14 @@
 """X-Ray Radiation Dose SR (gateway/dicom/rdsr.py): valid, and every value read back.
 
-The SR is checked by dciodvfy (plain and with its IHE REM profile), rendered by dcmtk
+The SR is checked by dciodvfy (plain and with its IHE REM profile: zero errors once the
+worklist gives admitting diagnoses, weight and size), rendered by dcmtk
 ``dsrdump`` and parsed back by pydicom and by dcmtk ``dsr2xml``; every value is compared
 with the irradiation events it was built from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import subprocess
 import xml.etree.ElementTree as ET
@@ -122,16 +124,26 @@ def test_sr_is_valid_for_dciodvfy(
     assert errors == []
 
 
-def test_ihe_rem_profile_misses_only_what_a_modality_cannot_know(
-    report: tuple[Path, list[IrradiationEvent]], require_peer: Callable[[str], str]
-) -> None:
-    """dciodvfy -profile IHEREM: only admitting diagnoses, weight and size remain.
+KNOWN = dataclasses.replace(
+    STUDY,
+    admitting_diagnoses_description="Persistent cough",
+    admitting_diagnoses_codes=(ProtocolCode("R05", "I10", "Cough"),),
+    patient_weight_kg=71.5,
+    patient_size_m=1.68,
+)
+"""The study as a worklist item with admitting diagnoses, weight and size gives it."""
 
-    The worklist item gives none of them; everything else the profile asks for is there.
-    """
-    exe = require_peer("dciodvfy")
+UNKNOWN_TO_KEYWORDS = {
+    "admitting_diagnoses_description": ("AdmittingDiagnosesDescription", ""),
+    "admitting_diagnoses_codes": ("AdmittingDiagnosesCodeSequence", ()),
+    "patient_weight_kg": ("PatientWeight", None),
+    "patient_size_m": ("PatientSize", None),
+}
+
+
+def _ihe_rem_errors(path: Path, exe: str) -> list[str]:
     proc = subprocess.run(
-        [exe, "-profile", "IHEREM", str(report[0])],
+        [exe, "-profile", "IHEREM", str(path)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -139,11 +151,50 @@ def test_ihe_rem_profile_misses_only_what_a_modality_cannot_know(
     )
     lines = (proc.stdout + proc.stderr).splitlines()
     assert lines[0] == "XRayRadiationDoseSRIHEREM"
-    missing = sorted(line.split("<")[1].split(">")[0] for line in lines if line.startswith("Error"))
-    assert missing == [
-        "AdmittingDiagnosesCodeSequence", "AdmittingDiagnosesDescription",
-        "PatientSize", "PatientWeight",
-    ]  # fmt: skip
+    return [line for line in lines if line.startswith("Error")]
+
+
+@pytest.mark.parametrize("unknown", [(), *((k,) for k in UNKNOWN_TO_KEYWORDS)])
+def test_ihe_rem_profile_complains_only_of_what_the_worklist_did_not_give(
+    unknown: tuple[str, ...],
+    tmp_path: Path,
+    require_peer: Callable[[str], str],
+    dciodvfy: Callable[[Path], tuple[list[str], list[str]]],
+) -> None:
+    """dciodvfy -profile IHEREM: zero errors with the worklist's diagnoses, weight and size.
+
+    Each one unknown is left out of the SR (the profile checks them as Type 1: an empty
+    value is an error too), and is then the profile's only error; plain dciodvfy stays at
+    zero either way.
+    """
+    study = dataclasses.replace(KNOWN, **{k: UNKNOWN_TO_KEYWORDS[k][1] for k in unknown})
+    ds = build_dose_report(
+        _events(), study=study, device=DEVICE, uid_root=ROOT, software_version="0.1",
+        performed_procedure_step_uid=generate_uid(prefix=ROOT),
+    )  # fmt: skip
+    path = write_atomic(ds, tmp_path / "rdsr.dcm")
+    back = pydicom.dcmread(path)
+    assert back.get("PatientWeight") == (None if "patient_weight_kg" in unknown else 71.5)
+    assert back.get("PatientSize") == (None if "patient_size_m" in unknown else 1.68)
+    assert back.get("AdmittingDiagnosesDescription") == (
+        None if "admitting_diagnoses_description" in unknown else "Persistent cough"
+    )
+    errors = _ihe_rem_errors(path, require_peer("dciodvfy"))
+    missing = sorted(line.split("<")[1].split(">")[0] for line in errors)
+    assert missing == sorted(UNKNOWN_TO_KEYWORDS[k][0] for k in unknown), errors
+    assert all("Missing attribute" in line for line in errors), errors
+    assert dciodvfy(path)[0] == []
+
+
+def test_ihe_rem_profile_needs_the_performed_procedure_step(
+    tmp_path: Path, require_peer: Callable[[str], str]
+) -> None:
+    """Without the step's UID the profile's Referenced PPS Sequence is empty: an error."""
+    ds = build_dose_report(
+        _events(), study=KNOWN, device=DEVICE, uid_root=ROOT, software_version="0.1"
+    )
+    errors = _ihe_rem_errors(write_atomic(ds, tmp_path / "rdsr.dcm"), require_peer("dciodvfy"))
+    assert len(errors) == 1 and "ReferencedPerformedProcedureStepSequence" in errors[0]
 
 
 def test_pydicom_reads_back_every_event_and_the_totals(
