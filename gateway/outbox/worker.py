@@ -393,10 +393,10 @@ class DestinationWorker:
     def _send_web(self, web: WebSession) -> int:
         """STOW-RS what is due, ``max_parts`` instances a request; settle each instance.
 
-        A request that fails as a whole (no reply, 5xx, 409 naming no instance) charges
-        its instances, backs the destination off and ends the round (audited as a serious
-        failure, like a refused association); the instances behind it stay pending without
-        a charge.
+        A request that fails as a whole and may succeed later (no reply, 5xx, 409 naming no
+        instance) charges its instances, backs the destination off and ends the round
+        (audited as a serious failure, like a refused association); the instances behind
+        it stay pending without a charge.
         """
         if time.time() < self._blocked_until:
             return 0  # the destination itself is backing off
@@ -412,7 +412,7 @@ class DestinationWorker:
         return len(rnd.sent) + len(rnd.problems)
 
     def _stow(self, web: WebSession, chunk: list[Record], rnd: _Round) -> bool:
-        """Send one STOW-RS request; False when it failed as a whole."""
+        """Send ``chunk`` in one STOW-RS request; False when the round should end."""
         marked = [m for m in map(self._mark, chunk) if m is not None]
         present = []
         for inflight in marked:
@@ -420,23 +420,48 @@ class DestinationWorker:
                 present.append(inflight)
             else:
                 self._give_up(inflight, "spooled file is missing")
-        if not present:
-            return True
+        return self._stow_marked(web, present, rnd) if present else True
+
+    def _stow_marked(self, web: WebSession, present: list[Record], rnd: _Round) -> bool:
+        """STOW-RS the in-flight ``present``; False when the server is to be left alone.
+
+        A request of several instances refused as a whole for good (400, 404, ...) is sent
+        again one instance a request, so that a poison instance charges only itself.
+        """
         items = [(r.sop_instance_uid, self.outbox.object_path(r.sop_instance_uid)) for r in present]
         try:
             results = web.store(items)
         except DeliveryError as exc:
-            self._back_off(exc)
+            if not exc.retryable and len(present) > 1:
+                return self._stow_one_by_one(web, present, rnd, exc)
+            if exc.retryable:
+                self._back_off(exc)
             for inflight in present:
                 self._attempt_failed(inflight, str(exc), retryable=exc.retryable)
             uids = [r.sop_instance_uid for r in present]
             self._audit_transfer(uids, SERIOUS_FAILURE, str(exc), present)
-            return False
+            return not exc.retryable
         self._refusals = 0
         for inflight in present:
             outcome, text = results[inflight.sop_instance_uid]
             _log.info("STOW-RS %s to %s: %s", inflight.sop_instance_uid, self.name, text)
             self._settle(inflight, outcome, text, rnd.sent, rnd.problems)
+        return True
+
+    def _stow_one_by_one(
+        self, web: WebSession, present: list[Record], rnd: _Round, exc: DeliveryError
+    ) -> bool:
+        _log.warning(
+            "%s refused %d instances as a whole (%s): sending them one by one",
+            self.name,
+            len(present),
+            exc,
+        )
+        for i, inflight in enumerate(present):
+            if not self._stow_marked(web, [inflight], rnd):
+                for rest in present[i + 1 :]:  # as they were: pending, not charged
+                    self._unmark(rest)
+                return False
         return True
 
     def _confirm_web(self, web: WebSession) -> int:

@@ -158,7 +158,8 @@ def test_a_reply_naming_no_instance_settles_the_whole_request(
         worker = _one_round(outbox, stub)
         if state is State.PENDING and reply.status != 200:  # the destination backs off
             assert worker.run_once() == 0
-        assert len(stub.received) == 1
+    # refused for good: each instance is then tried alone (poison isolation)
+    assert [r.parts for r in stub.received] == ([2, 1, 1] if state is State.FAILED else [2])
     records = outbox.records("web")
     assert [r.state for r in records] == [state, state]
     assert all(words in r.reason and r.attempts == 1 for r in records)
@@ -182,6 +183,25 @@ def test_transfers_are_audited_like_c_stores(
         (SERIOUS_FAILURE, [uids[1]], "127.0.0.1"),  # a request that failed as a whole
     ]
     assert "HTTP 503" in events[2]["detail"]
+
+
+def test_a_poison_instance_charges_only_itself(
+    tmp_path: Path, get_free_port: Callable[[], int], dx: Callable[..., pydicom.Dataset]
+) -> None:
+    outbox, uids = _outbox(tmp_path, dx)
+    poison = uids[0].encode()
+
+    def reply(request: Any, body: bytes) -> Any:
+        if body.count(b"Content-Type: application/dicom") > 1 or poison in body:
+            return Reply(400, b"cannot parse", "text/plain")
+        return Reply(200, peers.stow_json([uids[1]], {}))
+
+    with peers.stow_stub(get_free_port, reply) as stub:
+        _one_round(outbox, stub)
+    assert [r.parts for r in stub.received] == [2, 1, 1]
+    records = {r.sop_instance_uid: r for r in outbox.records("web")}
+    assert records[uids[0]].state is State.FAILED and "HTTP 400" in records[uids[0]].reason
+    assert records[uids[1]].state is State.SENT and records[uids[1]].attempts == 0
 
 
 def test_a_warning_is_stored_with_its_reason(
