@@ -94,11 +94,21 @@ class DicomWebError(DeliveryError):
         408, 429).
     status_code : int or None
         The HTTP status of the reply; None when no reply came.
+    retry_after_s : float or None
+        How long the server asked us to wait (``Retry-After``, RFC 9110 10.2.3), seconds.
     """
 
-    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message, retryable=retryable)
         self.status_code = status_code
+        self.retry_after_s = retry_after_s
 
 
 class OutboxError(GatewayError):

@@ -10,6 +10,8 @@ the destination's URL; no header, and so no credential, is ever part of a messag
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import ssl
 from collections.abc import Generator
@@ -132,7 +134,24 @@ def http_error(destination: WebDestination, response: httpx.Response, what: str)
         f"{hint.get(status, '')}" + ("; will retry" if retryable else ""),
         retryable=retryable,
         status_code=status,
+        retry_after_s=_retry_after_s(response.headers.get("retry-after", "")),
     )
+
+
+def _retry_after_s(value: str) -> float | None:
+    """Seconds from a ``Retry-After`` value: delay-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _reason(exc: Exception) -> str:

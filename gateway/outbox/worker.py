@@ -35,7 +35,7 @@ from typing import Any
 from pydicom.uid import generate_uid
 
 from panelgate.gateway.dicomweb import AnyDestination, WebDestination, WebSession
-from panelgate.gateway.errors import DeliveryError, OutboxError
+from panelgate.gateway.errors import DeliveryError, DicomWebError, OutboxError
 from panelgate.gateway.pacs.audit import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditTrail
 from panelgate.gateway.pacs.session import StoreSession
 from panelgate.gateway.pacs.status import Outcome
@@ -273,10 +273,14 @@ class DestinationWorker:
     def _back_off(self, exc: DeliveryError) -> None:
         """Back off the destination as a whole after an association failed.
 
-        A PACS that is down is not asked again for each instance that becomes due.
+        A PACS that is down is not asked again for each instance that becomes due. A
+        DICOMweb server's ``Retry-After`` lengthens the wait (up to the policy's ``max_s``).
         """
         self._refusals += 1
-        self._blocked_until = time.time() + self.policy.delay_s(self._refusals, self._rng)
+        delay_s = self.policy.delay_s(self._refusals, self._rng)
+        if isinstance(exc, DicomWebError) and exc.retry_after_s is not None:
+            delay_s = max(delay_s, min(exc.retry_after_s, self.policy.max_s))
+        self._blocked_until = time.time() + delay_s
         _log.warning("cannot deliver to %s: %s", self.name, exc)
 
     def _between(

@@ -245,6 +245,7 @@ class Reply:
     status: int
     body: bytes = b""
     content_type: str = "application/dicom+json"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -290,7 +291,9 @@ class StowStub:
             reply = reply(request, body)
         if isinstance(reply, Response):
             return reply
-        return Response(reply.body, reply.status, media_type=reply.content_type)
+        return Response(
+            reply.body, reply.status, headers=reply.headers, media_type=reply.content_type
+        )
 
 
 @contextmanager

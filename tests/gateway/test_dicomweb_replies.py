@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,32 @@ def test_a_poison_instance_charges_only_itself(
     records = {r.sop_instance_uid: r for r in outbox.records("web")}
     assert records[uids[0]].state is State.FAILED and "HTTP 400" in records[uids[0]].reason
     assert records[uids[1]].state is State.SENT and records[uids[1]].attempts == 0
+
+
+@pytest.mark.parametrize("retry_after", ["", "120"])
+def test_retry_after_holds_the_destination_back(
+    retry_after: str,
+    tmp_path: Path,
+    get_free_port: Callable[[], int],
+    dx: Callable[..., pydicom.Dataset],
+) -> None:
+    outbox, uids = _outbox(tmp_path, dx)
+    busy = Reply(503, headers={"Retry-After": retry_after} if retry_after else {})
+    policy = RetryPolicy(initial_s=0.01, max_s=600.0)  # alone, it would retry at once
+    with peers.stow_stub(get_free_port, busy, Reply(200, peers.stow_json(uids, {}))) as stub:
+        destination = WebDestination(stub.url, commitment=False)
+        worker = DestinationWorker(outbox, "web", destination, policy, poll_s=0.05)
+        try:
+            worker.run_once()
+            time.sleep(0.5)  # far past the policy's delay, far before Retry-After
+            worker.run_once()
+        finally:
+            worker.stop()
+    states = [r.state for r in outbox.records("web")]
+    if retry_after:
+        assert len(stub.received) == 1 and states == [State.PENDING, State.PENDING]
+    else:
+        assert len(stub.received) == 2 and states == [State.SENT, State.SENT]
 
 
 def test_a_warning_is_stored_with_its_reason(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.parser
 import email.policy
+import email.utils
 import json
 import tracemalloc
 from pathlib import Path
 
+import httpx
 import pytest
 
 from panelgate.gateway.dicomweb import (
@@ -17,6 +20,7 @@ from panelgate.gateway.dicomweb import (
     parse_stow_response,
     url_problem,
 )
+from panelgate.gateway.dicomweb.http import http_error
 from panelgate.gateway.errors import DeliveryError
 from panelgate.gateway.pacs.status import Outcome
 
@@ -182,3 +186,27 @@ def test_secrets_are_masked_in_repr() -> None:
         Credentials("bearer", "")
     with pytest.raises(ValueError, match="not this machine"):
         WebDestination("http://192.0.2.1/dicom-web")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("120", 120.0), ("", None), ("soon", None), ("in-the-past", 0.0), ("in-a-minute", 60.0)],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(
+    header: str, expected: float | None
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    dates = {
+        "in-the-past": now - dt.timedelta(hours=1),
+        "in-a-minute": now + dt.timedelta(seconds=60),
+    }
+    if header in dates:
+        header = email.utils.format_datetime(dates[header], usegmt=True)
+    headers = {"Retry-After": header} if header else {}
+    response = httpx.Response(503, headers=headers)
+    error = http_error(WebDestination("http://127.0.0.1:1/x"), response, "STOW-RS")
+    assert error.retryable and error.status_code == 503
+    if expected is None:
+        assert error.retry_after_s is None
+    else:
+        assert error.retry_after_s == pytest.approx(expected, abs=2.0)
