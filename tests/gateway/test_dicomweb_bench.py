@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -17,6 +18,8 @@ def test_tiny_run_prints_both_transports_the_ratio_and_the_memory(
 ) -> None:
     require_peer("Orthanc")
     bench = load_benchmark("bench_stow")
+    if not Path(bench.PLUGIN).exists():
+        require_peer("orthanc-dicomweb-plugin")  # fails under PANELGATE_REQUIRE_PEERS, else skips
 
     assert bench.main(["--count", "3", "--size", "256", "--runs", "1", "--max-parts", "2"]) == 0
 
