@@ -56,6 +56,7 @@ from .dose_config import DoseConfig
 from .errors import ConfigError
 from .gateway_config import DestinationConfig, ListenerConfig, OutboxConfig, RetryConfig
 from .metrics_config import MetricsConfig
+from .mpps_config import MppsConfig
 from .peer_config import DicomPeerConfig
 from .processing_config import ProcessingConfig, parse_processing
 
@@ -188,6 +189,7 @@ class Config:
     dicom: DicomConfig = field(default_factory=DicomConfig)
     pacs: PacsConfig | None = None
     worklist: WorklistConfig | None = None
+    mpps: MppsConfig | None = None
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
     listener: ListenerConfig | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
@@ -88,15 +88,20 @@ def mpps_in_progress(
     station_ae: str,
     uid_root: str,
     audit: AuditTrail | None = None,
+    uid: str = "",
 ) -> str:
     """N-CREATE a Performed Procedure Step ``IN PROGRESS`` (PS3.4 F.7.2.1); return its UID.
+
+    ``uid`` is the step's SOP Instance UID when the modality chose it already (the
+    station does, at the step's first exposure, so the dose SR can reference it);
+    otherwise one is made under ``uid_root``.
 
     Raises
     ------
     DeliveryError
         No association, or the SCP refused the step.
     """
-    uid = generate_uid(prefix=uid_root)
+    uid = uid or generate_uid(prefix=uid_root)
     now = dt.datetime.now()
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
@@ -142,8 +147,13 @@ def mpps_finish(
     *,
     discontinued: bool = False,
     audit: AuditTrail | None = None,
+    rejected: Collection[str] = (),
 ) -> None:
     """N-SET the step ``COMPLETED`` or ``DISCONTINUED`` with its images and dose (PS3.4 F.7.2.2).
+
+    Every image's exposure is in the Radiation Dose module; the images whose SOP Instance
+    UID is in ``rejected`` (kept local, never stored) are left out of the Performed Series
+    Sequence's references: they irradiated the patient, but no archive will hold them.
 
     Raises
     ------
@@ -157,7 +167,8 @@ def mpps_finish(
     ds.PerformedProcedureStepEndTime = now.strftime("%H%M%S")
     series: dict[str, list[PerformedImage]] = {}
     for image in images:
-        series.setdefault(image.series_instance_uid, []).append(image)
+        if image.sop_instance_uid not in rejected:
+            series.setdefault(image.series_instance_uid, []).append(image)
     items = []
     for series_uid, members in series.items():
         item = Dataset()

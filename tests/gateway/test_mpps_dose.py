@@ -40,7 +40,10 @@ def _event(i: int, kv: float, ma: float, ms: float, measured: float | None) -> I
 def test_completed_step_carries_each_exposure_and_the_total_dap(tmp_path: Path) -> None:
     updated: list[Dataset] = []
 
+    created: list[str] = []
+
     def on_create(event: Any) -> tuple[int, Dataset]:
+        created.append(str(event.request.AffectedSOPInstanceUID))
         return 0x0000, event.attribute_list
 
     def on_set(event: Any) -> tuple[int, Dataset]:
@@ -64,10 +67,17 @@ def test_completed_step_carries_each_exposure_and_the_total_dap(tmp_path: Path) 
             patient_name="Doe^Jane", patient_id="P-1", study_instance_uid=generate_uid()
         )
         audit = AuditTrail(tmp_path / "audit.jsonl")
-        uid = mpps_in_progress(dest, study, station_ae="AGENT", uid_root=ROOT, audit=audit)
-        mpps_finish(dest, uid, [PerformedImage.from_event(e) for e in events], audit=audit)
+        chosen = generate_uid(prefix=ROOT)  # the station picks the step's UID at its start
+        uid = mpps_in_progress(
+            dest, study, station_ae="AGENT", uid_root=ROOT, audit=audit, uid=chosen
+        )
+        assert uid == chosen
+        images = [PerformedImage.from_event(e) for e in events]
+        rejected = {events[1].sop_instance_uid}
+        mpps_finish(dest, uid, images, audit=audit, rejected=rejected)
     finally:
         server.shutdown()
+    assert created == [chosen]
     (mods,) = updated
     assert mods.PerformedProcedureStepStatus == "COMPLETED"
     items = mods.ExposureDoseSequence
@@ -85,4 +95,6 @@ def test_completed_step_carries_each_exposure_and_the_total_dap(tmp_path: Path) 
     assert float(mods.DistanceSourceToEntrance) == 1500.0
     assert mods.CommentsOnRadiationDose == "DAP computed (tube output)"
     refs = mods.PerformedSeriesSequence[0].ReferencedImageSequence
-    assert [r.ReferencedSOPInstanceUID for r in refs] == [e.sop_instance_uid for e in events]
+    assert [r.ReferencedSOPInstanceUID for r in refs] == [events[0].sop_instance_uid], (
+        "the rejected image is in the dose, not among the images the archive will hold"
+    )
