@@ -55,6 +55,7 @@ from .exposures import Room
 from .guided_calibration import run_guided_calibration
 from .images import ImageIndex, Review
 from .outbox_watch import OutboxWatch
+from .procedure_step import ProcedureSteps
 from .protocols import ExamProtocol
 from .recalibration import ConsoleOperator, Recalibration
 from .rejects import reject_counts, rejects_csv
@@ -150,6 +151,9 @@ class Station:
         self.dose_reports = DoseReports(  # the workflow's exposure log: spool_dir/../dose
             self.agent.outbox, ExposureLog(self.images.root / "dose"), self.config
         )
+        self.steps = ProcedureSteps.from_config(  # MPPS ([mpps]) and the step's UID
+            self.config, self.dose_reports.log, self.agent.audit
+        )
         self.exam: Exam | None = None
         self.state = "idle"
         self.generator_state = "IDLE"
@@ -176,6 +180,7 @@ class Station:
             self.agent.start()
             self._housekeeping.start()
             self.watch.start()
+            self.steps.start()
         try:
             self.room.open()
         except PanelgateError as exc:
@@ -193,6 +198,8 @@ class Station:
     def close(self) -> None:
         """Stop delivery (in-flight sends finished), close the devices, end event streams."""
         self._complete_study(None)  # the exam's dose SR, queued before delivery stops
+        self._finish_step(None)
+        self.steps.close()
         self._housekeeping_stop.set()
         for thread in (self._housekeeping, self._upkeep):
             if thread.is_alive():
@@ -214,13 +221,18 @@ class Station:
         if not uid or (following is not None and following.study_instance_uid == uid):
             return
         try:
-            sr_uid = self.dose_reports.complete(uid)
+            sr_uid = self.dose_reports.complete(uid, mpps_uid=self.steps.uid_of(uid))
         except PanelgateError as exc:
             _log.error("the dose SR of the finished study was not queued: %s", exc)
             return
         if sr_uid is not None:
             _log.info("dose SR %s of the finished study queued", sr_uid)
             self._wake_delivery()
+
+    def _finish_step(self, following: StudyContext | None) -> None:
+        """End the performed procedure step unless ``following`` is of it (MPPS N-SET)."""
+        gone = {e.sop_instance_uid for e in self.images.entries() if e.review == Review.REJECTED}
+        self.steps.finish(following, gone)
 
     # -- status -------------------------------------------------------------------------
     def not_ready(self) -> str:
@@ -257,6 +269,7 @@ class Station:
                 "state": "FAULT" if self.room.generator_fault else self.generator_state,
             },
             "exam": self.exam.public() if self.exam else None,
+            "mpps": self.steps.status(),
             "images": reject_counts(self.images.entries()),
             "outbox": {
                 "directory": str(self.agent.outbox.root),
@@ -339,6 +352,7 @@ class Station:
             raise InvalidField("mas", str(exc)) from exc
         exam = Exam(request, source, protocol)
         self._complete_study(study)
+        self._finish_step(study)
         self.exam = exam
         self.bus.publish(
             "exam", source=source, protocol=protocol.name, kv=request.kv, mas=request.mas,
@@ -515,6 +529,7 @@ class Station:
     ) -> dict[str, Any]:
         """Run one exposure (the job's thread); record and announce its image."""
         protocol = exam.protocol
+        self.steps.exposure_starting(exam.request.study, scheduled=exam.source == "worklist")
         result = self.room.expose(exam.request, target_ei=protocol.target_ei, hold_s=hold_s)
         uid = result.sop_instance_uid
         entry = self.images.add(
