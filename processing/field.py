@@ -39,9 +39,15 @@ STEP_DECADES = 0.25
 DIRECT_MARGIN_DECADES = 0.15
 """Direct exposure: within this of the field's 99.5th percentile (transmission > 0.7)."""
 
-FLOOR_BELOW_P90_DECADES = 1.5
+FLOOR_BELOW_P90_DECADES = 3.0
 """Values below the 90th percentile minus this are raised to it before counting steps,
 so that the noise of a fully shaded region (near zero signal) does not count as edges."""
+
+FLAT_SHARE = 0.1
+"""The shade beyond a blade is flat: its line means vary by less than this share of the
+mean just inside the edge (5th to 95th percentile)."""
+
+_INSIDE = 8  # sampled lines just inside an edge, for its level
 
 _STRIDE = 2  # count every second line along the direction summed over
 
@@ -112,9 +118,10 @@ def detect_field(log: _F32, *, engine: Engine = "numba") -> Field:
     sample = log[::4, ::4]
     floor = float(np.percentile(sample, 90)) - FLOOR_BELOW_P90_DECADES
     box = (0, h, 0, w)
+    kerma = np.power(np.float32(10.0), log[::8, ::2])  # for the flatness of a shade
     for share in (0.15, 0.5):
         counts = edge_counts(log, floor, box, engine=engine)
-        box = _box(counts, box, share)
+        box = _box(kerma, counts, box, share)
     top, bottom, left, right = box
     inner = log[top:bottom:2, left:right:2]
     direct = float(np.percentile(inner, 99.5)) - DIRECT_MARGIN_DECADES
@@ -152,31 +159,65 @@ def edge_counts(
 
 
 def _box(
-    counts: tuple[_I64, _I64, _I64, _I64], box: tuple[int, int, int, int], share: float
+    kerma: _F32,
+    counts: tuple[_I64, _I64, _I64, _I64],
+    box: tuple[int, int, int, int],
+    share: float,
 ) -> tuple[int, int, int, int]:
-    """Return the field's bounds from the step counts; an edge must span ``share`` of the box."""
+    """Return the field's bounds from the step counts; an edge must span ``share`` of the box.
+
+    ``kerma`` is the linear air kerma, every 8th row and 2nd column.
+    """
     up_col, down_col, up_row, down_row = counts
     y0, y1, x0, x1 = box
     n_rows = len(range(y0, y1, _STRIDE))
     n_cols = len(range(x0, x1, _STRIDE))
-    left, right = _pair(up_col, down_col, n_rows * share)
-    top, bottom = _pair(up_row, down_row, n_cols * share)
+    rows = kerma[y0 // 8 : (y1 + 7) // 8]
+    left, right = _pair(rows, 2, up_col, down_col, n_rows * share)
+    cols = kerma[:, x0 // 2 : (x1 + 1) // 2].T
+    top, bottom = _pair(cols, 8, up_row, down_row, n_cols * share)
     return top, bottom, left, right
 
 
-def _pair(up: _I64, down: _I64, needed: float) -> tuple[int, int]:
-    """Return the first and last line inside the field along one axis (whole axis if none)."""
+def _pair(lines: _F32, step: int, up: _I64, down: _I64, needed: float) -> tuple[int, int]:
+    """Return the first and last line inside the field along one axis (whole axis if none).
+
+    ``lines`` holds the image along this axis sampled every ``step`` pixels; each side's
+    edge is chosen by :func:`_edge`.
+    """
     n = up.size
-    first, last = 0, n
-    i = int(np.argmax(up))
-    if up[i] >= needed:
-        first = _position(up, i)
-    j = int(np.argmax(down))
-    if down[j] >= needed:
-        last = _position(down, j)
+    first = _edge(lines, step, up, needed, rising=True)
+    last = _edge(lines, step, down, needed, rising=False)
+    first = 0 if first is None else first
+    last = n if last is None else last
     if last - first < 8:  # not a field: blades crossing, or anatomy taken for a blade
         return 0, n
     return first, last
+
+
+def _edge(lines: _F32, step: int, count: _I64, needed: float, *, rising: bool) -> int | None:
+    """Return the blade edge of one side, or None.
+
+    Of the counts that span ``needed`` lines, the strongest whose shaded side (everything
+    beyond the edge, to the panel's border) is flat: the means of its lines across the
+    edge differ by less than :data:`FLAT_SHARE` of the mean just inside the edge (air
+    kerma, linear). A blade shades everything beyond it evenly down to scatter; a step
+    from the body to the direct beam, which spans the lines too, has the body beyond it.
+    """
+    for peak in np.argsort(-count, kind="stable")[:32]:
+        if count[peak] < needed:
+            return None
+        edge = _position(count, int(peak))
+        cut = edge // step if rising else (edge + step - 1) // step
+        beyond = lines[:, :cut] if rising else lines[:, cut:]
+        inside = lines[:, cut : cut + _INSIDE] if rising else lines[:, max(cut - _INSIDE, 0) : cut]
+        if beyond.shape[1] < 2 or inside.size == 0:
+            return edge
+        profile = beyond.mean(axis=0)
+        low, high = np.percentile(profile, [5, 95])
+        if high - low < FLAT_SHARE * float(inside.mean()):
+            return edge
+    return None
 
 
 def _position(count: _I64, peak: int) -> int:
