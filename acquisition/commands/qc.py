@@ -180,6 +180,11 @@ def _guided(args: argparse.Namespace, config: Config) -> tuple[QcFrames, dict[st
         raise UsageError("qc needs --detector URL --generator PORT|sim (or --offline stacks)")
     if args.darks or args.flats or args.edge or args.lag:
         raise UsageError("give either --detector/--generator or --offline stacks, not both")
+    if not args.yes and not sys.stdin.isatty():
+        raise UsageError(
+            "qc asks the operator to confirm each step on a terminal, and there is none: "
+            "run it on one, or add --yes on a test rig"
+        )
     operator = operator_for(args.yes, sys.stdin, sys.stderr, config.calibration.flood_retries)
     plan = QcPlan(
         levels_ugy=args.levels, dark_frames=args.dark_frames, flat_frames=args.flat_frames,

@@ -191,3 +191,14 @@ def test_guided_qc_over_usb_sim_fires_through_the_generator_and_writes_the_repor
     for name in ("qc.json", "qc.html", "mtf.png", "nnps.png", "dqe.png", "nonuniformity.png"):
         assert (tmp_path / "qc" / name).stat().st_size > 0, name
     assert "remove every object from the beam" in err and "report:" in out
+
+
+def test_guided_without_a_terminal_or_yes_is_refused_before_any_exposure(
+    generator: SimulatedGenerator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"usb://sim?width=64&height=64&room={tmp_path / 'room'}"
+    rc = main([
+        "qc", "--detector", url, "--generator", generator.device_path, "--out", str(tmp_path / "q"),
+    ])  # fmt: skip
+    _one_line_exit_2(rc, capsys, "qc asks the operator to confirm each step on a terminal")
+    assert "PREP" not in list(generator.model.commands)
