@@ -66,19 +66,26 @@ def test_pacs_outage_shows_queued_then_committed(
     console.shot("pacs-recovered")
 
 
-def test_abort_at_ready_with_escape_fires_nothing(
+def test_prepare_by_shortcut_then_escape_aborts_and_fires_nothing(
     generator: SimulatedGenerator, start_station, helpers, open_console, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     station = start_station(helpers.config(tmp_path, generator.device_path))
     console = open_console(station.url)
     console.manual_patient("Abort^Esc", "AE-1")
-    console.prepare()
+    console.page.keyboard.press("Alt+p")  # the Prepare shortcut (accesskey)
+    console.page.wait_for_selector("#expose:not([disabled])")
     console.wait_text("#big-state", "^READY$")
     console.page.keyboard.press("Escape")
     console.page.wait_for_selector("#expose[disabled]", state="attached")
     console.wait_text("#big-state", "IDLE|FAILED")
     assert generator.model.exposures == 0
     assert console.page.is_enabled("#prepare"), "prepare again after an abort"
+    console.prepare()  # held at READY again; another protocol releases it
+    console.wait_text("#big-state", "^READY$")
+    console.protocol("HAND PA")
+    console.page.wait_for_selector("#expose[disabled]", state="attached")
+    console.wait_text("#big-state", "IDLE|FAILED")
+    assert generator.model.exposures == 0
 
 
 def test_manual_entry_is_validated_as_typed(

@@ -70,9 +70,17 @@
   }
 
   // -- the patient --------------------------------------------------------------------
-  function showPatient(p) {
-    ui.patient = p;
+  // Changing the patient or the technique while an exposure is held at READY releases it
+  // (POST /api/abort): the exposure prepared is never fired for another patient.
+  function releaseHeld() {
+    if (!ui.prepared) return;
     ui.prepared = false;
+    post("/api/abort").then(update);
+  }
+
+  function showPatient(p) {
+    releaseHeld();
+    ui.patient = p;
     $("pt-name").textContent = p ? p.name : "—";
     $("pt-id").textContent = p ? p.id : "—";
     $("pt-birth").textContent = p && p.birth_date ? p.birth_date : "—";
@@ -136,11 +144,11 @@
       const opt = $("protocol").selectedOptions[0];
       $("kv").value = opt.dataset.kv;
       $("mas").value = opt.dataset.mas;
-      ui.prepared = false;
+      releaseHeld();
       update();
     });
     for (const id of ["kv", "mas"]) {
-      $(id).addEventListener("input", () => { ui.prepared = false; update(); });
+      $(id).addEventListener("input", () => { releaseHeld(); update(); });
     }
   }
 
@@ -264,9 +272,16 @@
     $("abort").addEventListener("click", abort);
   }
 
+  // Keys: Alt+P Prepare, Alt+X Expose, Alt+A or Escape Abort (the buttons' own rules
+  // apply: a disabled control does nothing). ev.code: the key, whatever the layout.
+  const SHORTCUTS = { KeyP: "prepare", KeyX: "expose", KeyA: "abort" };
   document.addEventListener("keydown", (ev) => {
     if (!$("abort")) return;
-    if (ev.key === "Escape" && !$("repeat-dialog").open) { ev.preventDefault(); abort(); }
+    if (ev.key === "Escape" && !$("repeat-dialog").open) { ev.preventDefault(); abort(); return; }
+    const id = ev.altKey && !ev.ctrlKey && !ev.metaKey ? SHORTCUTS[ev.code] : undefined;
+    if (!id || $("repeat-dialog").open) return;
+    ev.preventDefault();
+    if (!$(id).disabled) $(id).click();
   });
 
   // -- preview -------------------------------------------------------------------------
