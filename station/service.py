@@ -52,12 +52,11 @@ from .events import EventBus
 from .exam import FIELD_OF_KEYWORD, Exam, ExamForm, InvalidField, TechniqueForm
 from .exposure_job import ExposureJob
 from .exposures import Room
-from .guided_calibration import run_guided_calibration
 from .images import ImageIndex, Review
 from .outbox_watch import OutboxWatch
 from .procedure_step import ProcedureSteps
 from .protocols import ExamProtocol
-from .recalibration import ConsoleOperator, Recalibration
+from .recalibrations import GuidedRecalibrations
 from .rejects import reject_counts, rejects_csv
 from .startup import StartupPhases
 
@@ -76,9 +75,6 @@ DELIVERY_STATE = {
 
 GENERATOR_STATE = {"preparing": "PREP", "ready": "READY", "exposing": "EXPOSING"}
 """The generator's state in each state of the exposure workflow (IDLE in the others)."""
-
-_ANSWER_TIMEOUT_S = 900.0
-"""Longest wait of a recalibration for the operator's answer (then: no, nothing fires)."""
 
 _SETTLE_TIMEOUT_S = 600.0
 """Longest wait of ``POST /api/prepare`` for READY (a fresh dark may come first)."""
@@ -158,9 +154,12 @@ class Station:
         self.state = "idle"
         self.generator_state = "IDLE"
         self._job: ExposureJob[dict[str, Any]] | None = None
-        self._recalibration: Recalibration | None = None
         self._exposing = threading.Lock()
         self._stopping = False
+        self.recalibrations = GuidedRecalibrations(
+            self.config, setup.station, self.room, self._exposing, self.images.held_dir,
+            publish=self.bus.publish, on_change=self._on_state, stopping=lambda: self._stopping,
+        )  # fmt: skip
         self._housekeeping_stop = threading.Event()
         self._housekeeping = threading.Thread(
             target=self.agent.serve, args=(self._housekeeping_stop,), name="agent", daemon=True
@@ -239,7 +238,7 @@ class Station:
         """Why an exposure cannot start now; empty when it can."""
         if self._stopping:
             return "the station is stopping"
-        if self._recalibration is not None and not self._recalibration.finished.is_set():
+        if self.recalibrations.running:
             return "a recalibration is running (GET /api/calibration)"
         if self.room.busy:
             return "an exposure is prepared or in progress"
@@ -724,90 +723,22 @@ class Station:
         self._wake_delivery()
         return self.image(uid)
 
-    # -- guided recalibration ---------------------------------------------------------
+    # -- guided recalibration (:mod:`.recalibrations`) --------------------------------
     def calibration(self) -> dict[str, Any]:
         """Describe the calibration in use and the last recalibration run from the console."""
-        run = self._recalibration
-        return {**self.room.status()["calibration"], "run": run.public() if run else None}
+        return self.recalibrations.describe()
 
     def start_calibration(self) -> dict[str, Any]:
-        """Start a guided recalibration (:mod:`.recalibration`); its questions come as events.
-
-        Raises
-        ------
-        IncompatibleState
-            An exposure or a run in progress, the devices not open, no generator link,
-            or a trigger mode other than software: nothing moved.
-        """
-        if not self._exposing.acquire(blocking=False):
-            raise IncompatibleState("an exposure or a recalibration is in progress")
-        try:
-            self._calibration_refusal()
-            workflows: list[Any] = []
-
-            def run(operator: ConsoleOperator) -> str:
-                with self.room.held_for_calibration() as (pipeline, generator):
-                    return run_guided_calibration(
-                        self.config, pipeline, generator, operator, self.images.held_dir,
-                        on_change=self._on_state, on_workflow=workflows.append,
-                    )  # fmt: skip
-
-            def abort() -> None:
-                for workflow in workflows:
-                    workflow.abort()
-
-            operator = ConsoleOperator(self.bus.publish, _ANSWER_TIMEOUT_S)
-            run_ = Recalibration(run, operator, self.bus.publish, self._exposing.release, abort)
-            self._recalibration = run_
-            run_.start()
-        except BaseException:
-            self._exposing.release()
-            raise
-        return run_.public()
-
-    def _calibration_refusal(self) -> None:
-        room, station = self.room, self.setup.station
-        if self._stopping:
-            raise IncompatibleState("the station is stopping")
-        if room.pipeline is None or room.link_lost or room.generator_fault:
-            raise IncompatibleState(f"the room is not ready: {room.why_not_ready()}")
-        if station.generator == "none":
-            raise IncompatibleState(
-                "no generator link ([station] generator = none): the station cannot fire the "
-                "floods; calibrate with panelgate calibrate --darks/--floods"
-            )
-        if station.trigger != "software":
-            raise IncompatibleState(
-                f"the calibration reads darks with no beam: it needs trigger = software, the "
-                f"station's is {station.trigger}"
-            )
+        """Start a guided recalibration (:meth:`GuidedRecalibrations.start`)."""
+        return self.recalibrations.start()
 
     def answer_calibration(self, yes: bool, prompt_id: int | None = None) -> dict[str, Any]:
-        """Answer the recalibration's open question.
-
-        Raises
-        ------
-        IncompatibleState
-            No recalibration is waiting for an answer (or not that ``prompt_id``).
-        """
-        run = self._recalibration
-        if run is None or run.finished.is_set() or not run.operator.answer(yes, prompt_id):
-            raise IncompatibleState("no recalibration question is waiting for an answer")
-        return run.public()
+        """Answer the recalibration's open question (:meth:`GuidedRecalibrations.answer`)."""
+        return self.recalibrations.answer(yes, prompt_id)
 
     def cancel_calibration(self) -> dict[str, Any]:
-        """Stop the recalibration: nothing more fires, nothing is stored.
-
-        Raises
-        ------
-        IncompatibleState
-            No recalibration is running.
-        """
-        run = self._recalibration
-        if run is None or run.finished.is_set():
-            raise IncompatibleState("no recalibration is running")
-        run.cancel()
-        return run.public()
+        """Stop the recalibration (:meth:`GuidedRecalibrations.cancel`)."""
+        return self.recalibrations.cancel()
 
     # -- events -------------------------------------------------------------------------
     def _on_state(self, change: StateChange) -> None:
