@@ -78,6 +78,8 @@ def describe(setup: StationSetup) -> list[tuple[str, str]]:
     config, st = setup.config, setup.station
     scheme = "https" if st.tls else "http"
     token = "bearer token required" if st.api_token_file else "no token"
+    if setup.users:
+        token += f"; login: {', '.join(u.name for u in setup.users)}"
     url = panel_url(config.detector.url, st)
     if st.generator == "sim":
         generator = f"simulated, in the process, in the X-ray room {room_of(url) or st.room_path}"

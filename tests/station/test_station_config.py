@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from panelgate.simulators.generator import SimulatedGenerator
 from panelgate.station.api import create_app
+from panelgate.station.auth import hash_password
 from panelgate.station.cli import main
 from panelgate.station.config import DEFAULT_CONFIG, DEFAULT_STATE_DIR
 from panelgate.station.openapi import openapi_document
@@ -34,6 +35,10 @@ def test_check_config_says_what_the_station_would_open(
     out = capsys.readouterr().out
     assert f"{config} is valid" in out
     assert "http://127.0.0.1:0/api/ (no token)" in out
+    with config.open("a") as toml:
+        toml.write(f'[[users]]\nname = "alice"\npassword_hash = "{hash_password("pw")}"\n')
+    assert main(["check-config", str(config)]) == 0
+    assert "http://127.0.0.1:0/api/ (no token; login: alice)" in capsys.readouterr().out
     assert "simulated, in the process" in out and "sim://?width=128" in out
     assert "nowhere (ANY-SCP@127.0.0.1:9)" in out
     assert str(tmp_path / "state" / "outbox") in out, "the outbox defaults to state_dir/outbox"
