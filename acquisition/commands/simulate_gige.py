@@ -118,6 +118,9 @@ def register_target(targets: Any) -> None:
         "--phantom", choices=PHANTOMS, default="open",
         help="what stands in the room's beam (default open)",
     )  # fmt: skip
+    p.add_argument("--field", metavar="WxH[@X,Y]", help="collimated field in mm (as field=)")
+    p.add_argument("--grid", metavar="on|off|LINES", help="anti-scatter grid (as grid=)")
+    p.add_argument("--marker", choices=("L", "R"), help="side marker in the field (as marker=)")
     p.set_defaults(handler=_run)
 
 
@@ -141,9 +144,14 @@ def _run(args: argparse.Namespace) -> int:
         link_speed_mbps=args.link_speed_mbps,
         room=None if args.room is None else str(args.room),
         phantom=args.phantom,
+        field=args.field,
+        grid=args.grid,
+        marker=args.marker,
     )
     try:
         simulator = GigESimulator(config, plan)
+    except ValueError as exc:  # the phantom's placement
+        raise UsageError(f"simulate gige: {exc}") from None
     except OSError as exc:
         print(
             f"panelgate simulate gige: cannot bind {args.address}:{args.port}: {exc}",

@@ -17,10 +17,11 @@ import threading
 import time
 from dataclasses import dataclass
 
+from panelgate.drivers import InvalidSetting
 from panelgate.drivers.gige import bootstrap as bs
 from panelgate.drivers.gige import gvsp
 from panelgate.drivers.gige.gvcp import ResendRequest, Status
-from panelgate.simulators.dose import PHANTOMS, DoseIntake, phantom_map
+from panelgate.simulators.dose import PHANTOMS, DoseIntake, placed_phantom
 from panelgate.simulators.panel import PanelSpec
 from panelgate.simulators.room import Room
 
@@ -54,8 +55,9 @@ class SimulatorConfig:
         Sensor size in pixels (also the initial ROI).
     seed : int
         Seed of the panel model.
-    pool_size : int
-        Distinct simulated readouts cycled through (see :mod:`.source`).
+    frames_ahead : int
+        Frames computed ahead of the stream, each a fresh readout of the panel model (see
+        :mod:`.source`).
     serial : str
         Serial number in the bootstrap block.
     extended_ids : bool
@@ -73,7 +75,12 @@ class SimulatorConfig:
         Directory of the X-ray room the panel stands in (:mod:`panelgate.simulators.room`):
         a frame carries the dose of the room's beams since the previous frame.
     phantom : str
-        What stands in the room's beam: open, wedge or chest.
+        What stands in the room's beam (:data:`~panelgate.simulators.phantoms.PHANTOMS`),
+        rendered at each pulse's kV, as ``phantom=`` of ``sim://`` and ``usb://sim``.
+    field, grid, marker : str, optional
+        Its placement: collimated field ``WxH[@x,y]`` (mm), anti-scatter grid (``on``,
+        ``off`` or lines per cm) and side marker (``L`` or ``R``), as the URL keys of the
+        other simulated panels (:func:`panelgate.simulators.dose.placed_phantom`).
     """
 
     address: str = "127.0.0.1"
@@ -81,19 +88,28 @@ class SimulatorConfig:
     width: int = 3072
     height: int = 3072
     seed: int = 0
-    pool_size: int = 2
+    frames_ahead: int = 2
     serial: str = "SIM-0001"
     discovery_broadcast: bool = True
     extended_ids: bool = False
     link_speed_mbps: int = 1000
     room: str | None = None
     phantom: str = "open"
+    field: str | None = None
+    grid: str | None = None
+    marker: str | None = None
 
     def __post_init__(self) -> None:
         if self.link_speed_mbps < 0:
             raise ValueError(f"link_speed_mbps must be >= 0, got {self.link_speed_mbps}")
         if self.phantom not in PHANTOMS:
             raise ValueError(f"phantom must be one of {', '.join(PHANTOMS)}, got {self.phantom!r}")
+
+    def placement_keys(self) -> dict[str, str]:
+        """Return the phantom's placement as the URL keys of the other simulated panels."""
+        keys = {"phantom": self.phantom, "field": self.field, "grid": self.grid}
+        keys["marker"] = self.marker
+        return {k: v for k, v in keys.items() if v is not None}
 
 
 class GigESimulator:
@@ -122,9 +138,19 @@ class GigESimulator:
         intake = None
         if config.room is not None:
             s = self.spec
-            phantom = phantom_map(config.phantom, s.height, s.width, s.pixel_pitch_mm)
-            intake = DoseIntake(Room(config.room), phantom)
-        self._source = FrameSource(self.spec, config.seed, config.pool_size, intake=intake)
+            panel = (s.height, s.width, s.pixel_pitch_mm)
+            try:
+                phantom = placed_phantom(config.placement_keys(), *panel, "simulate gige")
+            except InvalidSetting as exc:
+                raise ValueError(str(exc)) from None
+            intake = DoseIntake(Room(config.room), phantom, panel=panel)
+        self._source = FrameSource(
+            self.spec,
+            config.seed,
+            frames_ahead=config.frames_ahead,
+            intake=intake,
+            temperature_c=lambda: float(self._get("DeviceTemperature")),
+        )
         self.streamer = GvspStreamer(config.address, self._source, self.faults, self._disconnect)
         self._discovery_sock: socket.socket | None = None
         if config.discovery_broadcast and config.port:
@@ -140,9 +166,9 @@ class GigESimulator:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> GigESimulator:
-        """Draw the frame pool, then start answering GVCP (a panel answers once booted).
+        """Build the panel model and its frame producer, then answer GVCP (once booted).
 
-        Drawing takes about a second (seconds at 3072²); done here, the first frame after
+        Building takes about a second (seconds at 3072²); done here, the first frame after
         AcquisitionStart is on time instead of that much late.
         """
         self._source.prepare()
@@ -156,6 +182,7 @@ class GigESimulator:
         """Stop streaming and answering; close the sockets."""
         self.streamer.close()
         self.server.stop()
+        self._source.close()
         if self._source.intake is not None:
             self._source.intake.close()
         self._sock.close()

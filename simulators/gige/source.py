@@ -1,24 +1,33 @@
-"""Image data for the simulated GigE panel: a small pool of PanelModel readouts, reused.
+"""Image data for the simulated GigE panel: every frame a fresh readout of the panel model.
 
-Reading a new 3072×3072 frame from :class:`~panelgate.simulators.panel.PanelModel` costs
-about 0.3 s, far slower than the wire. The source therefore draws ``pool_size`` frames once
-(an exposed step wedge / line-pair phantom, then dark frames), in :meth:`FrameSource.prepare`
-or when it is first asked, and cycles through them; each frame sent still gets its own
-block id and timestamp. ROI, binning and Mono14 (values shifted right by 2) are applied to
-the pooled frame and cached per geometry, so steady streaming costs no image work at all.
+The frames come from :class:`~panelgate.simulators.panel.PanelModel`, the physics model of
+``sim://`` and ``usb://sim``: fresh quantum and read noise in every frame, the offset's
+drift with the panel temperature the device reports, lag of the previous frame's signal,
+defects, and the dose its X-ray room delivered. Reading a 3072² frame costs about a quarter
+of a second, so a producer thread computes the frames that need no beam (darks; without a
+room, the step wedge at ``air_kerma_ugy`` alternating with darks) ahead of the stream, at
+most ``frames_ahead`` of them (a bounded queue; the producer waits when it is full).
 
-In an X-ray room (``room``, :mod:`panelgate.simulators.room`) the pool holds dark frames
-only, and a frame whose integration saw the room's beam is read fresh from the panel model
-with that dose: the integration of a frame runs from the previous frame (or the start of
-the stream) to the moment it is sent, so the frame triggered after an exposure carries it.
+In an X-ray room (``intake``, :mod:`panelgate.simulators.dose`) a frame whose integration
+saw the room's beam is read from the model when it is sent, with that dose through what
+stands in the beam: the integration of a frame runs from the previous frame (or the start
+of the stream) to the moment it is sent, so the frame triggered after an exposure carries
+it. The frames computed ahead before that moment are dropped (their lag would be the old
+one); the next dark is read after the exposure and carries its lag.
+
+ROI, binning and Mono14 (values shifted right by 2) are applied to each frame as it is sent.
 """
 
 from __future__ import annotations
 
+import math
+import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -27,6 +36,12 @@ from panelgate.simulators.panel import PanelModel, PanelSpec
 from panelgate.simulators.phantom import step_wedge_line_pairs
 
 __all__ = ["FrameSource", "Geometry"]
+
+_U16 = npt.NDArray[np.uint16]
+_WAIT_S = 0.05
+"""Longest single wait of the producer, so that a stop or a dropped queue is noticed."""
+_FIRST_FRAME_S = 10.0
+"""Longest wait of a starting stream for the producer's first frame."""
 
 
 @dataclass(frozen=True)
@@ -48,73 +63,122 @@ class Geometry:
 
 
 class FrameSource:
-    """Frames as bytes for a given geometry, from a pool of simulated readouts.
+    """Frames as bytes for a given geometry, each one a fresh readout of the panel model.
 
     Parameters
     ----------
     spec : PanelSpec
         The panel (its size is the sensor size).
     seed : int
-        Seed of the panel model.
-    pool_size : int
-        Number of distinct readouts cycled through (1..16).
+        Seed of the panel model (its fixed pattern and its noise stream).
+    frames_ahead : int
+        Frames the producer computes ahead of the stream (1..16).
     air_kerma_ugy : float
-        Dose of the exposed frame in the pool (without a room).
+        Dose of every other frame (the step wedge) without a room.
     intake : DoseIntake, optional
         The panel's intake of its X-ray room's beam (see the module docstring).
+    temperature_c : callable, optional
+        The panel temperature in °C now (the offset drifts with it); the model's reference
+        temperature when not given.
     """
 
     def __init__(
         self,
         spec: PanelSpec,
         seed: int = 0,
-        pool_size: int = 2,
+        *,
+        frames_ahead: int = 2,
         air_kerma_ugy: float = 5.0,
         intake: DoseIntake | None = None,
+        temperature_c: Callable[[], float] | None = None,
     ) -> None:
-        if not 1 <= pool_size <= 16:
-            raise ValueError(f"pool_size must be 1..16, got {pool_size}")
+        if not 1 <= frames_ahead <= 16:
+            raise ValueError(f"frames_ahead must be 1..16, got {frames_ahead}")
         self.spec = spec
-        self._seed = seed
-        self._pool_size = pool_size
-        self._air_kerma_ugy = 0.0 if intake is not None else air_kerma_ugy
         self.intake = intake
+        self._seed = seed
+        self._air_kerma_ugy = 0.0 if intake is not None else air_kerma_ugy
+        self._temperature_c = temperature_c
         self._model: PanelModel | None = None
+        self._phantom: npt.NDArray[np.float32] | None = None
+        self._model_lock = threading.Lock()  # one reader of the model at a time
+        self._ahead: queue.Queue[tuple[int, _U16]] = queue.Queue(frames_ahead)
+        self._generation = 0  # bumped when the frames ahead are dropped
+        self._produced = 0
+        self._stop = threading.Event()
+        self._ready = threading.Event()  # set once a frame has been computed ahead
+        self._producer: threading.Thread | None = None
         self._integrating_since = time.monotonic()
-        self._pool: list[npt.NDArray[np.uint16]] = []
-        self._cache: dict[tuple[int, Geometry], bytes] = {}
-        self._lock = threading.Lock()
+        self.frames_read = 0
 
+    # -- lifecycle ----------------------------------------------------------------------------
+    def prepare(self, geometry: Geometry | None = None) -> None:
+        """Build the panel model and start the producer, unless done already.
+
+        The model takes about a second to build at 3072²; a device that did this on its
+        first frame would send that frame late. The simulator calls this when it starts and
+        the sender, with the stream's geometry, before its first frame: then it also waits
+        (up to 10 s) until a frame has been computed ahead.
+
+        Raises
+        ------
+        ValueError
+            ``geometry`` does not fit the binned sensor.
+        """
+        if geometry is not None:
+            self._check(geometry)
+        with self._model_lock:
+            if self._model is None:
+                self._model = PanelModel(self.spec, self._seed)
+            if not self._ready.is_set():
+                # The first frame is read here, where numba compiles the readout (holding
+                # the GIL for seconds): before the device answers GVCP, not while it does.
+                self._ahead.put_nowait((self._generation, self._next_produced()))
+                self._ready.set()
+            if self._producer is None or not self._producer.is_alive():
+                self._stop.clear()
+                self._producer = threading.Thread(
+                    target=self._produce, name="gige-sim-frames", daemon=True
+                )
+                self._producer.start()
+        if geometry is not None:
+            self._ready.wait(_FIRST_FRAME_S)  # the stream starts: its first frame is on time
+
+    def close(self) -> None:
+        """Stop the producer; a later :meth:`prepare` starts it again."""
+        self._stop.set()
+        producer = self._producer
+        if producer is not None:
+            producer.join(timeout=5.0)
+        self._producer = None
+
+    def restart(self) -> None:
+        """Start a new integration now (the stream starts): earlier beams are forgotten."""
+        self._integrating_since = time.monotonic()
+        if self.intake is not None:
+            self.intake.reset(self._integrating_since)
+
+    # -- frames -------------------------------------------------------------------------------
     def frame(self, index: int, geometry: Geometry) -> bytes:
-        """Return frame ``index`` (mod the pool) cut to ``geometry``, big-endian-free uint16 bytes.
+        """Return the next frame of the stream cut to ``geometry``, little-endian uint16 bytes.
+
+        ``index`` is the frame's number in the stream (for the log of a test; the frames
+        come in the order they were read from the model).
 
         Raises
         ------
         ValueError
             The ROI does not fit the binned sensor.
         """
-        with self._lock:
-            self._fill_pool()
-            exposed = self._exposed(geometry)
-            if exposed is not None:
-                return exposed
-            key = (index % self._pool_size, geometry)
-            data = self._cache.get(key)
-            if data is None:
-                if len(self._cache) > 4 * self._pool_size:
-                    self._cache.clear()
-                data = self._cut(self._pool[key[0]], geometry)
-                self._cache[key] = data
-            return data
+        self._check(geometry)
+        self.prepare()
+        full = self._exposed()
+        if full is None:
+            full = self._next_ahead()
+        self.frames_read += 1
+        return self._cut(full, geometry)
 
-    def restart(self) -> None:
-        """Start a new integration now (the stream starts): earlier beams are forgotten."""
-        with self._lock:
-            self._integrating_since = time.monotonic()
-            if self.intake is not None:
-                self.intake.reset(self._integrating_since)
-
-    def _exposed(self, geometry: Geometry) -> bytes | None:
+    def _exposed(self) -> _U16 | None:
         """Read a frame now if the room's beam reached it since the previous one; else None."""
         if self.intake is None:
             return None
@@ -123,47 +187,83 @@ class FrameSource:
         self.intake.reset(self._integrating_since)
         if dose is None:
             return None
-        if self._model is None:
-            self._model = PanelModel(self.spec, self._seed)  # the same panel as the pool
-        return self._cut(self._model.read(dose.air_kerma_ugy, dose.transmission), geometry)
+        with self._model_lock:
+            self._generation += 1  # the frames computed ahead predate this exposure
+            self._drain()
+            return self._read(dose.air_kerma_ugy, dose.transmission)
 
-    def prepare(self, geometry: Geometry | None = None) -> None:
-        """Draw the pool now and, given a geometry, cut every pooled frame for it.
+    def _next_ahead(self) -> _U16:
+        """Return the next frame computed ahead since the last exposure (waits for it)."""
+        while True:
+            try:
+                generation, full = self._ahead.get(timeout=1.0)
+            except queue.Empty:
+                self.prepare()  # a producer stopped by close() starts again
+                continue
+            if generation == self._generation:
+                return full
 
-        The panel model takes about a second per pool (longer at 3072²); a device that did
-        this on its first frame would send that frame late and the next one right behind
-        it. The simulator calls this when it starts and the sender before its first frame.
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._ahead.get_nowait()
+            except queue.Empty:
+                return
 
-        Raises
-        ------
-        ValueError
-            The ROI does not fit the binned sensor.
+    def _produce(self) -> None:
+        """Read beam-free frames ahead of the stream into the bounded queue (the producer).
+
+        The model's readout runs on one core here (numba's thread count is per thread), so
+        that the sender and the host's receiver keep the others while a frame is computed.
         """
-        with self._lock:
-            self._fill_pool()
-        if geometry is not None:
-            for index in range(self._pool_size):
-                self.frame(index, geometry)
+        numba.set_num_threads(1)
+        while not self._stop.is_set():
+            with self._model_lock:
+                generation = self._generation
+                full = self._next_produced()
+            while not self._stop.is_set() and generation == self._generation:
+                try:
+                    self._ahead.put((generation, full), timeout=_WAIT_S)
+                    self._ready.set()
+                    break
+                except queue.Full:
+                    continue
 
-    def _fill_pool(self) -> None:
-        """Draw the pool unless drawn already (call with the lock held)."""
-        if self._pool:
-            return
-        model = PanelModel(self.spec, self._seed)
-        phantom = step_wedge_line_pairs(self.spec.height, self.spec.width, self.spec.pixel_pitch_mm)
-        for i in range(self._pool_size):
-            kerma = self._air_kerma_ugy if i % 2 == 0 else 0.0
-            self._pool.append(model.read(kerma, phantom if kerma else None))
+    def _next_produced(self) -> _U16:
+        """Read the next beam-free frame (call with the model lock held)."""
+        kerma = self._air_kerma_ugy if self._produced % 2 == 0 else 0.0
+        self._produced += 1
+        return self._read(kerma, self._wedge() if kerma else None)
 
-    @staticmethod
-    def _cut(full: npt.NDArray[np.uint16], g: Geometry) -> bytes:
-        h, w = full.shape
+    def _read(self, air_kerma_ugy: float, transmission: npt.NDArray[np.float32] | None) -> _U16:
+        """One readout of the model (call with the model lock held)."""
+        if self._model is None:
+            self._model = PanelModel(self.spec, self._seed)
+        temp = self._temperature_c() if self._temperature_c is not None else math.nan
+        return self._model.read(
+            air_kerma_ugy, transmission, temp_c=None if math.isnan(temp) else temp
+        )
+
+    def _wedge(self) -> npt.NDArray[np.float32]:
+        if self._phantom is None:
+            s = self.spec
+            self._phantom = step_wedge_line_pairs(s.height, s.width, s.pixel_pitch_mm)
+        return self._phantom
+
+    # -- geometry -----------------------------------------------------------------------------
+    def _check(self, g: Geometry) -> None:
+        h, w = self.spec.height, self.spec.width
         bh, bw = h // g.binning_y, w // g.binning_x
         if g.offset_x + g.width > bw or g.offset_y + g.height > bh:
             raise ValueError(
                 f"ROI {g.width}x{g.height}+{g.offset_x}+{g.offset_y} exceeds the binned "
                 f"sensor {bw}x{bh}"
             )
+
+    @staticmethod
+    def _cut(full: _U16, g: Geometry) -> bytes:
+        h, w = full.shape
+        bh, bw = h // g.binning_y, w // g.binning_x
         image = full
         if g.binning_x > 1 or g.binning_y > 1:
             cropped = full[: bh * g.binning_y, : bw * g.binning_x].astype(np.uint32)

@@ -22,7 +22,6 @@ from panelgate.drivers import (
 from panelgate.drivers.gige import GigEDetector, GvcpClient
 from panelgate.drivers.gige import bootstrap as bs
 from panelgate.simulators.gige import FaultPlan, GigESimulator, SimulatorConfig
-from panelgate.simulators.gige.source import Geometry
 
 MODE = ReadoutMode(width=64, height=48, exposure_s=0.01)
 
@@ -79,7 +78,7 @@ def test_full_cycle_returns_the_devices_pixels(
     assert frame.meta.serial == "SN-42" and frame.meta.frame_id == 1
     assert frame.meta.mode.exposure_s == 0.01
     assert np.isfinite(frame.meta.temp_c)
-    sent = simulator._source.frame(0, Geometry(64, 48))
+    sent = next(reversed(simulator.streamer._retained.values())).data  # the frame on the wire
     assert frame.pixels.tobytes() == sent
     assert detector.status().state is DetectorState.IDLE
     assert detector.status().frames_read == 1
