@@ -5,8 +5,8 @@ The log image is split into a Laplacian pyramid (Burt & Adelson, IEEE Trans. Com
 pass a non-linear gain curve, as in multiscale image contrast amplification (Vuylsteke &
 Schoeters, SPIE 2167, 1994): ``y = a·x·((x² + x0²)/M²)^((p-1)/2)``, which is the published
 ``a·M·(x/M)^p`` for ``|x| >> x0`` and stays linear (slope ``a·(x0/M)^(p-1)``) for
-coefficients below ``x0`` (twice the image's noise), so that noise is not amplified without
-bound. With p < 1 subtle detail is amplified against large structures; the gain ``a`` of
+coefficients below ``x0`` (where that slope reaches the preset's ``max_small_gain``, or
+twice the image's noise if larger), so that noise is not amplified without bound. With p < 1 subtle detail is amplified against large structures; the gain ``a`` of
 the fine bands enhances edges (:meth:`Preset.band_gain`). The finest band is cored
 softly, ``y·x²/(x² + (c·σ)²)``, to suppress noise. The residual's deviation from its mean
 is multiplied by the latitude (dynamic-range compression). Beyond ``|x| = 2`` decades the
@@ -157,13 +157,11 @@ def _band_curve(
     preset: Preset, band: int, noise: float
 ) -> tuple[float, float, float, float, float]:
     coring = preset.noise_coring * noise if band == 0 else 0.0
-    return (
-        preset.band_gain(band),
-        preset.contrast_power,
-        preset.contrast_scale_decades,
-        2.0 * noise,
-        coring,
-    )
+    scale, power = preset.contrast_scale_decades, preset.contrast_power
+    x0 = 2.0 * noise
+    if power < 1:  # where (x/M)^(p-1) reaches max_small_gain
+        x0 = max(x0, scale * preset.max_small_gain ** (1.0 / (power - 1.0)))
+    return (preset.band_gain(band), power, scale, x0, coring)
 
 
 def _collapse(

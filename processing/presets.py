@@ -49,6 +49,10 @@ class Preset:
     noise_coring : float
         Soft coring of the finest band at this many noise standard deviations, >= 0
         (0 = no noise suppression).
+    max_small_gain : float
+        Gain of the curve for the smallest coefficients (noise, subtle detail) relative
+        to ``a``, >= 1: the curve is linear below the coefficient where ``(x/M)^(p-1)``
+        reaches it (or below twice the noise, if larger).
     low_pct, high_pct : float
         Percentiles of the processed relevant region that the tone scale maps to the
         brightest and darkest grey, 0 <= low < high <= 100.
@@ -64,6 +68,7 @@ class Preset:
     detail_gain: float = 1.1
     latitude: float = 0.6
     noise_coring: float = 1.0
+    max_small_gain: float = 2.0
     low_pct: float = 0.5
     high_pct: float = 99.5
     tone_contrast: float = 4.0
@@ -90,6 +95,7 @@ class Preset:
             (self.detail_gain >= 0, "detail_gain must be >= 0"),
             (0 < self.latitude <= 1, "latitude must be in (0, 1]"),
             (self.noise_coring >= 0, "noise_coring must be >= 0"),
+            (self.max_small_gain >= 1, "max_small_gain must be >= 1"),
             (0 <= self.low_pct < self.high_pct <= 100, "need 0 <= low_pct < high_pct <= 100"),
             (self.tone_contrast > 0, "tone_contrast must be > 0"),
         ]
