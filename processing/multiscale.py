@@ -6,7 +6,8 @@ pass a non-linear gain curve, as in multiscale image contrast amplification (Vuy
 Schoeters, SPIE 2167, 1994): ``y = a·x·((x² + x0²)/M²)^((p-1)/2)``, which is the published
 ``a·M·(x/M)^p`` for ``|x| >> x0`` and stays linear (slope ``a·(x0/M)^(p-1)``) for
 coefficients below ``x0`` (where that slope reaches the preset's ``max_small_gain``, or
-twice the image's noise if larger), so that noise is not amplified without bound. With p < 1 subtle detail is amplified against large structures; the gain ``a`` of
+twice the image's noise if larger), so that noise is not amplified without bound.
+With p < 1 subtle detail is amplified against large structures; the gain ``a`` of
 the fine bands enhances edges (:meth:`Preset.band_gain`). The finest band is cored
 softly, ``y·x²/(x² + (c·σ)²)``, to suppress noise. The residual's deviation from its mean
 is multiplied by the latitude (dynamic-range compression). Beyond ``|x| = 2`` decades the
