@@ -137,7 +137,8 @@ def _read(path: Path) -> tuple[StudyContext, DeviceObserver, IrradiationEvent]:
     try:
         data: dict[str, Any] = json.loads(path.read_bytes())
         study = dict(data["study"])
-        for key in ("scheduled_protocol_codes", "admitting_diagnoses_codes"):
+        for key in ("scheduled_protocol_codes", "requested_procedure_codes",
+                    "admitting_diagnoses_codes"):  # fmt: skip
             study[key] = tuple(ProtocolCode(**code) for code in study.get(key, ()))
         return (
             StudyContext(**study),

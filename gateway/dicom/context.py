@@ -46,8 +46,8 @@ VIEW_CODES: dict[str, tuple[str, str]] = {
 class ProtocolCode:
     """One coded entry (Code Sequence Macro, PS3.3 Table 8.8-1).
 
-    An item of the Scheduled Protocol Code Sequence (0040,0008) or of the Admitting
-    Diagnoses Code Sequence (0008,1084).
+    An item of the Scheduled Protocol Code Sequence (0040,0008), the Requested Procedure
+    Code Sequence (0032,1064) or the Admitting Diagnoses Code Sequence (0008,1084).
     """
 
     value: str
@@ -69,6 +69,8 @@ class StudyContext:
         Requested Procedure ID (0040,1001).
     requested_procedure_description : str
         Requested Procedure Description (0032,1060).
+    requested_procedure_codes : tuple of ProtocolCode
+        Requested Procedure Code Sequence (0032,1064).
     scheduled_procedure_step_id : str
         Scheduled Procedure Step ID (0040,0009).
     scheduled_procedure_step_description : str
@@ -105,6 +107,7 @@ class StudyContext:
     referring_physician_name: str = ""
     requested_procedure_id: str = ""
     requested_procedure_description: str = ""
+    requested_procedure_codes: tuple[ProtocolCode, ...] = ()
     scheduled_procedure_step_id: str = ""
     scheduled_procedure_step_description: str = ""
     scheduled_protocol_codes: tuple[ProtocolCode, ...] = ()

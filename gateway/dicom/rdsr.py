@@ -336,8 +336,21 @@ def _document(
     ds.ContentTime = now.strftime("%H%M%S")
     ds.CompletionFlag = "COMPLETE"
     ds.VerificationFlag = "UNVERIFIED"
-    # what was performed, as scheduled
-    ds.PerformedProcedureCodeSequence = [_code_item(c) for c in study.scheduled_protocol_codes]
+    ds.PerformedProcedureCodeSequence = [_code_item(c) for c in _performed_procedure(study)]
+
+
+def _performed_procedure(study: StudyContext) -> tuple[ProtocolCode, ...]:
+    """Return what was performed (0040,A372): as requested, else scheduled, else Projection X-Ray.
+
+    IHE REM (and dciodvfy's ``-profile IHEREM``) wants the sequence non-empty; without a
+    code from the worklist the SR names the procedure it reports (PS3.16 DCM 113704).
+    """
+    if study.requested_procedure_codes:
+        return study.requested_procedure_codes
+    if study.scheduled_protocol_codes:
+        return study.scheduled_protocol_codes
+    xray = codes.PROJECTION_XRAY
+    return (ProtocolCode(xray.value, xray.scheme_designator, xray.meaning),)
 
 
 def _patient_study(ds: Dataset, study: StudyContext) -> None:

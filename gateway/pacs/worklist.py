@@ -76,6 +76,7 @@ def worklist_identifier(query: WorklistQuery) -> Dataset:
     ):
         setattr(ds, keyword, "")
     ds.AdmittingDiagnosesCodeSequence = []
+    ds.RequestedProcedureCodeSequence = []
     ds.SpecificCharacterSet = "ISO_IR 192"
     sps = Dataset()
     sps.Modality = query.modality
@@ -182,6 +183,7 @@ def _contexts(identifier: Dataset) -> list[StudyContext]:
                 referring_physician_name=_text(identifier, "ReferringPhysicianName"),
                 requested_procedure_id=_text(identifier, "RequestedProcedureID"),
                 requested_procedure_description=description,
+                requested_procedure_codes=_codes(identifier, "RequestedProcedureCodeSequence"),
                 scheduled_procedure_step_id=_text(sps, "ScheduledProcedureStepID"),
                 scheduled_procedure_step_description=_text(
                     sps, "ScheduledProcedureStepDescription"

@@ -138,6 +138,8 @@ UNKNOWN_TO_KEYWORDS = {
     "admitting_diagnoses_codes": ("AdmittingDiagnosesCodeSequence", ()),
     "patient_weight_kg": ("PatientWeight", None),
     "patient_size_m": ("PatientSize", None),
+    # no procedure or protocol code: Projection X-Ray is performed, never an error
+    "scheduled_protocol_codes": ("", ()),
 }
 
 
@@ -181,9 +183,23 @@ def test_ihe_rem_profile_complains_only_of_what_the_worklist_did_not_give(
     )
     errors = _ihe_rem_errors(path, require_peer("dciodvfy"))
     missing = sorted(line.split("<")[1].split(">")[0] for line in errors)
-    assert missing == sorted(UNKNOWN_TO_KEYWORDS[k][0] for k in unknown), errors
+    assert missing == sorted(
+        UNKNOWN_TO_KEYWORDS[k][0] for k in unknown if k != "scheduled_protocol_codes"
+    ), errors
+    performed = back.PerformedProcedureCodeSequence[0].CodeValue
+    assert performed == ("113704" if "scheduled_protocol_codes" in unknown else "RPID1")
     assert all("Missing attribute" in line for line in errors), errors
     assert dciodvfy(path)[0] == []
+
+
+def test_performed_procedure_is_the_requested_one_when_the_worklist_names_it() -> None:
+    requested = ProtocolCode("RPID16", "RADLEX", "XR Chest 2 Views")
+    study = dataclasses.replace(KNOWN, requested_procedure_codes=(requested,))
+    ds = build_dose_report(
+        _events(), study=study, device=DEVICE, uid_root=ROOT, software_version="0.1"
+    )
+    (item,) = ds.PerformedProcedureCodeSequence
+    assert (item.CodeValue, item.CodingSchemeDesignator) == ("RPID16", "RADLEX")
 
 
 def test_ihe_rem_profile_needs_the_performed_procedure_step(

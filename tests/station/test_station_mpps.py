@@ -9,16 +9,20 @@ that is down never holds an exposure back, and a step that made no image is DISC
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import ModalityPerformedProcedureStep  # type: ignore[attr-defined]
 
+from panelgate.gateway.dicom.rdsr import XRAY_RADIATION_DOSE_SR
+from panelgate.gateway.outbox import Outbox
 from panelgate.simulators.generator import SimulatedGenerator
 
 STUDY_UID = "1.2.826.0.1.3680043.8.498.7716"
@@ -64,6 +68,21 @@ class MppsScp:
             self.server.shutdown()
 
 
+def _with_patient_study(item: str) -> str:
+    """The item with what IHE REM asks of the dose SR: admitting diagnosis, size, weight."""
+    extra = "(0010,1020) DS  [1.68]\n(0010,1030) DS  [71.5]\n"
+    item = item.replace("(0010,0040) CS  [O]\n", "(0010,0040) CS  [O]\n" + extra)
+    return item.replace("(0010,0010)", "(0008,1080) LO  [Persistent cough]\n(0010,0010)", 1)
+
+
+def _ihe_rem_errors(path: Path, exe: str) -> list[str]:
+    proc = subprocess.run(
+        [exe, "-profile", "IHEREM", str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("Error")]
+
+
 def _config(
     helpers: Any, tmp_path: Path, generator: SimulatedGenerator, wl: int, mpps: int
 ) -> Path:
@@ -89,8 +108,11 @@ def test_worklist_step_created_then_completed_with_each_exposures_dose(
     start_station,
     helpers,
     tmp_path: Path,
+    dciodvfy,
+    require_peer,
 ) -> None:  # type: ignore[no-untyped-def]
-    wl_port = worklist_scp([helpers.item("ACC-MPPS", "Mpps^Mia", "P-MPPS-1", STUDY_UID)])
+    item = helpers.item("ACC-MPPS", "Mpps^Mia", "P-MPPS-1", STUDY_UID)
+    wl_port = worklist_scp([_with_patient_study(item)])
     scp = MppsScp(get_free_port()).start()
     try:
         station = start_station(_config(helpers, tmp_path, generator, wl_port, scp.port))
@@ -109,9 +131,15 @@ def test_worklist_step_created_then_completed_with_each_exposures_dose(
             # the next exam is of another study: the step is over
             assert api.post("/api/exam", json={"patient": OTHER, "protocol": "HAND PA"}).is_success
             helpers.until(lambda: len(scp.got()) == 2, "the N-SET that completes the step")
-            status = api.get("/api/status").json()["mpps"]
+            status = helpers.until(
+                lambda: (s := api.get("/api/status").json()["mpps"])["delivered"] == 2 and s,
+                "both replies taken by the station",
+            )
     finally:
         scp.stop()
+    outbox = Outbox(tmp_path / "state" / "outbox", ["nowhere"])
+    (sr_record,) = [r for r in outbox.records() if r.sop_class_uid == XRAY_RADIATION_DOSE_SR]
+    sr_path = outbox.object_path(sr_record.sop_instance_uid)
     (create_kind, uid, created), (set_kind, set_uid, completed) = scp.got()
     assert (create_kind, set_kind) == ("N-CREATE", "N-SET") and set_uid == uid
     assert created.PerformedProcedureStepStatus == "IN PROGRESS"
@@ -130,7 +158,16 @@ def test_worklist_step_created_then_completed_with_each_exposures_dose(
     (series,) = completed.PerformedSeriesSequence
     referenced = [r.ReferencedSOPInstanceUID for r in series.ReferencedImageSequence]
     assert referenced == [kept], "the rejected image is in the dose, never in the archive"
-    assert status["configured"] and status["delivered"] == 2 and status["problem"] == ""
+    assert status["configured"] and status["queued"] == 0 and status["problem"] == ""
+    # the study's dose SR references the step and carries the worklist's weight and size
+    sr = pydicom.dcmread(sr_path)
+    assert sr.ReferencedPerformedProcedureStepSequence[0].ReferencedSOPInstanceUID == uid
+    assert (sr.PatientWeight, sr.PatientSize) == (71.5, 1.68)
+    assert sr.AdmittingDiagnosesDescription == "Persistent cough"
+    assert dciodvfy(sr_path)[0] == []
+    errors = _ihe_rem_errors(sr_path, require_peer("dciodvfy"))
+    # dcmtk's wlmscpfs does not return (0008,1084): the one thing the profile still misses
+    assert len(errors) == 1 and "AdmittingDiagnosesCodeSequence" in errors[0], errors
 
 
 def test_mpps_down_never_blocks_and_a_step_without_image_is_discontinued(
