@@ -476,32 +476,43 @@ def _readout_quanta(  # noqa: PLR0917  # pragma: no cover - compiled, positional
             out[y, x] = np.uint16(min(max(np.floor(v + 0.5), 0.0), full_scale))
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _reflect(i: int, n: int) -> int:  # pragma: no cover - compiled
+    i = abs(i)
+    return 2 * n - 2 - i if i >= n else i
+
+
 @numba.njit(nogil=True, parallel=True, cache=True)
 def _blur_separable(  # pragma: no cover - compiled
     image: _F32, kernel: _F32, out: _F32
 ) -> None:
-    """Convolve rows then columns with ``kernel`` (odd length); edges mirror (reflect)."""
+    """Convolve rows then columns with ``kernel`` (odd length); edges mirror (reflect).
+
+    Each tap is one pass over a whole row (contiguous, vectorised); only the ``r``
+    pixels at each end of a row, and the ``r`` rows at each end, look up mirrored indices.
+    """
     h, w = image.shape
     r = kernel.size // 2
-    tmp = np.empty_like(image)
+    tmp = np.zeros_like(image)
     for y in numba.prange(h):
-        for x in range(w):
+        src, dst = image[y], tmp[y]
+        for k in range(-r, r + 1):
+            c = kernel[k + r]
+            for x in range(r, w - r):
+                dst[x] += c * src[x + k]
+        for x in list(range(min(r, w))) + list(range(max(w - r, r), w)):
             acc = 0.0
             for k in range(-r, r + 1):
-                xx = abs(x + k)
-                if xx >= w:
-                    xx = 2 * w - 2 - xx
-                acc += kernel[k + r] * image[y, xx]
-            tmp[y, x] = acc
+                acc += kernel[k + r] * src[_reflect(x + k, w)]
+            dst[x] = acc
     for y in numba.prange(h):
-        for x in range(w):
-            acc = 0.0
-            for k in range(-r, r + 1):
-                yy = abs(y + k)
-                if yy >= h:
-                    yy = 2 * h - 2 - yy
-                acc += kernel[k + r] * tmp[yy, x]
-            out[y, x] = acc
+        dst = out[y]
+        dst[:] = 0.0
+        for k in range(-r, r + 1):
+            c = kernel[k + r]
+            src = tmp[_reflect(y + k, h)]
+            for x in range(w):
+                dst[x] += c * src[x]
 
 
 def blur_kernel(sigma_px: float) -> npt.NDArray[np.float64]:
