@@ -87,6 +87,7 @@ class QcResult:
     mtf: list[EdgeMtf] = field(default_factory=list)
     nnps: Nnps | None = None
     dqe: Dqe | None = None
+    dqe_by_axis: dict[str, Dqe] = field(default_factory=dict)
     nonuniformity: _F64 | None = None
 
 
@@ -163,11 +164,19 @@ def analyse(frames: QcFrames) -> QcResult:
     if frames.edge is not None:
         result.mtf = _edges(frames, dark, means, defects)
         figures["mtf"] = [_mtf_figures(m) for m in result.mtf]
-        result.dqe = _dqe(result.mtf, result.nnps, nnps_kerma, frames.beam_quality)
+        result.dqe_by_axis = {
+            m.axis: _dqe(m, result.nnps, nnps_kerma, frames.beam_quality) for m in result.mtf
+        }
+        result.dqe = next(iter(result.dqe_by_axis.values()))
         figures["dqe"] = {
+            "axis": result.mtf[0].axis,
             "dqe_zero": result.dqe.dqe_zero,
             "frequency_per_mm": result.dqe.frequency_per_mm.tolist(),
-            "dqe": [None if np.isnan(v) else float(v) for v in result.dqe.dqe],
+            "dqe": _floats(result.dqe.dqe),
+            "axes": {
+                axis: {"dqe_zero": d.dqe_zero, "dqe": _floats(d.dqe)}
+                for axis, d in result.dqe_by_axis.items()
+            },
         }
     if frames.lag is not None:
         figures["lag"] = _lag(frames.lag.astype(np.float64), dark)
@@ -307,13 +316,17 @@ def _mtf_figures(m: EdgeMtf) -> dict[str, Any]:
     }
 
 
-def _dqe(mtf: list[EdgeMtf], nnps: Nnps, kerma: float, beam_quality: str) -> Dqe:
-    first = mtf[0]
-    profile = nnps.x_mm2 if first.axis == "x" else nnps.y_mm2
+def _dqe(mtf: EdgeMtf, nnps: Nnps, kerma: float, beam_quality: str) -> Dqe:
+    """DQE along the MTF's axis, with the NNPS profile along the same axis."""
+    profile = nnps.x_mm2 if mtf.axis == "x" else nnps.y_mm2
     return detective_quantum_efficiency(
-        first.frequency_per_mm, first.mtf, nnps.frequency_per_mm, profile,
+        mtf.frequency_per_mm, mtf.mtf, nnps.frequency_per_mm, profile,
         air_kerma_ugy=kerma, beam_quality=beam_quality,
     )  # fmt: skip
+
+
+def _floats(values: _F64) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values]
 
 
 def _lag(stack: _F64, dark: _F64) -> dict[str, Any]:

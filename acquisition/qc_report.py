@@ -113,7 +113,9 @@ def _plot_dqe(result: QcResult) -> Any:
     if d is None:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(d.frequency_per_mm[1:], d.dqe[1:], label=f"DQE(0) ≈ {d.dqe_zero:.3f}")
+    for axis, curve in result.dqe_by_axis.items():
+        label = f"{axis} (DQE(0) ≈ {curve.dqe_zero:.3f})"
+        ax.plot(curve.frequency_per_mm[1:], curve.dqe[1:], label=label)
     ax.set(xlabel="spatial frequency (cycles/mm)", ylabel="DQE", ylim=(0, 1))
     ax.set_title(f"DQE, {d.beam_quality} at {d.air_kerma_ugy:g} µGy")
     ax.grid(alpha=0.3)
@@ -158,6 +160,7 @@ def _html(doc: dict[str, Any], plots: list[str]) -> str:
     )
     if doc.get("dqe"):
         rows.append(_row("DQE(0)", doc["dqe"]["dqe_zero"]))
+        rows.extend(_row(f"DQE(0) {axis}", d["dqe_zero"]) for axis, d in doc["dqe"]["axes"].items())
     images = "".join(
         f'<img src="{html.escape(p)}" alt="{html.escape(p[:-4])}" style="width:48%">' for p in plots
     )

@@ -84,6 +84,9 @@ def test_offline_report_matches_the_simulated_panels_truth(
     # The panel's lag (2 %) raises the mean of flats without noise; the report's DQE(0)
     # stays within 10 % of the truth (the processing tests hold 5 % on a lag-free panel).
     assert doc["dqe"]["dqe_zero"] == pytest.approx(dqe_zero_truth(SPEC, 5.0), rel=0.1)
+    for axis in ("x", "y"):
+        zero = doc["dqe"]["axes"][axis]["dqe_zero"]
+        assert zero == pytest.approx(dqe_zero_truth(SPEC, 5.0), rel=0.1), axis
     lin = doc["linearity"]
     assert lin["slope_counts_per_ugy"] == pytest.approx(SPEC.counts_per_ugy, rel=0.05)
     assert lin["r_squared"] > 0.999
