@@ -3,6 +3,7 @@ outage, and the technician aborting at READY. Chromium on a real station subproc
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from panelgate.simulators.generator import SimFault, SimulatedGenerator
@@ -141,7 +142,9 @@ def test_guided_recalibration_with_the_operators_confirmations(
     assert page.get_attribute("#recal", "data-state") == "done", console.text("#recal")
     console.shot("recalibration-done")
     assert generator.model.exposures > fired_before_answer
+    made = re.search(r"new set (\w+)", console.text("#recal-state"))
+    assert made is not None and made.group(1) != before
     with station.client() as api:
+        assert api.get("/api/calibration").json()["run"]["set_id"] == made.group(1)
         after = api.get("/api/status").json()["calibration"]["set_id"]
-    assert after and after != before
-    assert after in console.text("#recal-state")
+    assert after and after != before  # the new set, or a fresh dark derived from it since
