@@ -190,10 +190,11 @@ def _guided(args: argparse.Namespace, config: Config) -> tuple[QcFrames, dict[st
         levels_ugy=args.levels, dark_frames=args.dark_frames, flat_frames=args.flat_frames,
         edge_frames=args.edge_frames,
     )  # fmt: skip
+    spool = args.out / ".qc-spool"  # the workflow's folder; raw exposures keep nothing there
     with ExitStack() as stack:
         generator, port = open_generator(args, config, stack)
-        spool = args.out / ".qc-spool"
         spool.mkdir(exist_ok=True)
+        stack.callback(_remove_if_empty, spool)
         rec = acquire(args, config, plan, operator=operator, generator=generator, spool_dir=spool)
     frames = QcFrames(
         rec.darks, rec.flats, rec.edge, rec.lag, rec.pixel_pitch_mm, args.beam_quality
@@ -209,6 +210,13 @@ def _guided(args: argparse.Namespace, config: Config) -> tuple[QcFrames, dict[st
         "sid_m": config.calibration.flood_sid_m,
     }
     return frames, header
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # something was kept there: leave it for whoever looks
 
 
 def _with_calibration(

@@ -194,6 +194,9 @@ def test_guided_qc_over_usb_sim_fires_through_the_generator_and_writes_the_repor
     for name in ("qc.json", "qc.html", "mtf.png", "nnps.png", "dqe.png", "nonuniformity.png"):
         assert (tmp_path / "qc" / name).stat().st_size > 0, name
     assert "remove every object from the beam" in err and "report:" in out
+    assert sorted(p.name for p in (tmp_path / "qc").iterdir()) == sorted(
+        ["qc.json", "qc.html", "mtf.png", "nnps.png", "dqe.png", "nonuniformity.png"]
+    )
 
 
 def test_guided_without_a_terminal_or_yes_is_refused_before_any_exposure(
