@@ -108,6 +108,7 @@ class ProcedureSteps:
         self.delivered = 0
         self._step: _Step | None = None
         self._queue: deque[_Request] = deque()
+        self._refused: set[str] = set()  # steps whose N-CREATE was refused: never set
         self._cond = threading.Condition()
         self._stop = False
         self._thread = threading.Thread(target=self._serve, name="mpps", daemon=True)
@@ -242,6 +243,10 @@ class ProcedureSteps:
                 if self._stop:
                     return
                 request = self._queue[0]
+                if request.uid in self._refused:  # its N-CREATE was refused: nothing to set
+                    self._queue.popleft()
+                    self._cond.notify_all()
+                    continue
             try:
                 request.send()
             except DeliveryError as exc:
@@ -271,9 +276,9 @@ class ProcedureSteps:
             self.problem = line
 
     def _drop(self, request: _Request) -> None:
-        """Drop a request that cannot succeed, and the step's later ones after its N-CREATE."""
+        """Drop a request that cannot succeed; after a refused N-CREATE, its step's N-SET too."""
         with self._cond:
             self._queue.popleft()
             if request.kind == "N-CREATE":
-                self._queue = deque(r for r in self._queue if r.uid != request.uid)
+                self._refused.add(request.uid)
             self._cond.notify_all()

@@ -34,6 +34,9 @@ __all__ = ["PerformedImage", "mpps_finish", "mpps_in_progress"]
 
 _log = logging.getLogger(__name__)
 
+_DUPLICATE = 0x0111
+"""Duplicate SOP Instance (PS3.7 C.4.1.1): the N-CREATE's step exists at the SCP already."""
+
 
 @dataclass(frozen=True)
 class PerformedImage:
@@ -91,6 +94,9 @@ def mpps_in_progress(
     uid: str = "",
 ) -> str:
     """N-CREATE a Performed Procedure Step ``IN PROGRESS`` (PS3.4 F.7.2.1); return its UID.
+
+    A Duplicate SOP Instance reply (0x0111) counts as done: the step exists, which is what
+    a retried N-CREATE whose first reply was lost finds.
 
     ``uid`` is the step's SOP Instance UID when the modality chose it already (the
     station does, at the step's first exposure, so the dose SR can reference it);
@@ -243,6 +249,8 @@ def _request(
         if assoc.is_established:
             assoc.release()
     outcome = classify(status)
+    if kind == "N-CREATE" and status is not None and status.get("Status") == _DUPLICATE:
+        outcome = Outcome.WARNING  # created already: a retry whose first reply was lost
     (audit or AuditTrail(None)).record(
         "procedure-step",
         outcome=SUCCESS if outcome in (Outcome.SUCCESS, Outcome.WARNING) else SERIOUS_FAILURE,
