@@ -148,3 +148,28 @@ def test_guided_recalibration_with_the_operators_confirmations(
         assert api.get("/api/calibration").json()["run"]["set_id"] == made.group(1)
         after = api.get("/api/status").json()["calibration"]["set_id"]
     assert after and after != before  # the new set, or a fresh dark derived from it since
+
+
+def test_failed_delivery_shows_its_reason_and_retry_sends_it(
+    orthanc, generator: SimulatedGenerator, start_station, helpers, open_console, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    config = helpers.config(
+        tmp_path, generator.device_path, orthanc=orthanc, retry={"max_attempts": 1}
+    )
+    station = start_station(config)
+    console = open_console(station.url)
+    console.manual_patient("Retry^Button", "RB-1")
+    console.protocol("HAND PA")
+    orthanc.stop()
+    console.prepare()
+    uid = console.expose()
+    console.page.click("#accept")
+    row = f".img-row[data-uid='{uid}']"
+    dest = f"{row} .dest[data-destination='orthanc']"
+    console.page.wait_for_selector(f"{dest}[data-state='failed']")
+    console.wait_text(dest, r"failed \(.+\)")  # the reason is shown
+    console.shot("delivery-failed")
+    orthanc.start()
+    console.page.click(f"{row} .retry")
+    console.page.wait_for_selector(f"{dest}[data-state='committed']")
+    assert console.page.locator(f"{row} .retry").count() == 0
