@@ -179,12 +179,22 @@ def _first_line(proc: subprocess.Popen[str], timeout_s: float = 300.0) -> str:
     return found[0] if found else ""
 
 
-def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    reply = client.post(path, json=body)
-    if reply.status_code != 200:
-        raise SystemExit(f"POST {path}: {reply.status_code} {reply.text}")
-    result: dict[str, Any] = reply.json()
-    return result
+def _post(client: httpx.Client, path: str, body: dict[str, Any], refusals: list[str]) -> Any:
+    """POST; a 409 (the station not ready: a device glitch) is retried for up to 120 s.
+
+    Each such refusal is kept in ``refusals`` and reported: a console would show it and
+    the technician would try again.
+    """
+    deadline = time.monotonic() + 120
+    while True:
+        reply = client.post(path, json=body)
+        if reply.status_code == 200:
+            return reply.json()
+        if reply.status_code != 409 or time.monotonic() > deadline:
+            raise SystemExit(f"POST {path}: {reply.status_code} {reply.text}")
+        refusals.append(reply.json().get("error", reply.text))
+        progress(f"POST {path} refused, trying again: {refusals[-1]}")
+        time.sleep(1.0)
 
 
 def settle(base: str, made: list[tuple[str, float]], deliveries: Deliveries) -> None:
@@ -230,7 +240,9 @@ def drive(
     base: str,
     pid: int,
     deliveries: Deliveries,
+    *,
     made: list[tuple[str, float]],
+    refusals: list[str],
 ) -> list[Sample]:
     """Make the exposures through the API, sampling the station every ``--every``."""
     samples: list[Sample] = []
@@ -238,8 +250,8 @@ def drive(
     with httpx.Client(base_url=base, timeout=120) as client:
         for i in range(1, args.exposures + 1):
             patient = {"id": f"SOAK-{i:05d}", "name": f"Soak^Patient{i}"}
-            _post(client, "/api/exam", {"kv": 80, "mas": 2, "patient": patient})
-            image = _post(client, "/api/expose", {"prepare": True})
+            _post(client, "/api/exam", {"kv": 80, "mas": 2, "patient": patient}, refusals)
+            image = _post(client, "/api/expose", {"prepare": True}, refusals)
             made.append((image["sop_instance_uid"], time.time()))
             if i % args.every == 0 or i == args.exposures:
                 samples.append(sample(pid, i, i / (time.monotonic() - t0) * 60))
@@ -261,6 +273,7 @@ def soak(args: argparse.Namespace, work: Path) -> tuple[list[Sample], list[float
     spec = GeneratorSpec(prep_s=0.05, time_scale=0.1)
     samples: list[Sample] = []
     made: list[tuple[str, float]] = []
+    refusals: list[str] = []
     stop = threading.Event()
     deliveries = Deliveries()
     try:
@@ -287,7 +300,7 @@ def soak(args: argparse.Namespace, work: Path) -> tuple[list[Sample], list[float
                 follower.start()
                 if not deliveries.connected.wait(60):
                     raise SystemExit("no event stream from the station")
-                samples = drive(args, base, station.pid, deliveries, made)
+                samples = drive(args, base, station.pid, deliveries, made=made, refusals=refusals)
                 settle(base, made, deliveries)
                 samples.append(sample(station.pid, args.exposures, samples[-1].per_minute))
             finally:
@@ -303,6 +316,9 @@ def soak(args: argparse.Namespace, work: Path) -> tuple[list[Sample], list[float
         helpers.stop(orthanc)
         shutil.rmtree(orthanc_root, ignore_errors=True)
     problems = _problems(made, deliveries, stored)
+    print(f"requests refused while the station was not ready (retried): {len(refusals)}")
+    for reason in sorted(set(refusals)):
+        print(f"  {refusals.count(reason)} x {reason}")
     latencies = [
         deliveries.committed_at[uid] - deliveries.queued_at[uid]
         for uid, _t in made
