@@ -7,6 +7,9 @@ the numba kernels and by the numpy oracles in the same run; each is timed 10 tim
 kernels after one warm-up call that compiles or loads them) and the medians are printed
 with their ratio. Goal: numba median <= 300 ms on the 2-core machine.
 
+The median time of each stage of the numba pipeline is printed too (the stages run one
+after the other as :func:`panelgate.processing.process` runs them).
+
 Run: ``.venv/bin/python benchmarks/bench_processing.py [--size 3072] [--runs 10]``
 """
 
@@ -18,7 +21,11 @@ import time
 
 import numpy as np
 
-from panelgate.processing import PRESETS, process
+from panelgate.processing import PRESETS, detect_field, log_kerma, process
+from panelgate.processing.exposure_index import estimate_exposure
+from panelgate.processing.multiscale import equalise
+from panelgate.processing.pipeline import _fill_outside, _relevant, estimate_noise
+from panelgate.processing.tonescale import tone_map, tone_window
 from panelgate.simulators.phantom import chest
 
 
@@ -44,6 +51,37 @@ def timed(linear: np.ndarray, engine: str, runs: int) -> list[float]:
     return times
 
 
+def stage_times(linear: np.ndarray, runs: int) -> dict[str, float]:
+    """Return the median seconds of each stage of the numba pipeline over ``runs`` runs."""
+    preset = PRESETS["chest"]
+    samples: dict[str, list[float]] = {}
+
+    def clock(name: str, t0: float) -> float:
+        now = time.perf_counter()
+        samples.setdefault(name, []).append(now - t0)
+        return now
+
+    for _ in range(runs):
+        t = time.perf_counter()
+        log = log_kerma(linear, 100.0, 2000.0)
+        t = clock("log transform", t)
+        field = detect_field(log)
+        relevant = _relevant(log, field)
+        t = clock("field and relevant region", t)
+        exposure = estimate_exposure(linear, relevant, 100.0, 2000.0)
+        t = clock("exposure index", t)
+        noise = estimate_noise(log, field)
+        _fill_outside(log, field, float(np.log10(exposure.air_kerma_ugy)))
+        np.minimum(log, np.float32(field.direct_log_kerma + 0.15), out=log)
+        t = clock("noise, fill, clip", t)
+        processed = equalise(log, preset, noise)
+        t = clock("multi-scale", t)
+        window = tone_window(processed, relevant, preset.low_pct, preset.high_pct, 3.5)
+        tone_map(processed, window, field, 12)
+        clock("tone scale", t)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def main() -> None:
     """Time both engines and print the medians and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,6 +96,9 @@ def main() -> None:
     print(f"  numba kernels:  {fast * 1000:8.1f} ms (goal <= 300 ms)")
     print(f"  numpy oracles:  {oracle * 1000:8.1f} ms")
     print(f"  ratio oracle/kernels: {oracle / fast:.1f}")
+    print("  numba stages (medians):")
+    for name, seconds in stage_times(linear, args.runs).items():
+        print(f"    {name:28s} {seconds * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ _F32 = npt.NDArray[np.float32]
 CURVE_RANGE_DECADES = 2.0
 """The gain curve is tabulated over ±this; beyond, it continues linearly."""
 
-_LUT_SIZE = 16385
+_LUT_SIZE = 8193
+_THREADED_PX = 512 * 512  # levels at least this large run on all cores
 _MIN_SIZE = 8  # no pyramid level smaller than this
 
 
@@ -92,7 +93,8 @@ def reduce(image: _F32, *, engine: Engine = "numba") -> _F32:
             out = out + weights[b] * rows[:, b : b + 2 * wc - 1 : 2]
         return out
     out = np.empty(((h + 1) // 2, (w + 1) // 2), np.float32)
-    _reduce_kernel(image, out)
+    kernel = _reduce_parallel if image.size >= _THREADED_PX else _reduce_serial
+    kernel(image, out)
     return out
 
 
@@ -185,14 +187,14 @@ def _collapse(
     table = gain_curve(xs, *curve)
     _, slope = _tail(*curve)
     out = np.empty(g.shape, np.float32)
-    _collapse_kernel(
+    kernel = _collapse_parallel if g.size >= _THREADED_PX else _collapse_serial
+    kernel(
         g, coarse, change, table.astype(np.float32), np.float32(r), np.float32(slope), finest, out
     )
     return out
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
-def _reduce_kernel(src: _F32, dst: _F32) -> None:  # pragma: no cover - compiled
+def _reduce_rows(src: _F32, dst: _F32) -> None:  # pragma: no cover - compiled
     h, w = src.shape
     hc, wc = dst.shape
     k0, k1, k2 = np.float32(1 / 16), np.float32(4 / 16), np.float32(6 / 16)
@@ -244,8 +246,7 @@ def _expand_row(c: _F32, y: int, out: _F32) -> None:  # pragma: no cover - compi
             out[j] = np.float32(0.5) * here[j] + np.float32(0.5) * nxt[j]
 
 
-@numba.njit(nogil=True, cache=True, parallel=True)
-def _collapse_kernel(  # noqa: PLR0917  # pragma: no cover - compiled
+def _collapse_rows(  # noqa: PLR0917  # pragma: no cover - compiled
     g: _F32,
     coarse: _F32,
     change: _F32,
@@ -276,3 +277,11 @@ def _collapse_kernel(  # noqa: PLR0917  # pragma: no cover - compiled
                 shaped = table[k] + frac * (table[k + 1] - table[k])
             value = _expand_at(td, x) + (shaped - b)
             out[y, x] = value + g[y, x] if finest else value
+
+
+# Each kernel twice: threaded for the large levels, serial for the small ones, where
+# starting the threads costs more than the work (on a busy machine, milliseconds).
+_reduce_parallel = numba.njit(nogil=True, cache=True, parallel=True)(_reduce_rows)
+_reduce_serial = numba.njit(nogil=True, cache=True)(_reduce_rows)
+_collapse_parallel = numba.njit(nogil=True, cache=True, parallel=True)(_collapse_rows)
+_collapse_serial = numba.njit(nogil=True, cache=True)(_collapse_rows)
