@@ -116,7 +116,7 @@ def detect_field(log: _F32, *, engine: Engine = "numba") -> Field:
     if log.ndim != 2 or log.dtype != np.float32 or min(log.shape) < 16:
         raise ValueError(f"need a 2-D float32 image of >= 16x16 px, got {log.dtype} {log.shape}")
     h, w = log.shape
-    floor = float(np.percentile(log[::4, ::4], 90)) - FLOOR_BELOW_P90_DECADES
+    floor = float(np.percentile(log[::8, ::8], 90)) - FLOOR_BELOW_P90_DECADES
     half = np.ascontiguousarray(log[::2, ::2])
     rough = _find_box(half, floor, (0, half.shape[0], 0, half.shape[1]), 0.15, engine)
     box = (2 * rough[0], min(2 * rough[1], h), 2 * rough[2], min(2 * rough[3], w))
