@@ -11,7 +11,8 @@ POST     /console/validate         fragment: the manual patient checked as the h
 GET      /console/state            fragment: detector, generator, calibration, outbox
 GET      /console/images           fragment: images, review and delivery per destination
 GET      /console/events           server-sent events: the fragments above, re-rendered on
-                                   every station event, and the station's event itself
+                                   every station event (and the state every 2 s without
+                                   one, sent when it changed), and the station's event
 GET      /console/static/...       htmx, its SSE extension, the console's script and style
 =======  ========================  ==========================================================
 
@@ -59,6 +60,9 @@ TG305_REASONS = (
 """Reject reasons of AAPM TG-305 (Little et al., JACMP 24(5):e13938, 2023): value, label."""
 
 _MAX_FORM_BYTES = 4096
+_RECHECK_S = 2.0
+"""Without events, the live panel is judged again this often and pushed when it changed
+(a calibration expires with no event: time passes)."""
 
 
 def _environment() -> Environment:
@@ -155,16 +159,20 @@ def console_routes(station: Station) -> list[BaseRoute]:
 
         async def stream() -> AsyncIterator[str]:
             try:
-                yield _sse("state", await run_in_threadpool(console.state_html))
+                last_state = await run_in_threadpool(console.state_html)
+                yield _sse("state", last_state)
                 yield _sse("images", await run_in_threadpool(console.images_html))
-                async for event in subscription.events():
-                    if event is None:
+                async for event in subscription.events(keepalive_s=_RECHECK_S):
+                    if event is not None:
+                        data = {**event.data, "t_unix_s": event.t_unix_s}
+                        yield _sse(event.kind, json.dumps(data, sort_keys=True), event.id)
+                    state = await run_in_threadpool(console.state_html)
+                    if state != last_state or event is not None:
+                        last_state = state
+                        yield _sse("state", state)
+                    else:
                         yield ": keep-alive\n\n"
-                        continue
-                    data = {**event.data, "t_unix_s": event.t_unix_s}
-                    yield _sse(event.kind, json.dumps(data, sort_keys=True), event.id)
-                    yield _sse("state", await run_in_threadpool(console.state_html))
-                    if event.kind in ("image", "delivery"):
+                    if event is not None and event.kind in ("image", "delivery"):
                         yield _sse("images", await run_in_threadpool(console.images_html))
             finally:
                 station.bus.unsubscribe(subscription)
