@@ -213,18 +213,18 @@ def _reduce_rows(src: _F32, dst: _F32) -> None:  # pragma: no cover - compiled
             dst[i, j] = acc
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def _expand_at(t: _F32, x: int) -> np.float32:  # pragma: no cover - compiled
+@numba.njit(nogil=True, cache=True)
+def _expand_line(t: _F32, out: _F32) -> None:  # pragma: no cover - compiled
+    """Expand one coarse line to the fine line ``out`` (even: 1-6-1 / 8, odd: 1-1 / 2)."""
     m = t.shape[0]
-    i = x // 2
-    here = t[i]
-    nxt = t[min(i + 1, m - 1)]
-    if x % 2 == 0:
-        prev = t[max(i - 1, 0)]
-        value = np.float32(0.125) * prev + np.float32(0.75) * here + np.float32(0.125) * nxt
-    else:
-        value = np.float32(0.5) * here + np.float32(0.5) * nxt
-    return np.float32(value)
+    w = out.shape[0]
+    for j in range((w + 1) // 2):
+        here = t[j]
+        nxt = t[min(j + 1, m - 1)]
+        prev = t[max(j - 1, 0)]
+        out[2 * j] = np.float32(0.125) * prev + np.float32(0.75) * here + np.float32(0.125) * nxt
+        if 2 * j + 1 < w:
+            out[2 * j + 1] = np.float32(0.5) * here + np.float32(0.5) * nxt
 
 
 @numba.njit(nogil=True, cache=True)
@@ -264,8 +264,12 @@ def _collapse_rows(  # noqa: PLR0917  # pragma: no cover - compiled
         td = np.empty(coarse.shape[1], np.float32)
         _expand_row(coarse, y, tg)
         _expand_row(change, y, td)
+        eg = np.empty(w, np.float32)
+        ed = np.empty(w, np.float32)
+        _expand_line(tg, eg)
+        _expand_line(td, ed)
         for x in range(w):
-            b = g[y, x] - _expand_at(tg, x)
+            b = g[y, x] - eg[x]
             if b >= r:
                 shaped = table[n - 1] + slope * (b - r)
             elif b <= -r:
@@ -275,7 +279,7 @@ def _collapse_rows(  # noqa: PLR0917  # pragma: no cover - compiled
                 k = min(int(t), n - 2)
                 frac = t - np.float32(k)
                 shaped = table[k] + frac * (table[k + 1] - table[k])
-            value = _expand_at(td, x) + (shaped - b)
+            value = ed[x] + (shaped - b)
             out[y, x] = value + g[y, x] if finest else value
 
 
