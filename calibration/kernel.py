@@ -18,8 +18,8 @@ so the order never changes the result.
   single-point gain is the one-segment case.
 
 The multi-point rows read the maps where they lie (one float32 plane per break and per
-segment slope, the stored layout) and choose each pixel's segment with comparisons and
-selects, no search and no branch, so the loop along a row vectorises: two and three
+segment slope, the stored layout), compute every segment's value and select the pixel's with
+comparisons, no search and no branch, so the loop along a row vectorises: two and three
 segments (the usual flood ladders) are written out, more segments take one select pass
 per break plane over two rows of scratch. An interleaved per-pixel layout was measured
 and is slower (strided loads defeat the vectoriser). ``benchmarks/bench_correct.py``
@@ -106,17 +106,15 @@ def _rows_two(  # pragma: no cover - compiled
     y0: int,
     y1: int,
 ) -> None:
-    """Rows ``y0 <= y < y1``, two segments (one break): selects only, vectorised along x."""
+    """Rows ``y0 <= y < y1``, two segments (one break): both values, one select."""
     k1 = knots[0]
     for y in range(y0, y1):
         for x in range(raw.shape[1]):
             s = float(raw[y, x]) - float(dark[y, x])
             b1 = float(breaks[0, y, x])
-            t1 = s >= b1
-            bx = b1 if t1 else 0.0
-            by = k1 if t1 else 0.0
-            m = float(slopes[1, y, x]) if t1 else float(slopes[0, y, x])
-            v = (s - bx) * m + by + pedestal
+            v0 = (s - 0.0) * float(slopes[0, y, x]) + 0.0
+            v1 = (s - b1) * float(slopes[1, y, x]) + k1
+            v = (v1 if s >= b1 else v0) + pedestal
             out[y, x] = np.uint16(min(max(np.floor(v + 0.5), 0.0), full_scale))
 
 
@@ -133,10 +131,11 @@ def _rows_three(  # pragma: no cover - compiled
     y0: int,
     y1: int,
 ) -> None:
-    """Rows ``y0 <= y < y1``, three segments (two breaks): selects only, vectorised along x.
+    """Rows ``y0 <= y < y1``, three segments (two breaks): every segment's value, selected.
 
-    With increasing breaks, ``s >= b2`` implies ``s >= b1``: the segment is chosen by two
-    comparisons and nested selects, no search and no branch.
+    The three values cost three multiply-adds on numbers already loaded; choosing among the
+    results (two selects, as ``reference`` takes the last break reached) is cheaper than
+    choosing each segment's break, knot and slope, and leaves nothing to branch on.
     """
     k1, k2 = knots[0], knots[1]
     for y in range(y0, y1):
@@ -144,15 +143,10 @@ def _rows_three(  # pragma: no cover - compiled
             s = float(raw[y, x]) - float(dark[y, x])
             b1 = float(breaks[0, y, x])
             b2 = float(breaks[1, y, x])
-            t1 = s >= b1
-            t2 = s >= b2
-            bx = b2 if t2 else (b1 if t1 else 0.0)
-            by = k2 if t2 else (k1 if t1 else 0.0)
-            m0 = float(slopes[0, y, x])
-            m1 = float(slopes[1, y, x])
-            m2 = float(slopes[2, y, x])
-            m = m2 if t2 else (m1 if t1 else m0)
-            v = (s - bx) * m + by + pedestal
+            v0 = (s - 0.0) * float(slopes[0, y, x]) + 0.0
+            v1 = (s - b1) * float(slopes[1, y, x]) + k1
+            v2 = (s - b2) * float(slopes[2, y, x]) + k2
+            v = (v2 if s >= b2 else (v1 if s >= b1 else v0)) + pedestal
             out[y, x] = np.uint16(min(max(np.floor(v + 0.5), 0.0), full_scale))
 
 
