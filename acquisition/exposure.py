@@ -79,6 +79,12 @@ class ExposureRequest:
         Exam protocol, ``BODYPART [VIEW]`` (``CHEST PA``).
     ma : float or None
         Tube current in mA; the generator's current setting when None.
+    preset : str or None
+        Presentation-processing preset of the protocol; ``[processing] preset`` when None.
+    grid : bool
+        True when the anti-scatter grid is in the beam (its lines are removed).
+    target_ei : float or None
+        EI_T of the protocol; ``[dicom] target_exposure_index`` when None.
     """
 
     kv: float
@@ -86,6 +92,9 @@ class ExposureRequest:
     study: StudyContext
     protocol: str = "CHEST PA"
     ma: float | None = None
+    preset: str | None = None
+    grid: bool = False
+    target_ei: float | None = None
 
     def check(self, limits: TechniqueLimits, ma_now: float) -> float:
         """Check against the generator's ranges; return the exposure time in ms.

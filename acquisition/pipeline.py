@@ -164,7 +164,11 @@ class Pipeline:
         return Corrected(pixels, frame, calibration)
 
     def present(
-        self, image: Corrected, preset: str | None = None, grid: bool = False
+        self,
+        image: Corrected,
+        preset: str | None = None,
+        grid: bool = False,
+        target_ei: float | None = None,
     ) -> Presentation:
         """Process a corrected image for presentation (:func:`panelgate.processing.process`).
 
@@ -176,6 +180,8 @@ class Pipeline:
             The protocol's processing preset; ``[processing] preset`` when None.
         grid : bool
             True when an anti-scatter grid was in the beam.
+        target_ei : float, optional
+            The protocol's EI_T; ``[dicom] target_exposure_index`` when None.
 
         Raises
         ------
@@ -189,7 +195,7 @@ class Pipeline:
             self.info.counts_per_ugy or 1.0,  # no dose calibration: relative log, no EI
             settings.resolve(preset),
             grid,
-            self.config.dicom.target_exposure_index,
+            self.config.dicom.target_exposure_index if target_ei is None else target_ei,
             bits=min(settings.bits, self.info.bits_stored),
             monochrome1=settings.monochrome1,
         )

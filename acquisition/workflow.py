@@ -486,7 +486,8 @@ class ExposureWorkflow:
         )
         image = self.pipeline.correct(frame, self.calibration.calibration)
         record.corrected = image.pixels
-        presentation = self.pipeline.present(image)
+        request = record.request
+        presentation = self.pipeline.present(image, request.preset, request.grid, request.target_ei)
         ds, window = self.pipeline.build(image, record.request.study, technique, presentation)
         record.dataset = ds
         spool_path = self._queue(ds)

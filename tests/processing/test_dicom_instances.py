@@ -89,3 +89,13 @@ def test_an_unknown_preset_is_refused(exposure) -> None:  # type: ignore[no-unty
     pipeline, image = exposure
     with pytest.raises(ValueError, match="unknown processing preset 'knee'"):
         pipeline.present(image, preset="knee")
+
+
+def test_the_protocol_chooses_preset_grid_and_target(exposure) -> None:  # type: ignore[no-untyped-def]
+    pipeline, image = exposure
+    shown = pipeline.present(image, "extremity", True, 250.0)
+    assert shown.preset == PRESETS["extremity"]
+    assert shown.target_ei == 250.0
+    assert shown.deviation_index == pytest.approx(10 * np.log10(shown.ei / 250.0))
+    default = pipeline.present(image)
+    assert default.preset == PRESETS["chest"] and default.target_ei == 400.0
