@@ -283,11 +283,16 @@ def _typed(expected: Any, raw: Any, where: str, problems: list[str]) -> tuple[bo
     if expected is float and isinstance(raw, int) and not isinstance(raw, bool):
         value = float(raw)
     if type(value) is not expected:
-        problems.append(
-            f"{where} must be {expected.__name__}, got {type(value).__name__} {value!r}"
-        )
+        shown = "" if _is_secret(where) else f" {value!r}"  # a secret is never echoed
+        problems.append(f"{where} must be {expected.__name__}, got {type(value).__name__}{shown}")
         return False, None
     return True, value
+
+
+def _is_secret(where: str) -> bool:
+    """Whether the key named last in ``where`` holds a secret (a password or a token)."""
+    key = where.rsplit(" ", 1)[-1].lower()
+    return any(word in key for word in ("password", "token", "secret"))
 
 
 def _parse_section(cls: type, section: str, table: dict[str, Any], problems: list[str]) -> Any:

@@ -125,3 +125,15 @@ def test_https_with_a_ca_file_is_loaded_at_validation(tmp_path: Path) -> None:
             {"destinations": {"web": {"kind": "dicomweb", "url": "http://127.0.0.1/x",
                                       "tls_ca_file": str(bad_ca)}}}
         )  # fmt: skip
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    config = tmp_path / "secret.toml"
+    config.write_text(
+        '[destinations.web]\nkind = "dicomweb"\nurl = "http://127.0.0.1:8042/dicom-web"\n'
+        'auth = "bearer"\ntoken = 918273645\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert "token must be str, got int" in str(raised.value)
+    assert "918273645" not in str(raised.value)
