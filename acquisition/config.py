@@ -152,7 +152,9 @@ class DicomConfig(Section):
 
     ``uid_root`` follows PS3.5 9.1 and is kept ending in ``.`` (``1.2.3`` is read as
     ``1.2.3.``); ``calling_ae`` is an AE title (PS3.5 6.2); ``station_name`` is a DICOM
-    SH (16 characters), ``institution_name`` a LO (64).
+    SH (16 characters), ``institution_name`` a LO (64). ``send_for_processing`` queues the
+    DX For Processing instance (PS3.3 A.26, the corrected linear image) beside the For
+    Presentation one; most sites want only the latter, so it is off by default.
     """
 
     uid_root: UidRoot = "1.2.826.0.1.3680043.8.498."
@@ -162,6 +164,7 @@ class DicomConfig(Section):
     target_exposure_index: PositiveFloat = 400.0
     monochrome1: bool = False
     compression: Annotated[str, OneOf(COMPRESSIONS)] = ""  # lossless only
+    send_for_processing: bool = False  # also queue the DX For Processing (linear) instance
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -490,6 +490,9 @@ class ExposureWorkflow:
         presentation = self.pipeline.present(image, request.preset, request.grid, request.target_ei)
         ds, window = self.pipeline.build(image, record.request.study, technique, presentation)
         record.dataset = ds
+        if self.pipeline.config.dicom.send_for_processing:  # the linear image too, first
+            study = study_of(ds, record.request.study)  # the same study, its own series
+            self._queue(self.pipeline.build_for_processing(image, study, technique, presentation))
         spool_path = self._queue(ds)
         record.queued_path = spool_path
         self._log_dose(ds, technique, record)
