@@ -46,6 +46,7 @@ from panelgate.gateway import DicomBuildError
 from panelgate.gateway.dicom import StudyContext
 from panelgate.gateway.outbox import Record, State
 from panelgate.gateway.pacs import Destination, WorklistQuery, query_worklist
+from panelgate.simulators.dose import protocol_phantom
 
 from .config import StationSetup
 from .events import EventBus
@@ -342,8 +343,9 @@ class Station:
     def _use(self, study: StudyContext, source: str, protocol: ExamProtocol) -> Exam:
         """Check an exam as the exposure will, set its technique on the generator, select it."""
         request = ExposureRequest(
-            protocol.kv, protocol.mas, study, protocol.workflow_protocol, protocol.ma
-        )
+            protocol.kv, protocol.mas, study, protocol.workflow_protocol, protocol.ma,
+            preset=protocol.preset or None, grid=protocol.grid, target_ei=protocol.target_ei,
+        )  # fmt: skip
         self._check(request, source)
         try:
             self.room.set_technique(protocol.kv, protocol.mas, protocol.ma)
@@ -529,7 +531,8 @@ class Station:
         """Run one exposure (the job's thread); record and announce its image."""
         protocol = exam.protocol
         self.steps.exposure_starting(exam.request.study, scheduled=exam.source == "worklist")
-        result = self.room.expose(exam.request, target_ei=protocol.target_ei, hold_s=hold_s)
+        with protocol_phantom(self.room.url, exam.request.protocol):  # simulated: anatomy
+            result = self.room.expose(exam.request, target_ei=protocol.target_ei, hold_s=hold_s)
         uid = result.sop_instance_uid
         entry = self.images.add(
             uid, **self._image_details(exam, result), repeat_of=repeat_of,
