@@ -19,9 +19,14 @@ paths of :class:`panelgate.acquisition.pipeline.Pipeline`, as the demo does:
     computing the frame; it cannot be shorter than the configured ``exposure_s``);
   - **correction**: ``calibration.correct(raw, calset, out, engine="numba")`` into a
     preallocated ``out`` buffer;
-  - **DX build**: ``pipeline.build`` (window, exposure index, the DX For Presentation dataset);
+  - **presentation**: ``pipeline.present`` (the For Presentation processing of
+    :mod:`panelgate.processing` with the ``[processing]`` preset, as the workflow runs it:
+    log, field, EI, multi-scale contrast, tone scale);
+  - **DX build**: ``pipeline.build`` of that presentation (window, exposure index, the DX
+    For Presentation dataset);
   - **Part-10 write**: ``pipeline.write`` into a temporary directory (atomic, fsynced);
-  - **PNG preview**: ``acquisition.preview.write_preview``;
+  - **PNG preview**: ``acquisition.preview.write_preview`` of the processed image (its
+    polarity as displayed), as the workflow writes it;
   - **C-STORE**: ``pipeline.deliver`` into an :class:`EmbeddedPacs` started once on
     127.0.0.1.
 
@@ -99,6 +104,7 @@ READOUT = "readout"
 CORRECT_NUMBA = "correct-numba"
 CORRECT_NUMPY = "correct-numpy"
 COPY = "copyto"
+PRESENT = "present"
 BUILD = "build"
 WRITE = "write"
 WRITE_RAW = "write-raw"
@@ -115,6 +121,7 @@ STAGES = (
     "PNG preview",
     "C-STORE (deliver)",
     "calibration (once, 1 measurement)",
+    "presentation (processing)",
 )
 """The stage labels of the table, in order (the correction has two rows, one per reference)."""
 
@@ -382,7 +389,10 @@ def run_once(bench: Bench, index: int, samples: Samples | None) -> None:
     image = Corrected(bench.out, frame, bench.calibration)
 
     start = time.perf_counter()
-    ds, window = pipeline.build(image, bench.study, bench.technique)
+    shown = pipeline.present(image)
+    record(samples, [(PRESENT, time.perf_counter() - start)])
+    start = time.perf_counter()
+    ds, window = pipeline.build(image, bench.study, bench.technique, shown)
     record(samples, [(BUILD, time.perf_counter() - start)])
 
     written: list[Path] = []
@@ -398,7 +408,19 @@ def run_once(bench: Bench, index: int, samples: Samples | None) -> None:
         ),
     )
     preview_path = bench.work / f"preview-{index}.png"
-    record(samples, [(PREVIEW, timed(lambda: write_preview(image.pixels, window, preview_path)))])
+    record(
+        samples,
+        [
+            (
+                PREVIEW,
+                timed(
+                    lambda: write_preview(
+                        shown.pixels, window, preview_path, invert=shown.monochrome1
+                    )
+                ),
+            )
+        ],
+    )
     record(samples, deliver_stage(bench, written[0], index))
 
     # Keep the disk use flat: every run writes new files (a new SOP Instance UID each time).
@@ -413,6 +435,7 @@ def rows(size: int, storescu: str | None) -> list[Row]:
         Row(STAGES[0], READOUT),
         Row(STAGES[1], CORRECT_NUMBA, 'correct(engine="numpy")', CORRECT_NUMPY),
         Row(STAGES[1], CORRECT_NUMBA, f"np.copyto {size}² uint16", COPY),
+        Row(STAGES[7], PRESENT),
         Row(STAGES[2], BUILD),
         Row(STAGES[3], WRITE, "raw bytes write + fsync", WRITE_RAW),
         Row(STAGES[4], PREVIEW),
