@@ -20,8 +20,11 @@ station's upkeep thread) looks after the devices, never during an exposure:
   background, attempt after attempt, the waits doubling from 0.25 s to
   ``reconnect_max_wait_s`` (:func:`~panelgate.acquisition.relink.reconnect`: same serial
   number, the readout mode set again); an exposure that fails on the link starts the same;
-- the generator: a generator that stops answering makes the station not ready until it
-  answers again;
+- the generator (:mod:`.generator_link`): one that stops answering, or reports a fault,
+  makes the station not ready until it answers again; one whose port broke (a write
+  timeout, a USB-serial adapter unplugged, the other side of a pty gone) is reopened in the
+  background with the detector's backoff and must identify itself as before; an
+  exposure that fails on the generator's port starts the same;
 - the dark map: when stale (``[calibration] dark_max_age_s``, or the panel's temperature
   moved), a fresh dark is taken now rather than before the next patient's exposure.
 
@@ -38,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from panelgate.acquisition.calibration_lifecycle import CalibrationHolder, Clock, utc_now
 from panelgate.acquisition.config import Config
@@ -69,6 +72,7 @@ from panelgate.simulators import Irradiable
 from . import calibration_state
 from .config import StationConfig
 from .devices import open_generator, panel_url
+from .generator_link import GeneratorLink, broken_port_of
 from .hand_switch import HandSwitch
 from .read_ahead import PrefetchedStore
 from .startup import StartupPhases
@@ -85,15 +89,6 @@ OnEvent = Callable[..., object]
 
 _FIRST_WAIT_S = 0.25
 """Wait before the first reconnection attempt, doubled before each next one."""
-
-
-@runtime_checkable
-class ReportsState(Protocol):
-    """A generator that reports its state (the serial link: IDLE, PREP, READY, FAULT...)."""
-
-    def state(self) -> str:
-        """Return the generator's state."""
-        ...
 
 
 def _link_lost_by(exc: BaseException) -> TransportError | None:
@@ -174,7 +169,7 @@ class Room:
         self.calibration_problem = ""
         self.link_lost = ""
         """Why the detector link is down (empty while it is up)."""
-        self.generator_fault = ""
+        self._generator_link: GeneratorLink | None = None
         self.last_failure = ""
         self._identity = ""
         self._simulated = False
@@ -235,6 +230,10 @@ class Room:
             self.generator, self.generator_where = generator, where
             self.switch = HandSwitch(generator)
             self._identity = generator.identify()
+            self._generator_link = GeneratorLink(
+                generator, self._identity, where,
+                max_wait_s=self.station.reconnect_max_wait_s, on_event=self._on_event,
+            )  # fmt: skip
         with self.startup.phase("detector connected"):
             self._open_detector()
 
@@ -255,6 +254,7 @@ class Room:
 
     def _close_devices(self) -> None:
         self.workflow = self.pipeline = self.generator = self.holder = self.switch = None
+        self._generator_link = None
         self._detector = {"connected": False}
         self._calibration = None
         self._stack.close()
@@ -294,6 +294,12 @@ class Room:
         _log.info("calibration: set %s (%s)", holder.calibration.set_id, source)
         return True
 
+    @property
+    def generator_fault(self) -> str:
+        """Why the generator cannot be used (silent, faulty, its port reopening); empty: fine."""
+        link = self._generator_link
+        return link.fault if link is not None else ""
+
     # -- what the station asks ----------------------------------------------------------
     def why_not_ready(self) -> str:
         """Why no exposure can start now (devices, link, generator, calibration); empty: ready."""
@@ -302,6 +308,9 @@ class Room:
         if self.link_lost:
             return f"the detector is disconnected ({self.link_lost}): reconnecting"
         if self.generator_fault:
+            link = self._generator_link
+            if link is not None and link.reconnecting:
+                return f"the generator does not answer ({self.generator_fault}): reopening its port"
             return f"the generator does not answer: {self.generator_fault}"
         if self.workflow is None:
             return f"no calibration: {self.calibration_problem}"
@@ -394,6 +403,10 @@ class Room:
             lost = _link_lost_by(exc)
             if lost is not None:
                 self._lose_link(str(lost))
+            broken, link = broken_port_of(exc), self._generator_link
+            if broken is not None and link is not None:
+                with self._lock:
+                    link.port_broken(str(broken))
             raise
         finally:
             with self._lock:
@@ -456,7 +469,7 @@ class Room:
                 connected=False, state="disconnected", reason=self.link_lost,
                 reconnect_attempts=self._attempts,
             )  # fmt: skip
-        generator = self.generator
+        generator, link = self.generator, self._generator_link
         return {
             "detector": detector,
             "generator": {
@@ -464,6 +477,8 @@ class Room:
                 "where": self.generator_where,
                 "answering": generator is not None and not self.generator_fault,
                 "fault": self.generator_fault,
+                "reconnecting": link is not None and link.reconnecting,
+                "reconnect_attempts": link.attempts if link is not None else 0,
             },
             "calibration": self._calibration
             if self.holder is not None
@@ -495,7 +510,8 @@ class Room:
             if self.link_lost:
                 self._try_reconnect()
                 return
-            self._probe_generator()
+            if self._generator_link is not None:
+                self._generator_link.probe()
             if self._look_at_devices() and self.holder is not None and self.holder.is_stale():
                 self._fresh_dark("while idle")
                 self._look_at_devices()
@@ -564,26 +580,6 @@ class Room:
             self._calibration = calibration_state.describe(holder, validity, source, fix)
             self._blocked = self._calibration["blocked"]
         return True
-
-    def _probe_generator(self) -> None:
-        generator = self.generator
-        if generator is None:
-            return
-        try:
-            if isinstance(generator, ReportsState):
-                generator.state()
-            else:
-                generator.limits()
-        except PanelgateError as exc:
-            if not self.generator_fault:
-                _log.warning("the generator does not answer: %s", exc)
-                self._on_event("generator", state="FAULT", fault=str(exc))
-            self.generator_fault = str(exc)
-            return
-        if self.generator_fault:
-            _log.warning("the generator answers again")
-            self.generator_fault = ""
-            self._on_event("generator", state="IDLE", fault="")
 
     def _fresh_dark(self, when: str) -> None:
         holder, pipeline = self.holder, self.pipeline
