@@ -337,8 +337,7 @@ def create_app(station: Station, token: str | None = None) -> Starlette:
     and is audited with its user (:mod:`.access`).
     """
     app = Starlette(routes=[*_routes(station), *console_routes(station)])  # console at /
-    if station is not None:  # GET /metrics, GET /api/health
-        app.router.routes.extend(observability_routes(station))
+    app.router.routes.extend(observability_routes(station))  # GET /metrics, GET /api/health
     sessions, secure, audit = None, False, _no_audit
     if station is not None:
         st, users = station.setup.station, station.setup.users

@@ -13,6 +13,8 @@ Health answers the two questions a monitor asks, each with its reasons:
   instance waiting longer than ``stuck_s`` (the archive is away or refusing).
 
 ``200`` when both hold, ``503`` otherwise; the body says which and why. No patient data.
+An application made without a station (the OpenAPI test) still serves ``/api/health``:
+``503`` with the reason ``no station`` (and no ``/metrics``).
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ from panelgate.gateway.outbox import State
 if TYPE_CHECKING:
     from .service import Station
 
-__all__ = ["STUCK_S", "health", "observability_routes", "station_gauges"]
+__all__ = ["NO_STATION", "STUCK_S", "health", "observability_routes", "station_gauges"]
 
 STUCK_S = 300.0
 """An instance waiting longer than this (seconds) means delivery is stuck."""
 
 _WAITING = (State.PENDING, State.INFLIGHT)
 _NOT_FOR_AN_EXAM = "no exam selected"
+
+NO_STATION = "no station"
+"""The health reason of an application made without a station (it can do nothing)."""
 
 
 def station_gauges(station: Station) -> dict[str, Any]:
@@ -107,8 +112,10 @@ def health(station: Station, now: float | None = None) -> tuple[bool, dict[str, 
     return can_expose and can_deliver, body
 
 
-def observability_routes(station: Station) -> list[Route]:
-    """``GET /metrics`` and ``GET /api/health`` of a station."""
+def observability_routes(station: Station | None) -> list[Route]:
+    """``GET /metrics`` and ``GET /api/health`` of a station; without one, a 503 health."""
+    if station is None:
+        return [Route("/api/health", _no_station, methods=["GET"])]
     station.agent.metrics.watch_status(lambda: station_gauges(station))
 
     async def metrics(request: Request) -> Response:
@@ -123,3 +130,12 @@ def observability_routes(station: Station) -> list[Route]:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/health", health_check, methods=["GET"]),
     ]
+
+
+async def _no_station(request: Request) -> Response:
+    body = {
+        "ok": False,
+        "expose": {"ok": False, "reason": NO_STATION},
+        "deliver": {"ok": False, "destinations": {}},
+    }
+    return JSONResponse(body, status_code=503)

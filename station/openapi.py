@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .observability import NO_STATION, STUCK_S
 from .rejects import CSV_COLUMNS, TG305_REASONS
 
 __all__ = ["openapi_document"]
@@ -141,6 +142,113 @@ _IMAGE = {
     },
 }
 
+_MPPS = {
+    "type": "object",
+    "description": "Modality Performed Procedure Step of the exam (PS3.4 F.7, IHE RAD-6/7)",
+    "properties": {
+        "configured": {"type": "boolean", "description": "an [mpps] peer is configured"},
+        "step_uid": {
+            "type": "string",
+            "description": "SOP Instance UID of the step in progress; empty when none",
+        },
+        "queued": {"type": "integer", "minimum": 0, "description": "N-CREATE/N-SET waiting"},
+        "delivered": {"type": "integer", "minimum": 0, "description": "N-CREATE/N-SET sent"},
+        "problem": {"type": "string", "description": "the last failure; empty when none"},
+    },
+    "required": ["configured", "step_uid", "queued", "delivered", "problem"],
+}
+
+_GENERATOR = {
+    "type": "object",
+    "properties": {
+        "identity": {"type": "string", "description": "its answer to IDN? when opened"},
+        "where": {"type": "string", "description": "its port, sim, or none"},
+        "answering": {"type": "boolean"},
+        "fault": {"type": "string", "description": "why it cannot be used; empty when fine"},
+        "state": {"type": "string", "description": "IDLE, PREP, READY, EXPOSING or FAULT"},
+        "reconnecting": {
+            "type": "boolean",
+            "description": "its serial port broke and is being reopened in the background",
+        },
+        "reconnect_attempts": {"type": "integer", "minimum": 0},
+    },
+}
+
+_STATUS = {
+    "type": "object",
+    "properties": {
+        "station": {
+            "type": "object",
+            "properties": {
+                "ready": {"type": "boolean"},
+                "reason": {"type": "string", "description": "why not ready; empty when ready"},
+                "state": {"type": "string"},
+                "version": {"type": "string"},
+                "calling_ae": {"type": "string"},
+                "last_failure": {"type": "string"},
+            },
+        },
+        "detector": {
+            "type": "object",
+            "description": "link (connected, reconnect_attempts), state, serial, mode, temp_c",
+        },
+        "generator": _GENERATOR,
+        "calibration": {"type": "object", "description": "set, validity, what blocks exposures"},
+        "exam": {"type": ["object", "null"]},
+        "mpps": _MPPS,
+        "images": {"type": "object", "description": "image counts by review state"},
+        "outbox": {"type": "object", "description": "directory, destinations, counts"},
+    },
+    "required": ["station", "detector", "generator", "calibration", "exam", "mpps", "outbox"],
+}
+
+_HEALTH = {
+    "type": "object",
+    "description": "can the station expose and deliver; no patient data",
+    "properties": {
+        "ok": {"type": "boolean", "description": "expose.ok and deliver.ok"},
+        "expose": {
+            "type": "object",
+            "properties": {
+                "ok": {
+                    "type": "boolean",
+                    "description": "an exposure could start now but for the exam choice",
+                },
+                "reason": {
+                    "type": "string",
+                    "description": f"why not ({NO_STATION!r} without one)",
+                },
+            },
+            "required": ["ok", "reason"],
+        },
+        "deliver": {
+            "type": "object",
+            "properties": {
+                "ok": {"type": "boolean"},
+                "destinations": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "ok": {"type": "boolean"},
+                            "waiting": {"type": "integer", "minimum": 0},
+                            "failed": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "description": "dead-lettered instances",
+                            },
+                            "oldest_waiting_s": {"type": "number", "minimum": 0},
+                            "problems": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+            "required": ["ok", "destinations"],
+        },
+    },
+    "required": ["ok", "expose", "deliver"],
+}
+
 
 def openapi_document() -> dict[str, Any]:
     """Return the API's OpenAPI 3.1 document."""
@@ -159,8 +267,10 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "Error": _ERROR,
                 "Exam": _EXAM_BODY,
+                "Health": _HEALTH,
                 "Image": _IMAGE,
                 "Protocol": _PROTOCOL,
+                "Status": _STATUS,
             },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
@@ -172,9 +282,26 @@ def openapi_document() -> dict[str, Any]:
             "/api/status": {
                 "get": {
                     "summary": "detector (link, reconnection), generator (answering), calibration "
-                    "(set, validity, gain expiry, dark age, what blocks exposures), outbox, exam; "
-                    "ready or why not",
-                    "responses": {"200": _json("the station's status")},
+                    "(set, validity, gain expiry, dark age, what blocks exposures), outbox, exam, "
+                    "MPPS; ready or why not",
+                    "responses": {
+                        "200": _json(
+                            "the station's status", {"$ref": "#/components/schemas/Status"}
+                        )
+                    },
+                }
+            },
+            "/api/health": {
+                "get": {
+                    "summary": "can the station expose (devices, calibration, nothing in "
+                    f"progress) and deliver (no dead letter, nothing waiting over {STUCK_S:g} s)",
+                    "responses": {
+                        "200": _json("both hold", {"$ref": "#/components/schemas/Health"}),
+                        "503": _json(
+                            "one does not (or no station): the body says which and why",
+                            {"$ref": "#/components/schemas/Health"},
+                        ),
+                    },
                 }
             },
             "/api/worklist": {

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 from starlette.routing import Route
 
@@ -158,9 +159,21 @@ def test_the_openapi_document_describes_exactly_the_routes() -> None:
             assert op["summary"] and op["responses"], (path, method)
             assert path.replace("{uid}", "").count("{") == 0, "only UIDs in paths"
 
-    async def fetch() -> object:
+    async def fetch() -> tuple[object, httpx.Response]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
-            return (await client.get("/api/openapi.json")).json()
+            served = (await client.get("/api/openapi.json")).json()
+            return served, await client.get("/api/health")
 
-    assert asyncio.run(fetch()) == document
+    served_document, health = asyncio.run(fetch())
+    assert served_document == document
+    assert ("/api/health", "GET") in described and {"200", "503"} <= set(
+        document["paths"]["/api/health"]["get"]["responses"]
+    )
+    assert health.status_code == 503 and health.json()["expose"]["reason"] == "no station"
+    jsonschema.validate(
+        health.json(),
+        {"$ref": "#/components/schemas/Health", "components": document["components"]},
+    )
+    status = document["components"]["schemas"]["Status"]
+    assert "mpps" in status["required"] and "step_uid" in status["properties"]["mpps"]["required"]

@@ -14,8 +14,11 @@ import termios
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from panelgate.simulators.generator import GeneratorSpec, SimFault, SimulatedGenerator
 from panelgate.simulators.room import Room
+from panelgate.station.openapi import openapi_document
 
 EXAM = {"patient": {"id": "P-GENLINK", "name": "Gen^Link"}, "kv": 100, "mas": 2}
 ONE_CALL = {"prepare": True, "repeat_reason": "test exposure"}
@@ -37,6 +40,11 @@ def _simulated(tmp_path: Path, helpers: Any, serial: str = "GEN-SIM-0001") -> Si
     """A started simulated generator in the test's room (the same spec as the fixture's)."""
     spec = GeneratorSpec(prep_s=0.05, time_scale=0.1, serial=serial)
     return SimulatedGenerator(spec, seed=4, room=Room(helpers.room(tmp_path))).start()
+
+
+def _schema(name: str) -> dict[str, Any]:
+    """The OpenAPI document's schema ``name``, resolvable on its own (JSON Schema 2020-12)."""
+    return {"$ref": f"#/components/schemas/{name}", "components": openapi_document()["components"]}
 
 
 def _generator_events(events: Any) -> list[tuple[str, str]]:
@@ -64,6 +72,11 @@ def test_a_generator_whose_pty_went_away_is_reopened_by_its_path_and_exposes_aga
             )
             assert not lost["generator"]["answering"] and not lost["station"]["ready"]
             assert "generator does not answer" in lost["station"]["reason"]
+            jsonschema.validate(lost, _schema("Status"))  # as documented, mpps included
+            health = api.get("/api/health")
+            assert health.status_code == 503, health.text
+            jsonschema.validate(health.json(), _schema("Health"))
+            assert "generator does not answer" in health.json()["expose"]["reason"]
             helpers.until(
                 lambda: api.get("/api/status").json()["generator"]["reconnect_attempts"] >= 2,
                 "reopening attempts while the generator is away",
@@ -95,6 +108,7 @@ def test_a_generator_whose_pty_went_away_is_reopened_by_its_path_and_exposes_aga
             status = api.get("/api/status").json()["generator"]
             assert status["answering"] and not status["reconnecting"] and not status["fault"]
             assert status["identity"] == identity
+            jsonschema.validate(api.get("/api/status").json(), _schema("Status"))
             again = api.post("/api/expose", json=ONE_CALL)
             assert again.status_code == 200, again.text
             assert back.model.exposures == 1 and generator.model.exposures == 1
