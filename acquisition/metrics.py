@@ -51,6 +51,7 @@ _OUTCOMES = {"QUEUED": "queued", "FAILED": "failed"}
 METRIC_NAMES = (
     "panelgate_exposures_total",
     "panelgate_phase_seconds",
+    "panelgate_stage_seconds",
     "panelgate_instances_sent_total",
     "panelgate_bytes_sent_total",
     "panelgate_delivery_failures_total",
@@ -97,6 +98,14 @@ class Metrics:
             "panelgate_phase_seconds",
             "Time spent in each phase of the exposure workflow",
             ["phase"],
+            buckets=_BUCKETS_S,
+            registry=r,
+        )
+        self.stage_seconds = Histogram(
+            "panelgate_stage_seconds",
+            "Time of each stage of an image: correction, presentation processing, DX build, "
+            "queueing (per exposure) and send (per round of instances sent to a destination)",
+            ["stage"],
             buckets=_BUCKETS_S,
             registry=r,
         )
@@ -163,6 +172,8 @@ class Metrics:
             if outcome == 0:
                 self.instances_sent.labels(destination).inc(count)
                 self.bytes_sent.labels(destination).inc(int(event.get("bytes", 0)))
+                if "elapsed_s" in event:
+                    self.stage_seconds.labels("send").observe(float(event["elapsed_s"]))
             else:
                 kind = "refused" if outcome == 4 else "unreachable"
                 self.delivery_failures.labels(destination, kind).inc(count)
@@ -170,6 +181,10 @@ class Metrics:
             self.worklist_queries.labels("success" if outcome == 0 else "failure").inc()
         elif name == "association-rejected":
             self.associations_rejected.inc()
+
+    def stage_done(self, stage: str, seconds: float) -> None:
+        """Take the time of one stage of an image (``correction``, ``build``, ...)."""
+        self.stage_seconds.labels(stage).observe(max(0.0, seconds))
 
     def commitment_reported(self, delays_s: Iterator[float] | list[float]) -> None:
         """Take the request-to-report delays of the instances one commitment report names."""

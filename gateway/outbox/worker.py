@@ -192,9 +192,10 @@ class DestinationWorker:
             self._audit_transfer(uids, SERIOUS_FAILURE, str(exc), due)
             return 0
         self._refusals = 0
+        t0 = time.monotonic()
         sent, problems = self._send_batch(due)
         if sent:
-            self._audit_transfer(sent, SUCCESS, "stored", due)
+            self._audit_transfer(sent, SUCCESS, "stored", due, time.monotonic() - t0)
         if problems:
             self._audit_transfer(problems, MINOR_FAILURE, "not stored", due)
         return len(sent) + len(problems)
@@ -406,11 +407,12 @@ class DestinationWorker:
             return 0  # the destination itself is backing off
         due = self.outbox.due(self.name, self.batch)
         rnd = _Round(due, marked={})
+        t0 = time.monotonic()
         for start in range(0, len(due), web.max_parts):
             if self._stop.is_set() or not self._stow(web, due[start : start + web.max_parts], rnd):
                 break
         if rnd.sent:
-            self._audit_transfer(rnd.sent, SUCCESS, "stored", due)
+            self._audit_transfer(rnd.sent, SUCCESS, "stored", due, time.monotonic() - t0)
         if rnd.problems:
             self._audit_transfer(rnd.problems, MINOR_FAILURE, "not stored", due)
         return len(rnd.sent) + len(rnd.problems)
@@ -533,8 +535,15 @@ class DestinationWorker:
             )
 
     def _audit_transfer(
-        self, uids: list[str], outcome: int, detail: str, records: list[Record]
+        self,
+        uids: list[str],
+        outcome: int,
+        detail: str,
+        records: list[Record],
+        elapsed_s: float | None = None,
     ) -> None:
+        """Audit a transfer; ``elapsed_s`` is how long the round that stored them took."""
+        timing = {} if elapsed_s is None else {"elapsed_s": round(elapsed_s, 4)}
         sop_class = {r.sop_instance_uid: r.sop_class_uid for r in records}
         size = {r.sop_instance_uid: r.size for r in records}
         self._audit.record(
@@ -548,6 +557,7 @@ class DestinationWorker:
             destination=self.name,
             sop_classes={uid: sop_class.get(uid, "") for uid in uids},
             bytes=sum(size.get(uid, 0) for uid in uids),
+            **timing,
         )
 
 

@@ -96,6 +96,7 @@ def test_agent_metrics_count_what_was_sent_and_what_waits(
     pacs = (("destination", "pacs"),)
     assert sent[("panelgate_instances_sent_total", pacs)] == 2
     assert sent[("panelgate_bytes_sent_total", pacs)] == sizes > 0
+    assert sent[("panelgate_stage_seconds_count", (("stage", "send"),))] >= 1
     assert sent[("panelgate_outbox_instances", (("destination", "pacs"), ("state", "sent")))] == 2
     assert ("panelgate_outbox_oldest_pending_age_seconds", pacs) not in sent
     assert waiting[("panelgate_instances_sent_total", pacs)] == 2
@@ -165,6 +166,7 @@ def test_every_documented_metric_is_exported(
     ):
         metrics.audit_event(event)
     metrics.commitment_reported([0.5])
+    metrics.stage_done("correction", 0.02)
     text = metrics.exposition().decode()
     families = {f.name for f in text_string_to_metric_families(text)}
     for name in METRIC_NAMES:
