@@ -123,7 +123,8 @@ class Room:
         The time calibration validity is judged at (tests inject one).
     on_event : callable, optional
         ``on_event(kind, **data)`` for ``detector`` (link lost, back), ``generator`` (falls
-        silent: ``FAULT``, answers again: ``IDLE``) and ``calibration`` (a fresh dark) events.
+        silent, its port breaks or another generator answers on it: ``FAULT``; answers
+        again or its port is reopened: ``IDLE``) and ``calibration`` (a fresh dark) events.
     outbox : Outbox, optional
         Where the workflow queues each image itself (``auto_accept``); without one the
         image is written to ``spool_dir`` for review.
