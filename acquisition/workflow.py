@@ -45,6 +45,7 @@ X-ray room of :mod:`panelgate.simulators.room`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -52,7 +53,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -201,6 +202,7 @@ class RawExposure:
 
 
 Listener = Callable[[StateChange], None]
+StageListener = Callable[[str, float], None]
 
 
 class ExposureWorkflow:
@@ -261,6 +263,7 @@ class ExposureWorkflow:
             lambda: self.calibration.refresh_dark(pipeline)
         )
         self._listeners: list[Listener] = []
+        self._stage_listeners: list[StageListener] = []
         self._cancel = threading.Event()
 
     @property
@@ -279,6 +282,26 @@ class ExposureWorkflow:
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(change)`` on every state change (from the workflow's thread)."""
         self._listeners.append(listener)
+
+    def subscribe_stages(self, listener: StageListener) -> None:
+        """Call ``listener(stage, seconds)`` after each stage of an image is done.
+
+        Stages: ``correction``, ``presentation``, ``build`` and ``queue`` (the metrics'
+        ``panelgate_stage_seconds``). A listener that raises is logged, never fails the
+        exposure.
+        """
+        self._stage_listeners.append(listener)
+
+    @contextlib.contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        t0 = time.monotonic()
+        yield
+        seconds = time.monotonic() - t0
+        for listener in self._stage_listeners:
+            try:
+                listener(name, seconds)
+            except Exception:  # a meter must not fail an exposure
+                _log.exception("stage listener failed")
 
     def abort(self) -> None:
         """Abort the exposure in progress from another thread; the run raises WorkflowAborted."""
@@ -484,16 +507,22 @@ class ExposureWorkflow:
             irradiation_event_uid=generate_uid(prefix=self.pipeline.config.dicom.uid_root),
             dose=exposure_dose(self.generator, delivered, self.pipeline.config),
         )
-        image = self.pipeline.correct(frame, self.calibration.calibration)
+        with self._stage("correction"):
+            image = self.pipeline.correct(frame, self.calibration.calibration)
         record.corrected = image.pixels
         request = record.request
-        presentation = self.pipeline.present(image, request.preset, request.grid, request.target_ei)
-        ds, window = self.pipeline.build(image, record.request.study, technique, presentation)
+        with self._stage("presentation"):
+            presentation = self.pipeline.present(
+                image, request.preset, request.grid, request.target_ei
+            )
+        with self._stage("build"):
+            ds, window = self.pipeline.build(image, record.request.study, technique, presentation)
         record.dataset = ds
         if self.pipeline.config.dicom.send_for_processing:  # the linear image too, first
             study = study_of(ds, record.request.study)  # the same study, its own series
             self._queue(self.pipeline.build_for_processing(image, study, technique, presentation))
-        spool_path = self._queue(ds)
+        with self._stage("queue"):
+            spool_path = self._queue(ds)
         record.queued_path = spool_path
         self._log_dose(ds, technique, record)
         t_queued = time.monotonic()

@@ -18,7 +18,7 @@ import pydicom
 import pytest
 
 from panelgate.acquisition.cli import main
-from panelgate.acquisition.config import Config, DetectorConfig
+from panelgate.acquisition.config import Config, DetectorConfig, DicomConfig
 from panelgate.acquisition.detectors import open_detector
 from panelgate.acquisition.pipeline import Pipeline
 from panelgate.acquisition.workflow import (
@@ -32,6 +32,7 @@ from panelgate.acquisition.workflow import (
 )
 from panelgate.drivers.generator import GeneratorClient
 from panelgate.gateway.dicom import StudyContext
+from panelgate.gateway.dicom.build import DX_FOR_PROCESSING
 from panelgate.simulators import Irradiable, Room
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
 
@@ -71,10 +72,21 @@ def generator(tmp_path: Path) -> Iterator[SimulatedGenerator]:
 
 
 def _run(
-    url: str, generator: SimulatedGenerator, trigger: TriggerMode, out: Path
+    url: str,
+    generator: SimulatedGenerator,
+    trigger: TriggerMode,
+    out: Path,
+    stages: list[tuple[str, float]] | None = None,
 ) -> tuple[ExposureResult, float]:
-    """One exposure through the workflow; returns its result and the calibration pedestal."""
-    config = Config(detector=DetectorConfig(exposure_s=0.02, frame_timeout_s=5.0))
+    """One exposure through the workflow; returns its result and the calibration pedestal.
+
+    ``stages`` collects the stage timings the workflow reports (and a listener that raises
+    is subscribed too: it must not fail the exposure).
+    """
+    config = Config(
+        detector=DetectorConfig(exposure_s=0.02, frame_timeout_s=5.0),
+        dicom=DicomConfig(send_for_processing=True),  # the linear image beside it
+    )
     with open_detector(url) as det, GeneratorClient(generator.device_path, 0.5) as client:
         assert isinstance(det, Irradiable)
         pipeline = Pipeline(det, config, beam=det.irradiate)
@@ -84,7 +96,14 @@ def _run(
         workflow = ExposureWorkflow(
             pipeline, client, holder, out, trigger=trigger, timeouts=TIMEOUTS
         )
+        if stages is not None:
+            workflow.subscribe_stages(lambda name, s: stages.append((name, s)))
+            workflow.subscribe_stages(_broken_meter)
         return workflow.run(REQUEST), holder.calibration.pedestal_counts
+
+
+def _broken_meter(name: str, seconds: float) -> None:
+    raise RuntimeError("a meter that fails")
 
 
 @pytest.mark.parametrize("trigger", list(TriggerMode), ids=lambda t: t.value)
@@ -93,7 +112,10 @@ def test_the_generators_beam_shows_the_wedge_in_every_trigger_mode(
     scheme: str, trigger: TriggerMode, generator: SimulatedGenerator, tmp_path: Path
 ) -> None:
     url = _url(scheme, tmp_path / "room", trigger)
-    result, _ = _run(url, generator, trigger, tmp_path / "spool")
+    stages: list[tuple[str, float]] = []
+    result, _ = _run(url, generator, trigger, tmp_path / "spool", stages)
+    assert [name for name, _s in stages] == ["correction", "presentation", "build", "queue"]
+    assert all(seconds >= 0 for _name, seconds in stages)
     commands = list(generator.model.commands)
     assert commands.count("PREP") == 1 and commands.count("EXP") == 1
     steps = _wedge_steps(pydicom.dcmread(result.spool_path).pixel_array)
@@ -103,18 +125,28 @@ def test_the_generators_beam_shows_the_wedge_in_every_trigger_mode(
 def test_a_panel_on_another_room_gets_no_dose(
     generator: SimulatedGenerator, tmp_path: Path
 ) -> None:
-    exposed, pedestal = _run(
+    _exposed, pedestal = _run(
         _url("sim://", tmp_path / "room", TriggerMode.SOFTWARE), generator,
         TriggerMode.SOFTWARE, tmp_path / "in",
     )  # fmt: skip
-    elsewhere, _ = _run(
+    _elsewhere, _ = _run(
         _url("sim://", tmp_path / "other", TriggerMode.SOFTWARE), generator,
         TriggerMode.SOFTWARE, tmp_path / "out",
     )  # fmt: skip
     assert generator.model.exposures == 2, "both exposures fired"
-    signal = float(pydicom.dcmread(exposed.spool_path).pixel_array.mean()) - pedestal
-    stray = float(pydicom.dcmread(elsewhere.spool_path).pixel_array.mean()) - pedestal
+    signal = _linear_mean(tmp_path / "in") - pedestal
+    stray = _linear_mean(tmp_path / "out") - pedestal
     assert signal > 0 and abs(stray) < 0.1 * signal, "the other room's panel stayed dark"
+
+
+def _linear_mean(spool: Path) -> float:
+    """Mean of the DX For Processing instance (the corrected linear image) in ``spool``."""
+    (found,) = [
+        ds
+        for ds in map(pydicom.dcmread, spool.glob("*.dcm"))
+        if ds.SOPClassUID == DX_FOR_PROCESSING
+    ]
+    return float(found.pixel_array.mean())
 
 
 def test_room_is_only_for_the_simulated_generator(
