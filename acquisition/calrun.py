@@ -7,7 +7,10 @@ from low to high, one frame discarded (it carries the previous level's lag) and
 frames come from an ``expose(air_kerma_ugy)``: a simulated panel's calibration source
 (:meth:`~.pipeline.Pipeline.expose`), or, for any panel, the generator's floods and darks
 with no beam (:class:`~.generator_floods.GeneratorFloods`). The same maps can be built
-offline from recorded stacks (:func:`calibrate_from_stacks`).
+offline from recorded stacks (:func:`calibrate_from_stacks`). Either way the new set
+carries its quality figures (residual PRNU and NNU per level,
+:mod:`panelgate.calibration.quality`), measured from the floods it was built from, which
+the store keeps in its manifest.
 
 Where the store lives: ``--store DIR`` when given; else ``$PANELGATE_HOME/calibration``
 when ``PANELGATE_HOME`` is set; else ``~/.local/share/panelgate/calibration``.
@@ -15,6 +18,7 @@ when ``PANELGATE_HOME`` is set; else ``~/.local/share/panelgate/calibration``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +37,7 @@ from panelgate.calibration import (
     FrameAverager,
     build_calibration,
 )
+from panelgate.calibration.quality import measure_quality
 from panelgate.drivers import Frame
 
 from .errors import UsageError
@@ -120,15 +125,50 @@ def measure_floods(
     expose: Expose, levels_ugy: Sequence[float], n_frames: int, progress: Progress = _quiet
 ) -> list[FloodLevel]:
     """Take ``n_frames`` floods at each level, low to high, after one discarded frame each."""
-    floods = []
+    return [flood for flood, _ in _measure_floods(expose, levels_ugy, n_frames, progress)]
+
+
+_Measured = tuple[FloodLevel, npt.NDArray[np.float32] | None]
+"""One level's mean flood and its per-pixel temporal σ of one frame (None: one frame)."""
+
+
+def _measure_floods(
+    expose: Expose, levels_ugy: Sequence[float], n_frames: int, progress: Progress
+) -> list[_Measured]:
+    measured = []
     for level in sorted(levels_ugy):
         expose(level)  # carries the previous level's lag
         averager = FrameAverager()
         for i in range(n_frames):
             averager.add(expose(level).pixels)
             progress(f"floods {level:g} µGy", i + 1, n_frames)
-        floods.append(_flood_level(level, averager))
-    return floods
+        measured.append(_measured(level, averager))
+    return measured
+
+
+def _measured(level_ugy: float, averager: FrameAverager) -> _Measured:
+    flood = _flood_level(level_ugy, averager)
+    return flood, (averager.std() if averager.count >= 2 else None)
+
+
+def _with_quality(calset: CalibrationSet, measured: Sequence[_Measured]) -> CalibrationSet:
+    """Return ``calset`` with its residual PRNU and NNU per level measured from its floods.
+
+    NNU needs every level's temporal σ; a set too small for the ROIs gets no figures.
+    """
+    floods = [flood for flood, _ in measured]
+    noise = [std for _, std in measured]
+    try:
+        quality = measure_quality(
+            calset,
+            [f.air_kerma_ugy for f in floods],
+            [f.mean for f in floods],
+            [f.n_frames for f in floods],
+            [s for s in noise if s is not None] if all(s is not None for s in noise) else [],
+        )
+    except ValueError:  # too small a matrix for TG-150 ROIs: stored as not measured
+        return calset
+    return dataclasses.replace(calset, quality=quality)
 
 
 def _flood_level(level_ugy: float, averager: FrameAverager) -> FloodLevel:
@@ -157,18 +197,19 @@ def run_calibration(
 ) -> CalibrationSet:
     """Take darks, floods and a lag dark from a detector and build a full set."""
     dark = measure_dark(expose, plan.dark_frames, mode_key, progress)
-    floods = measure_floods(expose, plan.levels_ugy, plan.flood_frames, progress)
+    measured = _measure_floods(expose, plan.levels_ugy, plan.flood_frames, progress)
     lag_dark = expose(0.0).pixels.astype(np.float32)
     progress("lag dark", 1, 1)
-    return build_calibration(
+    calset = build_calibration(
         dark,
-        floods,
+        [flood for flood, _ in measured],
         serial=serial,
         full_scale=full_scale,
         lag_dark=lag_dark,
         multipoint=plan.multipoint,
         pedestal_counts=plan.pedestal_counts,
     )
+    return _with_quality(calset, measured)
 
 
 def _mean(frames: Iterable[npt.NDArray[np.uint16]]) -> FrameAverager:
@@ -200,16 +241,16 @@ def calibrate_from_stacks(
         progress("darks", i + 1, 0)
     dark = acc.result(mode_key)
     levels = list(levels_ugy) or [math.nan] * len(floods)
-    flood_levels = []
+    measured = []
     for level, stack in zip(levels, floods, strict=True):
-        averager = _mean(stack)
-        flood_levels.append(_flood_level(level, averager))
-        progress("floods", len(flood_levels), len(floods))
-    return build_calibration(
+        measured.append(_measured(level, _mean(stack)))
+        progress("floods", len(measured), len(floods))
+    calset = build_calibration(
         dark,
-        flood_levels,
+        [flood for flood, _ in measured],
         serial=serial,
         full_scale=full_scale,
         lag_dark=None if lag_dark is None else lag_dark.astype(np.float32),
         multipoint=multipoint,
     )
+    return _with_quality(calset, measured)

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from .dark import Validity, ValidityRules, ValidityStatus, check_validity
 from .plan import DefectPlan, plan_defects
+from .quality import CalibrationQuality
 
 __all__ = ["CalibrationSet", "DefectFlag", "PiecewiseGain", "Replacement"]
 
@@ -127,6 +128,11 @@ class CalibrationSet:
         (``dataclasses.replace(calset, dark=..., created_utc=...)``) keeps the gain's age.
     gain_temp_c : float, optional
         Panel temperature during the floods in °C; ``temp_c`` when not given (likewise).
+    quality : CalibrationQuality, optional
+        Residual PRNU and NNU per flood level, measured when the set was built
+        (:mod:`.quality`); not part of the content id. The store keeps them only when they
+        were measured with this set's gain and defect maps (a partial recalibration that
+        replaced one of them is stored as not measured).
     """
 
     serial: str
@@ -143,6 +149,7 @@ class CalibrationSet:
     replacement: Replacement = "mean"
     gain_created_utc: dt.datetime | None = None
     gain_temp_c: float | None = None
+    quality: CalibrationQuality | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.gain_created_utc is None:

@@ -17,7 +17,11 @@ One directory per set, named by its content id (:attr:`CalibrationSet.set_id`)::
 ``temp_c`` (null when unknown), ``gain_created_utc`` and ``gain_temp_c`` (when and at what
 temperature the gain and defect maps were measured), ``n_dark``, ``n_flood``,
 ``pedestal_counts``, ``replacement``, ``levels_ugy``, ``defect_flags`` (name → bit) and
-``arrays``: name → ``{file, dtype, shape, sha256}``; a set built offline from recorded
+``arrays``: name → ``{file, dtype, shape, sha256}``, ``defect_counts`` (flag name, ``total``
+and ``uncorrectable`` → pixels) and, when the build measured them, ``quality``
+(:class:`~.quality.CalibrationQuality`: ``maps_id`` and per level ``air_kerma_ugy``,
+``residual_prnu_pct``, ``nnu_pct``; kept only when measured with the set's own gain and
+defect maps; older sets have neither key); a set built offline from recorded
 stacks also holds ``inputs_sha256``, the fingerprint of those stacks and the options; a set
 whose dark was refreshed from another holds ``derived_from``, that set's id. Readers that
 do not know a key ignore it; a manifest without ``gain_*`` keys was measured in one run
@@ -66,6 +70,7 @@ from .errors import (
     CalibrationNotFound,
 )
 from .export import export_maps
+from .quality import CalibrationQuality
 from .verified_npy import read_verified_npy
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "CalibrationStore", "StoredSet"]
@@ -96,6 +101,10 @@ class StoredSet:
     """Panel temperature of the gain and defect maps in °C (None: the dark's)."""
     derived_from: str | None = None
     """The set whose gain and defects this one keeps, when only its dark was re-taken."""
+    defect_counts: dict[str, int] | None = None
+    """Pixels per defect flag, ``total`` and ``uncorrectable`` (None: an older manifest)."""
+    quality: CalibrationQuality | None = None
+    """Residual PRNU and NNU per flood level (None: not measured)."""
 
     def validity(
         self,
@@ -128,6 +137,13 @@ def _temp(temp_c: float) -> float | None:
 
 def _read_temp(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def _counts(value: Any) -> dict[str, int] | None:
+    """Read the manifest's defect counts (None when an older manifest has none)."""
+    if value is None:
+        return None
+    return {str(name): int(count) for name, count in dict(value).items()}
 
 
 def _link_same(parent: tuple[Path, str] | None, digest: str, target: Path) -> bool:
@@ -225,7 +241,10 @@ class CalibrationStore:
                 "levels_ugy": list(calset.pwl.levels_ugy) if calset.pwl else [],
                 "defect_flags": DefectFlag.names(),
                 "arrays": entries,
+                "defect_counts": calset.defect_counts(),
             }
+            if calset.quality is not None and calset.quality.fits(calset):
+                manifest["quality"] = calset.quality.to_json()
             if inputs_sha256 is not None:
                 manifest["inputs_sha256"] = inputs_sha256
             if derived_from is not None:
@@ -374,6 +393,7 @@ class CalibrationStore:
                 gain_temp_c=(
                     _read_temp(manifest["gain_temp_c"]) if "gain_temp_c" in manifest else None
                 ),
+                quality=CalibrationQuality.from_json(manifest.get("quality")),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise CalibrationCorrupt(f"{where}: inconsistent calibration set ({exc})") from None
@@ -410,6 +430,8 @@ class CalibrationStore:
                 gain_created_utc=None if gain_utc is None else dt.datetime.fromisoformat(gain_utc),
                 gain_temp_c=_read_temp(m["gain_temp_c"]) if "gain_temp_c" in m else None,
                 derived_from=m.get("derived_from"),
+                defect_counts=_counts(m.get("defect_counts")),
+                quality=CalibrationQuality.from_json(m.get("quality")),
             )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             where = set_dir / MANIFEST

@@ -5,6 +5,9 @@ each set's validity by the rules of ``[calibration]`` in ``--config FILE`` (defa
 otherwise): when its gain and defect maps expire, how old its dark is, the temperatures it
 was measured at, and its status (valid, dark stale, expired, other temperature), judged
 with the panel at ``--panel-temp-c`` (default: the temperature of the set's dark).
+``show`` also prints the set's quality figures (residual PRNU and NNU per flood level,
+defect pixels per class) and their trend against the previous set of the same detector and
+mode (:mod:`panelgate.acquisition.calibration_quality`); ``list`` the worst residual PRNU.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from panelgate.acquisition.calibration_lifecycle import (
     utc_now,
     validity_rules,
 )
+from panelgate.acquisition.calibration_quality import quality_doc, quality_lines, trend_doc
 from panelgate.acquisition.config import Config, load_config
 from panelgate.acquisition.jsonout import add_json_option, finite, print_json
 from panelgate.calibration import (
@@ -41,6 +45,7 @@ LIST_KEYS = f"""
   sets[]         newest first, each:
     set_id, serial, mode_key, created_utc (ISO 8601, the dark's),
     temp_c (null: unknown), n_dark, n_flood, gain_points (1: single-point),
+    residual_prnu_max_pct (null: not measured),
     {VALIDITY_KEYS}
 """
 SHOW_KEYS = f"""
@@ -48,6 +53,13 @@ SHOW_KEYS = f"""
   temp_c (null: unknown), n_dark, n_flood, pedestal_counts,
   gain_points (1: single-point), gain_levels_ugy[],
   defects: total, uncorrectable, by_flag {{flag name: pixel count}},
+  quality (null: not measured): levels[] {{air_kerma_ugy (null: unknown),
+      residual_prnu_pct, nnu_pct (null: unknown)}}, residual_prnu_max_pct, nnu_max_pct
+  trend: previous_set_id (null: first set of this detector and mode),
+      levels[] {{air_kerma_ugy, residual_prnu_diff_pct, residual_prnu_ratio,
+      nnu_diff_pct, nnu_ratio}} (levels measured in both sets; now minus before, now
+      over before), defects_change {{flag name, total, uncorrectable: pixels now minus
+      before}} (null: first set)
   {VALIDITY_KEYS}
 """
 
@@ -140,7 +152,12 @@ def _listed(s: StoredSet) -> dict[str, Any]:
         "n_dark": s.n_dark,
         "n_flood": s.n_flood,
         "gain_points": s.segments,
+        "residual_prnu_max_pct": _prnu_max(s),
     }
+
+
+def _prnu_max(s: StoredSet) -> float | None:
+    return None if s.quality is None else finite(s.quality.residual_prnu_max_pct)
 
 
 def _shown(cal: CalibrationSet, path: Path) -> dict[str, Any]:
@@ -178,16 +195,18 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{'ID':<16}  {'SERIAL':<12}  {'MODE':<32}  {'CREATED (UTC)':<19}  TEMP °C  GAIN     "
-        f"{'STATUS':<17}  {'EXPIRES (UTC)':<16}  DARK AGE"
+        f"PRNU %  {'STATUS':<17}  {'EXPIRES (UTC)':<16}  DARK AGE"
     )
     for s, v in judged:
         temp = "   —" if math.isnan(s.temp_c) else f"{s.temp_c:7.1f}"
         gain = f"{s.segments}-point" if s.segments > 1 else "1-point"
         created = s.created_utc.strftime("%Y-%m-%d %H:%M:%S")
         expires = f"{v.gain_expires_utc:%Y-%m-%d %H:%M}" if v.gain_expires_utc else "—"
+        prnu = _prnu_max(s)
+        prnu_text = "     —" if prnu is None else f"{prnu:6.3f}"
         print(
             f"{s.set_id:<16}  {s.serial:<12}  {s.mode_key:<32}  {created:<19}  {temp}  "
-            f"{gain:<7}  {v.status.value:<17}  {expires:<16}  {_age(v.dark_age_s)}"
+            f"{gain:<7}  {prnu_text}  {v.status.value:<17}  {expires:<16}  {_age(v.dark_age_s)}"
         )
     return 0
 
@@ -197,8 +216,10 @@ def _show(args: argparse.Namespace) -> int:
     cal = store.load(args.set_id)
     stored = store.describe(cal.set_id)
     validity = _judge(stored, args, rules)
+    quality, trend = quality_doc(stored.quality), trend_doc(store, stored)
     if args.json:
-        print_json(_shown(cal, store.root / cal.set_id) | _validity_doc(validity, stored))
+        shown = _shown(cal, store.root / cal.set_id) | {"quality": quality, "trend": trend}
+        print_json(shown | _validity_doc(validity, stored))
         return 0
     counts = cal.defect_counts()
     h, w = cal.shape
@@ -216,6 +237,8 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  defects:   {counts.pop('total')} ({counts.pop('uncorrectable')} uncorrectable)")
     for name, count in counts.items():
         print(f"    {name:<11} {count}")
+    for line in quality_lines(quality, trend):
+        print(line)
     _print_validity(cal, stored, validity)
     return 0
 

@@ -64,6 +64,7 @@ def test_calibration_list_json_matches_the_store_and_the_table(
     assert main(["calibration", "list", "--store", str(store), "--json"]) == 0
     doc = _json(capsys)
     [stored] = CalibrationStore(store).sets()
+    assert stored.quality is not None, "an offline build measures its quality figures"
     validity = {key: doc["sets"][0].pop(key) for key in VALIDITY_KEYS}
     assert validity["status"] == "valid" and validity["reasons"] == []
     assert validity["gain_created_utc"] == stored.created_utc.isoformat()
@@ -81,6 +82,7 @@ def test_calibration_list_json_matches_the_store_and_the_table(
                 "n_dark": 4,
                 "n_flood": stored.n_flood,
                 "gain_points": 3,
+                "residual_prnu_max_pct": stored.quality.residual_prnu_max_pct,
             }
         ],
     }
