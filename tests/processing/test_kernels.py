@@ -21,7 +21,7 @@ from panelgate.processing import (
     suppress_grid,
     tone_map,
 )
-from panelgate.processing.field import Field, edge_counts
+from panelgate.processing.field import Field, edge_sums
 from panelgate.processing.multiscale import expand, reduce
 from panelgate.processing.tonescale import ToneWindow
 
@@ -51,14 +51,18 @@ def test_log_kernel_equals_the_formula(seed: int) -> None:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_edge_counts_kernel_equals_oracle(shape: tuple[int, int]) -> None:
+def test_edge_sums_kernel_equals_oracle(shape: tuple[int, int]) -> None:
     log = _scene(np.random.default_rng(1), shape)
     h, w = shape
     for box in [(0, h, 0, w), (h // 4, h - 2, 3, w // 2)]:
-        fast = edge_counts(log, -1.0, box, engine="numba")
-        oracle = edge_counts(log, -1.0, box, engine="numpy")
+        fast = edge_sums(log, -1.0, box, engine="numba")
+        oracle = edge_sums(log, -1.0, box, engine="numpy")
         for a, b in zip(fast, oracle, strict=True):
-            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, b)  # the same additions in the same order
+    # the shaded band's edge (rows below h // 5 rise by 2 decades, floored at -1): every
+    # column of the whole box sums the step across it, on every second row
+    _, row = edge_sums(log, -1.0, (0, h, 0, w))
+    assert row[h // 5 - 1] + row[h // 5] > 0.5 * len(range(0, w, 2)) * 1.0
 
 
 @pytest.mark.parametrize("shape", [*SHAPES, (1, 1), (2, 9)])
