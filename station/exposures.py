@@ -130,6 +130,9 @@ class Room:
         image is written to ``spool_dir`` for review.
     startup : StartupPhases, optional
         Where the phases of :meth:`open` are recorded.
+    on_stage : callable, optional
+        ``on_stage(stage, seconds)`` after each stage of an image (the workflow's
+        :meth:`~panelgate.acquisition.workflow.ExposureWorkflow.subscribe_stages`).
     """
 
     def __init__(
@@ -143,8 +146,10 @@ class Room:
         on_event: OnEvent | None = None,
         outbox: Outbox | None = None,
         startup: StartupPhases | None = None,
+        on_stage: Callable[[str, float], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_stage = on_stage
         self.startup = startup or StartupPhases()
         self.station = station
         self.spool_dir = Path(spool_dir)
@@ -291,6 +296,8 @@ class Room:
             outbox=self.outbox,
         )
         workflow.subscribe(self._on_change)
+        if self._on_stage is not None:
+            workflow.subscribe_stages(self._on_stage)
         self.workflow = workflow
         _log.info("calibration: set %s (%s)", holder.calibration.set_id, source)
         return True

@@ -142,7 +142,7 @@ class Station:
             self.config, setup.station, self.images.held_dir, self._on_state,
             clock=clock, on_event=self.bus.publish,
             outbox=self.agent.outbox if setup.station.auto_accept else None,
-            startup=self.startup,
+            startup=self.startup, on_stage=self.agent.metrics.stage_done,
         )  # fmt: skip
         self.watch = OutboxWatch(self.agent.outbox, self._on_delivery)
         self.dose_reports = DoseReports(  # the workflow's exposure log: spool_dir/../dose

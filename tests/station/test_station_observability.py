@@ -49,6 +49,8 @@ def test_metrics_after_an_exposure_and_health_with_a_dead_letter(
     assert got[("panelgate_exposures_total", (("outcome", "queued"),))] == 1
     for phase in ("prepare", "exposure", "readout", "processing"):
         assert got[("panelgate_phase_seconds_count", (("phase", phase),))] == 1, phase
+    for stage in ("correction", "presentation", "build", "queue"):
+        assert got[("panelgate_stage_seconds_count", (("stage", stage),))] == 1, stage
     assert got[("panelgate_outbox_instances", (("destination", "nowhere"), ("state", "failed")))]
     assert got[("panelgate_delivery_failures_total",
                 (("destination", "nowhere"), ("kind", "unreachable")))] >= 1  # fmt: skip
