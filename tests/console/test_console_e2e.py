@@ -58,6 +58,10 @@ def test_worklist_to_committed_with_a_reject_and_a_repeat(
     assert "kV" in console.text("#pv-technique") and "mAs" in console.text("#pv-technique")
     console.wait_text("#big-state", "^DONE$")
     console.shot("preview")
+    with station.client() as api:  # the dose of the image is shown with it (issue 16)
+        (shown,) = [i for i in api.get("/api/images").json() if i["sop_instance_uid"] == first]
+    dap = shown["dap_dgycm2"]
+    assert dap > 0 and console.text("#pv-dap") == f"{dap:.3f} dGy·cm²"
 
     page.select_option("#reject-reason", "positioning")
     page.click("#reject")
