@@ -9,11 +9,16 @@ and kept in the set's manifest (:mod:`.store`). Per flood level:
   10 mm) and every pixel the set calls defective left out. It includes the temporal noise
   of the mean of ``n`` frames (σ²/n), as any flat corrected with the set would.
 * **NNU**: AAPM TG-150 global noise non-uniformity (Dave et al., Med Phys 39(6):3648,
-  2012; calibration.md §7) of one corrected flood frame: ROIs tiled over the same central
-  region, per ROI the σ one frame would have, ``√(spatial variance of the corrected mean
-  flood + (1 − 1/n) · mean(g² σ_t²))`` with ``σ_t`` each pixel's temporal σ and ``g``
-  its effective gain at that level, then ``(max − min) / mean`` of the ROI σ. Unknown
-  (NaN) when the build had no per-pixel temporal σ (a single frame per level).
+  2012; calibration.md §7) of the corrected flood frames: ROIs tiled over the same central
+  region, per ROI the σ of its good pixels in all ``n`` frames about their common mean,
+  ``√(spatial variance of the corrected mean flood + mean(g² s²))`` (exact for a linear
+  correction) with ``s`` each pixel's population temporal σ over the ``n`` frames and ``g``
+  its gain at that level (the slope of its piecewise gain one ``s`` either side of its
+  mean: at a calibrated level each pixel's mean lies on its own break, and its frames fall
+  on either segment), then ``(max − min) / mean`` of the ROI σ. Frame-to-frame changes
+  common to the panel (tube output) count as noise here, where the σ of one frame would
+  not see them. Unknown (NaN) when the build had no per-pixel temporal σ (a single frame
+  per level).
 
 Defect counts by ASTM E2597 class come from the defect map itself
 (:meth:`.CalibrationSet.defect_counts`). These are one-off summaries of a few maps per
@@ -162,13 +167,38 @@ def corrected_signal(calset: CalibrationSet, flood_mean: npt.NDArray[np.float32]
     s = np.asarray(flood_mean, np.float64) - calset.dark
     if calset.pwl is None:
         return s * calset.gain
-    breaks = calset.pwl.breaks.astype(np.float64)
-    k = np.sum(s[np.newaxis] >= breaks, axis=0)
-    b = np.concatenate([np.zeros((1, *s.shape)), breaks])
+    k = _segment(calset, s)
+    b = np.concatenate([np.zeros((1, *s.shape)), calset.pwl.breaks.astype(np.float64)])
     y = np.concatenate([[0.0], calset.pwl.knots])
-    slope = np.take_along_axis(calset.pwl.slopes, k[np.newaxis], axis=0)[0]
     base = np.take_along_axis(b, k[np.newaxis], axis=0)[0]
-    result: _F64 = (s - base) * slope + y[k]
+    result: _F64 = (s - base) * _slope(calset, s, k) + y[k]
+    return result
+
+
+def _segment(calset: CalibrationSet, s: _F64) -> npt.NDArray[np.intp]:
+    """Each pixel's piecewise-gain segment at dark-subtracted signal ``s``."""
+    assert calset.pwl is not None
+    segment: npt.NDArray[np.intp] = np.sum(s[np.newaxis] >= calset.pwl.breaks, axis=0)
+    return segment
+
+
+def _slope(calset: CalibrationSet, s: _F64, k: npt.NDArray[np.intp] | None = None) -> _F64:
+    """Each pixel's gain (the correction's slope) at dark-subtracted signal ``s``."""
+    if calset.pwl is None:
+        return calset.gain.astype(np.float64)
+    k = _segment(calset, s) if k is None else k
+    slope: _F64 = np.take_along_axis(calset.pwl.slopes, k[np.newaxis], axis=0)[0]
+    return slope.astype(np.float64)
+
+
+def _noise_gain2(calset: CalibrationSet, s: _F64, std: npt.NDArray[np.float32]) -> _F64:
+    """Squared gain that the temporal noise of one frame meets: the slope at ``s ± std``.
+
+    A pixel whose mean lies on a break of the piecewise gain sees either segment's slope,
+    frame by frame; the mean of the two squared slopes one σ either side follows that.
+    """
+    low, high = _slope(calset, s - std), _slope(calset, s + std)
+    result: _F64 = (low * low + high * high) / 2
     return result
 
 
@@ -196,11 +226,10 @@ def _level(
     nnu = math.nan
     if noise_std is not None and n_frames >= 2:
         raw_signal = np.asarray(flood_mean, np.float64) - calset.dark
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gain = np.where(np.abs(raw_signal) > 0, signal / raw_signal, np.nan)
-        temporal = np.where(good, (gain * noise_std) ** 2, np.nan)
+        gain2 = _noise_gain2(calset, raw_signal, noise_std)
+        temporal = np.where(good, gain2 * np.square(noise_std, dtype=np.float64), np.nan)
         spatial = np.nanvar(_tiles(image, roi), axis=1)
-        frame_var = spatial + (1 - 1 / n_frames) * np.nanmean(_tiles(temporal, roi), axis=1)
+        frame_var = spatial + np.nanmean(_tiles(temporal, roi), axis=1)
         sigma = np.sqrt(frame_var[np.isfinite(frame_var)])
         if sigma.size >= 4:
             nnu = 100.0 * float((sigma.max() - sigma.min()) / sigma.mean())
@@ -227,7 +256,8 @@ def measure_quality(
     n_frames : sequence of int
         Frames averaged into each mean.
     noise_std : sequence of numpy.ndarray, optional
-        Each level's per-pixel temporal σ of one frame in counts; without it NNU is NaN.
+        Each level's per-pixel temporal σ (population, over its ``n_frames``) in counts;
+        without it NNU is NaN.
 
     Raises
     ------
