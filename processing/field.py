@@ -61,9 +61,11 @@ MONOTONE_SHARE = 0.15
 """Beyond a blade the signal, from the panel's border towards the edge, never falls by more
 than this share of its highest value (line means, smoothed)."""
 
-QUIET_SHARE = 0.5
-"""Beyond a blade no projected step reaches this share of the blade's own (the shade holds
-scatter only); beyond an edge of anatomy or of a wedge step, the blade's edge does."""
+QUIET_SHARE = 0.75
+"""Beyond a blade no projected step into the field reaches this share of the blade's own
+(the shade holds scatter falling off past the blade, and anatomy seen through the blades'
+leakage, whose edges go both ways); beyond an edge of anatomy or of a wedge step, the
+blade's own edge does."""
 
 SHARP_SHARE = 0.6
 """A blade's projected step lies on a few pixels: within ±2 px of its peak at least this
@@ -239,8 +241,8 @@ def _edge(lines: _F32, step: int, sums: _F64, needed: float, *, rising: bool) ->
             continue  # spread over many lines: a slanted edge, not a blade
         edge = _position(sums, int(peak))
         shade = sums[: max(edge - _MARGIN, 0)] if rising else sums[edge + _MARGIN :]
-        if shade.size and float(np.abs(shade).max()) > QUIET_SHARE * float(sums[peak]):
-            continue  # a step beyond it as large: anatomy or a wedge inside the field
+        if shade.size and float(shade.max()) > QUIET_SHARE * float(sums[peak]):
+            continue  # a step the same way beyond it, as large: a blade further out
         cut = edge // step if rising else (edge + step - 1) // step
         beyond = lines[:, :cut] if rising else lines[:, cut:][:, ::-1]
         inside = lines[:, cut : cut + _INSIDE] if rising else lines[:, max(cut - _INSIDE, 0) : cut]
