@@ -154,7 +154,9 @@ class DicomConfig(Section):
     ``1.2.3.``); ``calling_ae`` is an AE title (PS3.5 6.2); ``station_name`` is a DICOM
     SH (16 characters), ``institution_name`` a LO (64). ``send_for_processing`` queues the
     DX For Processing instance (PS3.3 A.26, the corrected linear image) beside the For
-    Presentation one; most sites want only the latter, so it is off by default.
+    Presentation one when the workflow queues into an outbox (``expose``, a station with
+    ``auto_accept``; not an image held for review); most sites want only For Presentation,
+    so it is off by default.
     """
 
     uid_root: UidRoot = "1.2.826.0.1.3680043.8.498."

@@ -518,7 +518,9 @@ class ExposureWorkflow:
         with self._stage("build"):
             ds, window = self.pipeline.build(image, record.request.study, technique, presentation)
         record.dataset = ds
-        if self.pipeline.config.dicom.send_for_processing:  # the linear image too, first
+        if self.pipeline.config.dicom.send_for_processing and self.outbox is not None:
+            # the linear image too, first; only with an outbox: an image written for
+            # review (no outbox) is sent once accepted, and the review knows one instance
             study = study_of(ds, record.request.study)  # the same study, its own series
             self._queue(self.pipeline.build_for_processing(image, study, technique, presentation))
         with self._stage("queue"):

@@ -5,7 +5,8 @@ queues the For Presentation instance and, when the option is on, the For Process
 (PS3.3 A.26). Both reach a real dcmtk storescp, both are dciodvfy-clean, the For
 Processing pixels are the corrected linear image the workflow made (read from the
 pipeline's own ``correct``), and both carry the same study, EI and DI. Off (the default)
-only the For Presentation instance is queued.
+only the For Presentation instance is queued, and an image written for review (no outbox,
+the station without ``auto_accept``) is written alone.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ from panelgate.simulators.phantoms import Placement
 SIZE = 192
 
 
-def _expose(tmp_path: Path, send_for_processing: bool) -> tuple[Outbox, str, list[Corrected]]:
+def _expose(
+    tmp_path: Path, send_for_processing: bool, *, with_outbox: bool = True
+) -> tuple[Outbox, str, list[Corrected]]:
     """One chest exposure through the workflow into an outbox; the corrected images seen."""
     room = Room(tmp_path / "room")
     config = Config(detector=DetectorConfig(exposure_s=0.01, frame_timeout_s=5.0))
@@ -69,7 +72,8 @@ def _expose(tmp_path: Path, send_for_processing: bool) -> tuple[Outbox, str, lis
             pipeline.correct = seen  # type: ignore[method-assign]
             outbox = Outbox(tmp_path / "outbox", ["pacs"])
             workflow = ExposureWorkflow(
-                pipeline, client, holder, tmp_path / "spool", outbox=outbox,
+                pipeline, client, holder, tmp_path / "spool",
+                outbox=outbox if with_outbox else None,
                 timeouts=WorkflowTimeouts(prep_s=1.0, exposure_margin_s=1.0, readout_s=2.0),
             )  # fmt: skip
             study = StudyContext(patient_name="Doe^Jane", patient_id="P-FP")
@@ -138,6 +142,12 @@ def test_by_default_only_for_presentation_is_queued(tmp_path: Path) -> None:
     outbox, uid, _ = _expose(tmp_path, send_for_processing=False)
     queued = [r.sop_instance_uid for r in outbox.records("pacs")]
     assert queued == [uid]
+
+
+def test_an_image_held_for_review_is_written_alone(tmp_path: Path) -> None:
+    """Without an outbox (the station's review) only the For Presentation file is written."""
+    _, uid, _ = _expose(tmp_path, send_for_processing=True, with_outbox=False)
+    assert [p.name for p in (tmp_path / "spool").glob("*.dcm")] == [f"{uid}.dcm"]
 
 
 @pytest.mark.parametrize("value", [True, False])
