@@ -184,3 +184,20 @@ def test_a_partial_recalibration_is_stored_without_the_figures(tmp_path: Path) -
     other_defects = dataclasses.replace(full, defects=np.zeros_like(full.defects))
     assert store.describe(store.save(fresh_dark).name).quality == full.quality
     assert store.describe(store.save(other_defects).name).quality is None
+
+
+def test_calibrate_all_from_a_detector_stores_the_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    url = "sim://?width=96&height=80&seed=5&serial=SN-D"
+    fast = ["--exposure-s", "0.001", "--frames", "8", "--flood-frames", "4"]
+    assert main(["calibrate", "all", "--detector", url, "--store", str(store), *fast]) == 0
+    [stored] = CalibrationStore(store).sets()
+    assert stored.quality is not None
+    assert [lv.air_kerma_ugy for lv in stored.quality.levels] == list(LEVELS_UGY)
+    assert all(lv.residual_prnu_pct > 0 and lv.nnu_pct > 0 for lv in stored.quality.levels)
+    assert stored.defect_counts == CalibrationStore(store).load(stored.set_id).defect_counts()
+    capsys.readouterr()
+    assert main(["calibration", "list", "--store", str(store)]) == 0
+    assert f"{stored.quality.residual_prnu_max_pct:6.3f}" in capsys.readouterr().out
