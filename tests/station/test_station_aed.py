@@ -12,12 +12,18 @@ import threading
 from pathlib import Path
 
 import pydicom
+import pytest
 
 from panelgate.simulators.generator import GeneratorSpec, InProcessGenerator
 from panelgate.simulators.room import Room
 from panelgate.station.config import parse_station_config
 from panelgate.station.exam import ExamForm
 from panelgate.station.service import Station
+
+# The station queues its last study's dose SR when it closes; delivering it to the test's
+# unreachable destination makes pynetdicom 3.0.4 leak the socket of the refused connect
+# (see tests/integration/test_storescp.py). Only that warning is ignored, in this module.
+pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
 
 
 def test_an_aed_panel_takes_a_beam_fired_at_the_console_and_the_entered_technique_is_kept(
