@@ -153,9 +153,7 @@ def edge_line(image: _F64, valid: npt.NDArray[np.bool_]) -> tuple[float, float]:
         No edge is found (flat image or too few rows with a step).
     """
     h, w = image.shape
-    filled = np.where(valid, image, np.nan)
-    row_fill = np.nanmedian(filled, axis=1, keepdims=True)
-    filled = np.where(np.isnan(filled), row_fill, filled)
+    filled = _interpolate_rows(image, valid)
     deriv = np.diff(filled, axis=1)
     sign = 1.0 if np.sum(deriv) >= 0 else -1.0
     deriv *= sign
@@ -175,6 +173,26 @@ def edge_line(image: _F64, valid: npt.NDArray[np.bool_]) -> tuple[float, float]:
         centres = (weights @ cols)[ok] / total[ok]
         fit = _robust_line(rows[ok], centres, tolerance_px=1.0)
     return float(fit[0]), float(fit[1])
+
+
+def _interpolate_rows(image: _F64, valid: npt.NDArray[np.bool_]) -> _F64:
+    """Replace each row's invalid pixels by linear interpolation between its valid neighbours.
+
+    A defective pixel filled with a row-wide value (the median) would put a false step next
+    to the edge, on its dark or bright side, and pull the row's edge centre; its neighbours
+    along the row say what it would have been.
+    """
+    filled = image.copy()
+    cols = np.arange(image.shape[1], dtype=np.float64)
+    for row in np.flatnonzero(~valid.all(axis=1)):
+        good = valid[row]
+        if np.count_nonzero(good) >= 2:
+            filled[row, ~good] = np.interp(cols[~good], cols[good], image[row, good])
+        else:
+            filled[row] = np.nan
+    nan_rows = np.isnan(filled).any(axis=1)
+    filled[nan_rows] = 0.0  # a row without two valid pixels carries no step
+    return filled
 
 
 def _robust_line(rows: _F64, centres: _F64, *, tolerance_px: float) -> tuple[float, float]:
