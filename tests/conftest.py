@@ -164,6 +164,25 @@ def loopback_namespace() -> Callable[[list[str]], list[str]]:
     return netns_command
 
 
+def wait_for_port(port: int, timeout_s: float = 30.0) -> None:
+    """Wait until something listens on 127.0.0.1:``port`` (a peer just started)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"nothing listens on 127.0.0.1:{port} after {timeout_s:g} s")
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def wait_listening() -> Callable[[int], None]:
+    """``wait_listening(port)``: wait until a peer started by the test listens there."""
+    return wait_for_port
+
+
 @pytest.fixture
 def get_free_port() -> Callable[[], int]:
     """``get_free_port()`` returns a TCP port on 127.0.0.1 that was free a moment ago."""

@@ -64,12 +64,14 @@ def test_agent_metrics_count_what_was_sent_and_what_waits(
     dx: Callable[..., pydicom.Dataset],
     require_peer: Callable[[str], str],
     get_free_port: Callable[[], int],
+    wait_listening: Callable[[int], None],
 ) -> None:
     pacs_port, metrics_port = get_free_port(), get_free_port()
     scp = subprocess.Popen(
         [require_peer("storescp"), "-od", str(tmp_path), "-aet", "STORESCP", str(pacs_port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    wait_listening(pacs_port)
     agent = _agent(tmp_path, pacs_port, metrics_port).start()
     try:
         for seed in range(2):

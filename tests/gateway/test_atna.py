@@ -227,6 +227,7 @@ def test_agent_sends_atna_messages_for_its_life_and_its_transfers(
     tmp_path: Path,
     require_peer: Callable[[str], str],
     get_free_port: Callable[[], int],
+    wait_listening: Callable[[int], None],
     dx: Callable[..., pydicom.Dataset],
 ) -> None:
     port = get_free_port()
@@ -234,6 +235,7 @@ def test_agent_sends_atna_messages_for_its_life_and_its_transfers(
         [require_peer("storescp"), "-od", str(tmp_path), "-aet", "STORESCP", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    wait_listening(port)  # before the agent's first association
     config = parse_config(
         {
             "outbox": {"directory": str(tmp_path / "outbox"), "reserve_mb": 0, "poll_s": 0.1},
@@ -260,6 +262,7 @@ def test_agent_sends_atna_messages_for_its_life_and_its_transfers(
     roots = [_xml(m) for m in collector.messages(3)]
     assert [_codes(r, "EventID")[0] for r in roots] == ["110100", "110104", "110100"]
     transfer = roots[1]
+    assert transfer.find("EventIdentification").attrib["EventOutcomeIndicator"] == "0"  # type: ignore[union-attr]
     assert [i.attrib["UID"] for i in transfer.iter("Instance")] == [ds.SOPInstanceUID]
     text = b"".join(ET.tostring(r) for r in roots)
     assert str(ds.PatientID).encode() not in text
