@@ -17,7 +17,7 @@ from .field import Field, detect_field
 from .gridlines import GridPattern, find_grid, suppress_grid
 from .logtransform import Engine, log_kerma
 from .multiscale import equalise
-from .pipeline import Presentation, process
+from .pipeline import Presentation, process, warm_up
 from .presets import PRESETS, Preset, preset, with_overrides
 from .tonescale import ToneWindow, tone_map, tone_window
 
@@ -41,6 +41,7 @@ __all__ = [
     "suppress_grid",
     "tone_map",
     "tone_window",
+    "warm_up",
     "with_overrides",
 ]
 

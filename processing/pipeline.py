@@ -25,10 +25,10 @@ from .field import Field, detect_field
 from .gridlines import GridPattern, find_grid, suppress_grid
 from .logtransform import Engine, log_kerma
 from .multiscale import equalise
-from .presets import Preset
+from .presets import PRESETS, Preset
 from .tonescale import ToneWindow, tone_map, tone_window
 
-__all__ = ["MIN_OBJECT_SHARE", "Presentation", "estimate_noise", "process"]
+__all__ = ["MIN_OBJECT_SHARE", "Presentation", "estimate_noise", "process", "warm_up"]
 
 MIN_OBJECT_SHARE = 0.05
 """Below this share of the field attenuated, the field is taken as an open beam."""
@@ -193,3 +193,16 @@ def _fill_outside(log: npt.NDArray[np.float32], field: Field, value: float) -> N
     log[field.bottom :] = fill
     log[:, : field.left] = fill
     log[:, field.right :] = fill
+
+
+def warm_up(size: int = 1024) -> None:
+    """Compile (or load from numba's on-disk cache) every kernel :func:`process` runs.
+
+    A collimated, gridded ramp of ``size``² (large enough for the pyramid's parallel
+    levels, 512² and up) goes through the chest preset once, so that the first patient's
+    image does not pay for compilation.
+    """
+    yy, xx = np.mgrid[0:size, 0:size]
+    linear = (1000.0 + 3000.0 * xx / size + 200.0 * ((yy // 4) % 2)).astype(np.uint16)
+    linear[:, : size // 10] = 1100  # a collimator blade
+    process(linear, 1000.0, 100.0, PRESETS["chest"], grid=True)

@@ -73,11 +73,12 @@ def test_the_demo_prints_the_workflows_phases(
         "start-up (numba JIT, PACS)", "darks (2 frames)", "floods (2 frames)",
         "calibrate (dark, gain, defect maps)",
     ]  # fmt: skip
-    assert stages[4:11] == [
+    assert stages[4:13] == [
         "checks before the beam", "PREP -> READY (arm, generator prep)",
         "EXP -> DONE (the beam)", "readout (frame from the panel)", "correct (numba)",
-        "build DX instance", "queue in the outbox (fsync), preview PNG",
+        "presentation processing (numba)", "build DX instance", "queue in the outbox (fsync)",
+        "preview PNG, dose log",
     ]  # fmt: skip
-    assert stages[11].startswith("C-STORE to") and stages[12] == "total"
+    assert stages[13].startswith("C-STORE to") and stages[14] == "total"
     delivered = next(line for line in out.splitlines() if line.startswith("delivered:"))
     assert " kV, " in delivered and " mAs" in delivered
