@@ -33,6 +33,7 @@ from panelgate.acquisition.workflow import (
 from panelgate.drivers.generator import GeneratorClient
 from panelgate.gateway.dicom import StudyContext
 from panelgate.gateway.dicom.build import DX_FOR_PROCESSING
+from panelgate.gateway.outbox import Outbox
 from panelgate.simulators import Irradiable, Room
 from panelgate.simulators.generator import GeneratorSpec, SimulatedGenerator
 
@@ -93,8 +94,10 @@ def _run(
         pipeline.configure(SIZE, SIZE)
         holder = CalibrationHolder(quick_calibration(pipeline, frames=2))
         generator.model.commands.clear()
+        # an outbox, as the station and the agent have: For Processing is queued there too
+        outbox = Outbox(out / "outbox", ["pacs"])
         workflow = ExposureWorkflow(
-            pipeline, client, holder, out, trigger=trigger, timeouts=TIMEOUTS
+            pipeline, client, holder, out, trigger=trigger, timeouts=TIMEOUTS, outbox=outbox
         )
         if stages is not None:
             workflow.subscribe_stages(lambda name, s: stages.append((name, s)))
@@ -140,10 +143,10 @@ def test_a_panel_on_another_room_gets_no_dose(
 
 
 def _linear_mean(spool: Path) -> float:
-    """Mean of the DX For Processing instance (the corrected linear image) in ``spool``."""
+    """Mean of the DX For Processing instance (the corrected linear image) queued there."""
     (found,) = [
         ds
-        for ds in map(pydicom.dcmread, spool.glob("*.dcm"))
+        for ds in map(pydicom.dcmread, (spool / "outbox" / "objects").glob("*.dcm"))
         if ds.SOPClassUID == DX_FOR_PROCESSING
     ]
     return float(found.pixel_array.mean())
