@@ -145,24 +145,13 @@ def _start_orthanc(
 ) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     exe = shutil.which("Orthanc")
     assert exe is not None
-    root.chmod(0o755)
     (root / "storage").mkdir()
     ports = {
         "dicom": helpers.free_port(),
         "http": helpers.free_port(),
         "agent": helpers.free_port(),
     }
-    config = root / "orthanc.json"
-    config.write_text(helpers.ORTHANC_CONFIG % {"dir": root, **ports})
-    config.chmod(0o644)
-    argv = [exe, str(config)]
-    if os.geteuid() == 0:
-        for dirpath, _dirs, names in os.walk(root):
-            shutil.chown(dirpath, "nobody", "nogroup")
-            for name in names:
-                shutil.chown(os.path.join(dirpath, name), "nobody", "nogroup")
-        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = helpers.run_orthanc(exe, root, helpers.ORTHANC_CONFIG % {"dir": root, **ports})
     helpers.wait_port(ports["dicom"], proc)
     return proc, ports
 

@@ -128,6 +128,25 @@ def make_dx(seed: int, size: int) -> pydicom.Dataset:
     )
 
 
+def run_orthanc(exe: str, root: Path, config_text: str) -> subprocess.Popen[bytes]:
+    """Start Orthanc with ``config_text`` (written to ``root/orthanc.json``).
+
+    Run as root, Orthanc runs as ``nobody`` (its folder handed over to that user).
+    """
+    root.chmod(0o755)
+    config = root / "orthanc.json"
+    config.write_text(config_text)
+    config.chmod(0o644)
+    argv = [exe, str(config)]
+    if os.geteuid() == 0:
+        for dirpath, _dirs, names in os.walk(root):
+            shutil.chown(dirpath, "nobody", "nogroup")
+            for name in names:
+                shutil.chown(os.path.join(dirpath, name), "nobody", "nogroup")
+        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -242,22 +261,11 @@ def latency(args: argparse.Namespace, work: Path) -> list[str]:
     if exe is None:
         return ["## latency: Orthanc not installed"]
     root = Path(tempfile.mkdtemp(prefix="pg-bench-orthanc-", dir="/tmp"))
-    root.chmod(0o755)
     (root / "storage").mkdir()
     dicom, http, agent_port = free_port(), free_port(), free_port()
-    config = root / "orthanc.json"
-    config.write_text(
-        ORTHANC_CONFIG % {"dir": root, "http": http, "dicom": dicom, "agent": agent_port}
+    orthanc = run_orthanc(
+        exe, root, ORTHANC_CONFIG % {"dir": root, "http": http, "dicom": dicom, "agent": agent_port}
     )
-    config.chmod(0o644)
-    argv = [exe, str(config)]
-    if os.geteuid() == 0:
-        for dirpath, _dirs, names in os.walk(root):
-            shutil.chown(dirpath, "nobody", "nogroup")
-            for name in names:
-                shutil.chown(os.path.join(dirpath, name), "nobody", "nogroup")
-        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
-    orthanc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples: list[float] = []
     try:
         wait_port(dicom, orthanc)

@@ -85,16 +85,7 @@ def start_orthanc(root: Path) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     text = text.replace('"Plugins" : [ ]', f'"Plugins" : [ "{PLUGIN}" ]').replace(
         '"ConcurrentJobs" : 2', '"ConcurrentJobs" : 2, "DicomWeb" : { "Enable" : true }'
     )
-    config = root / "orthanc.json"
-    config.write_text(text)
-    argv = [exe, str(config)]
-    if os.geteuid() == 0:
-        for dirpath, _dirs, names in os.walk(root):
-            shutil.chown(dirpath, "nobody", "nogroup")
-            for name in names:
-                shutil.chown(os.path.join(dirpath, name), "nobody", "nogroup")
-        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = helpers.run_orthanc(exe, root, text)
     helpers.wait_port(ports["dicom"], proc)
     helpers.wait_port(ports["http"], proc)
     return proc, ports
