@@ -50,7 +50,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from panelgate.drivers import EXIT_USAGE, PanelgateError, PatientExposed
@@ -59,6 +59,7 @@ from panelgate.gateway import DeliveryError
 from .access import USER_SCOPE_KEY, AccessControl
 from .auth import SessionStore
 from .console import console_routes
+from .events import sse_response
 from .exam import InvalidField, parse_exam, parse_technique
 from .observability import observability_routes
 from .openapi import openapi_document
@@ -296,11 +297,7 @@ def _routes(station: Station) -> list[Route]:
             finally:
                 station.bus.unsubscribe(subscription)
 
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return sse_response(stream())
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())

@@ -20,7 +20,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Event", "EventBus", "Subscription"]
+from starlette.responses import StreamingResponse
+
+__all__ = ["Event", "EventBus", "Subscription", "sse_response"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +136,12 @@ class EventBus:
                 sub.offer(_CLOSED)
             except RuntimeError:
                 pass
+
+
+def sse_response(stream: AsyncIterator[str]) -> StreamingResponse:
+    """Return ``stream`` as a ``text/event-stream`` response (no cache, no proxy buffering)."""
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -24,7 +24,6 @@ never in URLs, and is not logged. Live updates come from the station's
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,12 +32,13 @@ from urllib.parse import parse_qs
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from panelgate.drivers import PanelgateError
 from panelgate.gateway import DeliveryError
+from panelgate.station.events import sse_response
 from panelgate.station.service import Station
 
 from .validate import PATIENT_FIELDS, check_patient
@@ -164,8 +164,7 @@ def console_routes(station: Station) -> list[BaseRoute]:
                 yield _sse("images", await run_in_threadpool(console.images_html))
                 async for event in subscription.events(keepalive_s=_RECHECK_S):
                     if event is not None:
-                        data = {**event.data, "t_unix_s": event.t_unix_s}
-                        yield _sse(event.kind, json.dumps(data, sort_keys=True), event.id)
+                        yield event.sse()
                     state = await run_in_threadpool(console.state_html)
                     if state != last_state or event is not None:
                         last_state = state
@@ -177,11 +176,7 @@ def console_routes(station: Station) -> list[BaseRoute]:
             finally:
                 station.bus.unsubscribe(subscription)
 
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return sse_response(stream())
 
     # follow_symlink: an editable (strict) install links the files from the source tree
     static = StaticFiles(packages=[("panelgate.station.console", "static")], follow_symlink=True)
