@@ -79,9 +79,12 @@ def npy_pages(path: Path) -> tuple[Pages, npt.NDArray[Any]]:
 
 
 def _npy_problem(path: Path) -> str | None:
-    """Describe a truncated ``.npy`` from its header, or None when the header is unreadable."""
+    """Describe what is wrong with a ``.npy``: not one at all, or truncated; else None."""
     try:
         with path.open("rb") as f:
+            if f.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+                return "not a NumPy .npy file (it does not begin with the .npy magic)"
+            f.seek(0)
             version = np.lib.format.read_magic(f)
             read = {
                 (1, 0): np.lib.format.read_array_header_1_0,

@@ -96,6 +96,11 @@ def _truncated_npy(d: Path) -> list[str]:
     return _args(d)
 
 
+def _not_npy(d: Path) -> list[str]:
+    (d / "f4.npy").write_text("not an array\n")
+    return _args(d)
+
+
 def _rank4(d: Path) -> list[str]:
     _write(d / "r4.npy", np.zeros((2, 2, *SHAPE), np.uint16))
     return _args(d, floods=("r4.npy",))
@@ -171,6 +176,7 @@ CASES: list[tuple[Prepare, list[str]]] = [
     (_truncated_plain_tiff, ["{d}/plain.tif", "damaged TIFF"]),
     (_truncated_tiff_in_first_page, ["{d}/f4.tif"]),
     (_truncated_npy, ["{d}/f4.npy", "truncated", "(3, 40, 48) uint16"]),
+    (_not_npy, ["{d}/f4.npy", "not a NumPy .npy file"]),
     (_rank4, ["{d}/r4.npy", "(N, H, W)", "(2, 2, 40, 48)"]),
     (_rank1, ["{d}/r1.npy", "(N, H, W)", "(100,)"]),
     (_float_npy, ["{d}/fl.npy", "expected uint16 frames", "float32"]),
