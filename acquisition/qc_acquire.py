@@ -16,6 +16,7 @@ floods. The kerma recorded is that nominal value.
 from __future__ import annotations
 
 import argparse
+import math
 import urllib.parse
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from panelgate.drivers import Detector, ReportsTriggerSource, TriggerSource
+from panelgate.drivers import Detector, ReadoutMode, ReportsTriggerSource, TriggerSource
 from panelgate.drivers.generator import Generator
+from panelgate.processing.quality.nnps import REGION_FRACTION, ROI_PX
 from panelgate.simulators import Room
 from panelgate.simulators.phantoms import Placement
 
@@ -137,14 +139,15 @@ def acquire(
     )  # fmt: skip
     by_level = {t.level_ugy: t for t in techniques}
     middle = by_level[sorted(by_level)[len(by_level) // 2]]
-    operator.tell(
-        "QC: remove every object from the beam, no grid, collimator open to the full field, "
-        f"SID {config.calibration.flood_sid_m:g} m; levels: "
-        + "; ".join(str(t) for t in techniques)
-    )
     with ExitStack() as stack:
         detector = stack.enter_context(open_detector(args.detector))
         run = _Session(detector, generator, config, spool_dir)
+        _check_size(run.pipeline.detector.mode)
+        operator.tell(
+            "QC: remove every object from the beam, no grid, collimator open to the full field, "
+            f"SID {config.calibration.flood_sid_m:g} m; levels: "
+            + "; ".join(str(t) for t in techniques)
+        )
         info = run.pipeline.info
         darks = np.stack([run.dark() for _ in range(plan.dark_frames)])
         flats = {}
@@ -162,6 +165,18 @@ def acquire(
         pixel_pitch_mm=info.pixel_pitch_mm or float("nan"), mode_key=run.pipeline.detector.mode.key,
         exposures=fired,
     )  # fmt: skip
+
+
+def _check_size(mode: ReadoutMode) -> None:
+    """Refuse, before the first exposure, a frame too small for the NNPS's ROIs."""
+    side = int(min(mode.width, mode.height) * REGION_FRACTION)
+    if side < ROI_PX:
+        need = math.ceil(ROI_PX / REGION_FRACTION)
+        raise UsageError(
+            f"qc needs frames of at least {need}x{need} px (the noise power spectrum takes "
+            f"{ROI_PX}x{ROI_PX} ROIs from the central {REGION_FRACTION:.0%}); the panel reads "
+            f"{mode.width}x{mode.height}"
+        )
 
 
 def _edge(

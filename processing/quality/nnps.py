@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Nnps", "normalised_nps"]
+__all__ = ["REGION_FRACTION", "ROI_PX", "Nnps", "normalised_nps"]
 
 ROI_PX = 256
+REGION_FRACTION = 0.8
+"""Default share of each side of the frame taken as the central region."""
 """Side of the square ROIs, in pixels (IEC 62220-1-1)."""
 
 _F64 = npt.NDArray[np.float64]
@@ -62,7 +64,7 @@ def normalised_nps(
     flats: npt.ArrayLike,
     *,
     pixel_pitch_mm: float,
-    region_fraction: float = 0.8,
+    region_fraction: float = REGION_FRACTION,
     temporal: bool = True,
 ) -> Nnps:
     """Measure the NNPS of linearised flat fields (IEC 62220-1-1:2015).

@@ -208,3 +208,15 @@ def test_guided_without_a_terminal_or_yes_is_refused_before_any_exposure(
     ])  # fmt: skip
     _one_line_exit_2(rc, capsys, "qc asks the operator to confirm each step on a terminal")
     assert "PREP" not in list(generator.model.commands)
+
+
+def test_a_panel_too_small_for_the_nnps_is_refused_before_any_exposure(
+    generator: SimulatedGenerator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"usb://sim?width=256&height=256&room={tmp_path / 'room'}"
+    rc = main([
+        "qc", "--detector", url, "--generator", generator.device_path, "--yes",
+        "--out", str(tmp_path / "q"),
+    ])  # fmt: skip
+    _one_line_exit_2(rc, capsys, "qc needs frames of at least 320x320 px")
+    assert "PREP" not in list(generator.model.commands)
