@@ -83,7 +83,7 @@ def _npy_problem(path: Path) -> str | None:
     try:
         with path.open("rb") as f:
             if f.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
-                return "not a NumPy .npy file (it does not begin with the .npy magic)"
+                return "unreadable .npy: not a NumPy .npy file (no .npy magic at its start)"
             f.seek(0)
             version = np.lib.format.read_magic(f)
             read = {
